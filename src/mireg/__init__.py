@@ -1,0 +1,14 @@
+"""mireg: fast multimodal image registration.
+
+Normalised mutual information (Studholme et al. 1999) combined with gradient
+information (Pluim, Maintz & Viergever 2000), on Numba kernels.
+"""
+from .metrics import joint_histogram, mutual_information, normalized_mutual_information
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "joint_histogram",
+    "mutual_information",
+    "normalized_mutual_information",
+]

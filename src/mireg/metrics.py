@@ -1,0 +1,276 @@
+"""Mutual information metrics: drop-in, bit-faithful, fast.
+
+``normalized_mutual_information`` has scikit-image's signature and
+semantics (``skimage.metrics.normalized_mutual_information``) and agrees with
+it to ~1e-15: same bins for every value, including values exactly on a bin
+edge, same density weighting of unequal bin widths, same zero padding of
+images of different shapes.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._kernels import histogram as _hist
+from ._parallel import parallel_chunks
+from ._validation import as_image, bins_pair, kernel_view, same_ndim
+
+__all__ = ["joint_histogram", "mutual_information", "normalized_mutual_information"]
+
+
+def _pad_to(array, shape):
+    if array.shape == tuple(shape):
+        return array
+    pad = [(0, int(s) - n) for s, n in zip(shape, array.shape)]
+    return np.pad(array, pad, mode="constant", constant_values=0)
+
+
+def _flat_pair(image0, image1, names):
+    """Validate a pair and return flat kernel-ready views and the dtype
+    ``np.histogramdd`` would stack them in."""
+    a = as_image(image0, names[0])
+    b = as_image(image1, names[1])
+    same_ndim(a, b, names)
+    common = np.result_type(a.dtype, b.dtype)
+    if a.shape != b.shape:
+        shape = np.maximum(a.shape, b.shape)
+        a, b = _pad_to(a, shape), _pad_to(b, shape)
+    return kernel_view(a).reshape(-1), kernel_view(b).reshape(-1), common
+
+
+# log(c) for the counts most bins hold; entropies() falls back to np.log above
+_LOG_TABLE = np.log(np.maximum(np.arange(1 << 16, dtype=np.float64), 1.0))
+
+
+def _raise_nonfinite(values, name):
+    n_nan = int(np.count_nonzero(np.isnan(values)))
+    n_inf = int(np.count_nonzero(np.isinf(values)))
+    raise ValueError(
+        f"`{name}` contains {n_nan} NaN and {n_inf} infinite value(s); "
+        f"mask or replace them first")
+
+
+def checked_ranges(values0, values1, names):
+    """((min0, max0), (min1, max1)) of two flat kernel views in one pass
+    each; ValueError naming the argument on NaN or inf."""
+    with parallel_chunks(values0.size) as n_chunks:
+        if n_chunks:
+            ranges = _hist.value_ranges_parallel(values0, values1, n_chunks)
+        else:
+            ranges = (_hist.value_range(values0, 0, values0.size),
+                      _hist.value_range(values1, 0, values1.size))
+    for (lo, hi, finite), values, name in zip(ranges, (values0, values1), names):
+        if not finite:
+            _raise_nonfinite(values, name)
+    return ranges[0][:2], ranges[1][:2]
+
+
+def histogram_edges(lo, hi, common_dtype, n_bins, name="image"):
+    """Bin edges exactly as ``np.histogramdd`` builds them for data whose
+    minimum and maximum (in the stacked dtype) are ``lo`` and ``hi``.
+
+    A range whose width overflows the edges' dtype (NumPy then makes NaN
+    edges and fails obscurely) raises ValueError naming ``name``.
+    """
+    first = np.asarray(lo).astype(common_dtype)[()]
+    last = np.asarray(hi).astype(common_dtype)[()]
+    if first == last:
+        # numpy widens an empty range by 0.5 on each side, in scalar arithmetic
+        first = first - 0.5
+        last = last + 0.5
+    with np.errstate(over="ignore", invalid="ignore"):
+        edges = np.linspace(first, last, n_bins + 1)
+    if not np.isfinite(edges).all():
+        raise ValueError(
+            f"`{name}` spans [{lo}, {hi}], a range too wide to split into "
+            f"{n_bins} bins in {edges.dtype}")
+    return edges
+
+
+def _byte_pair_histogram(a, b, common, n0, n1):
+    """One pass for two 8-bit images: count value pairs, then fold."""
+    offsets = [128 if v.dtype == np.int8 else 0 for v in (a, b)]
+    with parallel_chunks(a.size) as n_chunks:
+        pairs = _hist.byte_pair_counts(a, b, offsets[0], offsets[1], max(n_chunks, 1))
+    bin_maps, edges = [], []
+    for axis, (values, offset, n) in enumerate(zip((a, b), offsets, (n0, n1))):
+        present = np.flatnonzero(pairs.sum(axis=1 - axis))
+        codes = np.arange(256) - offset
+        e = histogram_edges(codes[present[0]], codes[present[-1]], common, n)
+        # the bin np.histogramdd gives each possible value, in the stacked dtype
+        stacked = codes.astype(common)
+        bins = np.searchsorted(e, stacked, side="right") - 1
+        bins[stacked == e[-1]] = n - 1
+        bins = np.where((stacked >= e[0]) & (stacked <= e[-1]), bins, -1)
+        bin_maps.append(bins.astype(np.int64))
+        edges.append(e)
+    counts = _hist.fold_byte_pairs(pairs, bin_maps[0], bin_maps[1], n0, n1)
+    return counts, edges[0], edges[1]
+
+
+def _counts_and_edges(image0, image1, bins, names=("image0", "image1")):
+    a, b, common = _flat_pair(image0, image1, names)
+    n0, n1 = bins_pair(bins)
+    if a.dtype.itemsize == 1 and b.dtype.itemsize == 1:
+        return _byte_pair_histogram(a, b, common, n0, n1)
+    (lo0, hi0), (lo1, hi1) = checked_ranges(a, b, names)
+    edges0 = histogram_edges(lo0, hi0, common, n0, names[0])
+    edges1 = histogram_edges(lo1, hi1, common, n1, names[1])
+    e0, e1 = edges0.astype(np.float64), edges1.astype(np.float64)
+    tol0, tol1 = _hist.edge_tolerance(e0), _hist.edge_tolerance(e1)
+    with parallel_chunks(a.size) as n_chunks:
+        if n_chunks:
+            counts = _hist.joint_histogram_parallel(a, b, e0, e1, tol0, tol1, n_chunks)
+        else:
+            counts = _hist.joint_histogram(a, b, e0, e1, tol0, tol1)
+    return counts, edges0, edges1
+
+
+def joint_histogram(image0, image1, *, bins=100):
+    """Joint histogram of two images' values.
+
+    Parameters
+    ----------
+    image0, image1 : ndarray
+        Images with the same number of dimensions; if their shapes differ
+        the smaller is zero-padded at the end of each axis, as in
+        scikit-image's ``normalized_mutual_information``.
+    bins : int or (int, int), optional
+        Number of bins along each axis.
+
+    Returns
+    -------
+    counts : ndarray of float64, shape (bins0, bins1)
+        Equal to ``np.histogramdd([image0.ravel(), image1.ravel()], bins)[0]``.
+    edges : tuple of two ndarrays
+        The bin edges, as ``np.histogramdd`` returns them.
+
+    Raises
+    ------
+    ValueError
+        Different ndim, empty input, NaN or inf, ``bins`` < 1.
+    TypeError
+        Non-numeric input or non-integer ``bins``.
+    """
+    counts, edges0, edges1 = _counts_and_edges(image0, image1, bins)
+    return counts.astype(np.float64), (edges0, edges1)
+
+
+def _entropies(image0, image1, bins):
+    counts, edges0, edges1 = _counts_and_edges(image0, image1, bins)
+    widths0 = np.diff(edges0).astype(np.float64)
+    widths1 = np.diff(edges1).astype(np.float64)
+    return _hist.entropies(counts, widths0, widths1, _LOG_TABLE)
+
+
+def mutual_information(image0, image1, *, bins=100, normalized=False):
+    r"""Mutual information :math:`I(A, B) = H(A) + H(B) - H(A, B)`.
+
+    With ``normalized=True`` this is Studholme's normalized mutual
+    information :math:`(H(A) + H(B)) / H(A, B)`, identical to
+    :func:`normalized_mutual_information`.
+
+    Parameters
+    ----------
+    image0, image1 : ndarray
+        Images with the same number of dimensions (shapes may differ: the
+        smaller is zero-padded).
+    bins : int or (int, int), optional
+        Number of bins along each axis of the joint histogram.
+    normalized : bool, optional
+        Return NMI instead of MI.
+
+    Returns
+    -------
+    mi : numpy.float64
+        MI in nats (natural logarithm), >= 0; or NMI in [1, 2].
+
+    Raises
+    ------
+    ValueError
+        Different ndim, empty input, NaN or inf, ``bins`` < 1, or (for NMI)
+        a single occupied joint bin, where NMI is 0/0.
+
+    References
+    ----------
+    .. [1] C. Studholme, D.L.G. Hill, D.J. Hawkes (1999). An overlap
+           invariant entropy measure of 3D medical image alignment.
+           Pattern Recognition 32(1):71-86.
+           :DOI:`10.1016/S0031-3203(98)00091-0`
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mireg import mutual_information
+    >>> a = np.arange(16.0).reshape(4, 4)
+    >>> round(float(mutual_information(a, a, bins=4)), 6)  # = log(4)
+    1.386294
+    """
+    h0, h1, h01 = _entropies(image0, image1, bins)
+    if not normalized:
+        return np.float64(h0 + h1 - h01)
+    if h01 == 0.0:
+        raise ValueError(
+            "the joint histogram of `image0` and `image1` has a single occupied "
+            "bin (both images constant, or bins=1): their joint entropy is 0 "
+            "and NMI = 0/0 is undefined")
+    return np.float64((h0 + h1) / h01)
+
+
+def normalized_mutual_information(image0, image1, *, bins=100):
+    r"""Normalized mutual information, a drop-in for scikit-image's.
+
+    .. math::
+
+       Y(A, B) = \frac{H(A) + H(B)}{H(A, B)}
+
+    Same signature and semantics as
+    ``skimage.metrics.normalized_mutual_information``: ``bins`` an int or a
+    pair, images of different shapes zero-padded, the joint histogram of
+    ``np.histogramdd`` (with its density weighting), natural-log entropies.
+    Ranges from 1 (independent) to 2 (perfectly predictable, whether the
+    intensities are correlated positively or negatively).
+
+    Parameters
+    ----------
+    image0, image1 : ndarray
+        Images with the same number of dimensions. Any real or boolean
+        dtype, any byte order and memory layout; never modified.
+    bins : int or sequence of int, optional
+        The number of bins along each axis of the joint histogram.
+
+    Returns
+    -------
+    nmi : numpy.float64
+
+    Raises
+    ------
+    ValueError
+        If the images have different numbers of dimensions, are empty,
+        contain NaN or inf, or their joint histogram has a single occupied
+        bin (both constant, or ``bins=1``: NMI = 0/0, where scikit-image
+        returns nan).
+    TypeError
+        For non-numeric arrays or a non-integer ``bins``.
+
+    Notes
+    -----
+    Two passes over the pixels (range, then binning; one pass for two
+    8-bit images), on both cores for images above 65536 pixels.  Float
+    inputs are read in their own dtype, never copied to float64.
+
+    References
+    ----------
+    .. [1] C. Studholme, D.L.G. Hill, D.J. Hawkes (1999). An overlap
+           invariant entropy measure of 3D medical image alignment.
+           Pattern Recognition 32(1):71-86.
+           :DOI:`10.1016/S0031-3203(98)00091-0`
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mireg import normalized_mutual_information
+    >>> a = np.arange(100.0).reshape(10, 10)
+    >>> float(normalized_mutual_information(a, -a))
+    2.0
+    """
+    return mutual_information(image0, image1, bins=bins, normalized=True)
