@@ -19,7 +19,8 @@ from scipy import optimize
 from scipy.linalg import expm
 from scipy.spatial.transform import Rotation
 from scipy.stats import entropy
-from skimage.transform import pyramid_gaussian
+from skimage.transform import ProjectiveTransform, pyramid_gaussian
+from skimage.transform import warp as skimage_warp
 
 __all__ = ["joint_histogram", "normalized_mutual_information",
            "mutual_information", "gradient", "gradient_similarity",
@@ -354,16 +355,30 @@ def warp(moving_image, matrix, output_shape=None, order=3):
     output_shape : tuple of int, optional
         Defaults to the moving image's shape.
     order : int, optional
-        Spline interpolation order.
+        Interpolation order.
 
     Returns
     -------
     warped : ndarray of float64
         Zero outside the moving image.
+
+    Notes
+    -----
+    2-D images go through ``skimage.transform.warp``, as in the chapter's
+    ``cost`` (its order 3 is scikit-image's bicubic, not scipy's B-spline:
+    the optimisation path of Powell depends on it, and with scipy's spline
+    the chapter's own demo no longer converges).  Other dimensions use
+    ``scipy.ndimage.affine_transform``, the N-d generalisation.
     """
     moving = np.asarray(moving_image, dtype=np.float64)
     if output_shape is None:
         output_shape = moving.shape
+    if moving.ndim == 2:
+        # (row, col) -> skimage's (x, y) = (col, row)
+        swap = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+        inverse_map = ProjectiveTransform(matrix=swap @ matrix @ swap)
+        return skimage_warp(moving, inverse_map, output_shape=tuple(output_shape),
+                            order=order, mode="constant", cval=0.0)
     return ndi.affine_transform(moving, matrix, output_shape=output_shape,
                                 order=order, mode="constant", cval=0.0)
 
