@@ -4,6 +4,7 @@ Normalised mutual information (Studholme et al. 1999) combined with gradient
 information (Pluim, Maintz & Viergever 2000), on Numba kernels.
 """
 from .metrics import joint_histogram, mutual_information, normalized_mutual_information
+from .registration import RegistrationResult, register, warp
 
 __version__ = "0.1.0"
 
@@ -11,4 +12,7 @@ __all__ = [
     "joint_histogram",
     "mutual_information",
     "normalized_mutual_information",
+    "register",
+    "warp",
+    "RegistrationResult",
 ]

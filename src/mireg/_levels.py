@@ -1,0 +1,177 @@
+"""One pyramid level, prepared once: everything the cost kernel reads.
+
+Reference side: sample coordinates (masked, subsampled on a regular grid if
+there are more than ``max_samples``), their intensity bins and smoothed
+gradients.  Moving side: the image (or its cubic B-spline coefficients), its
+smoothed gradient stack, its intensity range and mask.  Each level's grid is
+tied to physical space (``grid``: index -> physical), so parameters stay in
+physical units across levels: the true scale between grids, no blind x2.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import ndimage as ndi
+from skimage.transform import resize
+
+from ._kernels import cost as _cost
+from . import transforms as tf
+from .metrics import _LOG_TABLE
+
+# a cost evaluation with fewer overlapping samples than this is "no overlap"
+MIN_OVERLAP_FRACTION = 0.05
+# Parallel evaluation pays only where one evaluation is long enough that a
+# thread that is slow to wake (a loaded machine) costs little: measured on 2
+# cores, shorter parallel evaluations were up to 50x slower under load.
+PARALLEL_MIN_SAMPLES = 1 << 17
+
+
+def downsample(image, shrink, *, is_mask=False):
+    """Image at 1/shrink resolution (anti-aliased) and its grid scale."""
+    if shrink == 1:
+        return image
+    shape = tuple(max(2, int(math.ceil(n / shrink))) for n in image.shape)
+    if is_mask:
+        return resize(image.astype(np.float64), shape, order=1, anti_aliasing=False) > 0.5
+    return resize(image, shape, order=1, anti_aliasing=True, preserve_range=True)
+
+
+def level_grid(full_shape, level_shape, spacing):
+    """index -> physical map of a resized grid (pixel centres line up, as
+    skimage.transform.resize places them)."""
+    factors = np.array(full_shape, float) / np.array(level_shape, float)
+    level_spacing = np.asarray(spacing, float) * factors
+    origin = np.asarray(spacing, float) * (0.5 * factors - 0.5)
+    return tf.grid_to_physical(level_spacing, origin), level_spacing
+
+
+def smoothed_gradient(image, sigma_px, level_spacing):
+    """Gradient (physical units) of the Gaussian-smoothed image, stacked.
+
+    Smoothing extends the border by its nearest value ('nearest'), not
+    by zeros: zero padding would put strong false edges on the image
+    borders, which then pull the registration towards aligning frames.
+    """
+    spacing = np.asarray(level_spacing, float)
+    sigma = sigma_px * spacing.min() / spacing
+    smooth = ndi.gaussian_filter(image, sigma, mode="nearest", truncate=4.0)
+    parts = np.gradient(smooth)
+    if image.ndim == 1:
+        parts = [parts]
+    return np.stack([g / h for g, h in zip(parts, spacing)])
+
+
+def _embed3(array):
+    return array.reshape((1,) + array.shape) if array.ndim == 2 else array
+
+
+def _embed3_stack(stack):
+    return stack.reshape((stack.shape[0], 1) + stack.shape[1:]) if stack.ndim == 3 else stack
+
+
+def _bins_of(values, lo, hi, n_bins):
+    scale = n_bins / (hi - lo)
+    return np.clip(((values - lo) * scale).astype(np.int64), 0, n_bins - 1).astype(np.int32)
+
+
+class Level:
+    """Prepared reference and moving data for one shrink factor."""
+
+    def __init__(self, reference, moving, shrink, *, spacing, sigma, bins,
+                 reference_mask, moving_mask, cubic, max_samples):
+        ndim = reference.ndim
+        self.ndim = ndim
+        self.shrink = shrink
+        ref = downsample(reference, shrink)
+        mov = downsample(moving, shrink)
+        self.shape = ref.shape
+        self.ref_grid, ref_spacing = level_grid(reference.shape, ref.shape, spacing)
+        self.mov_grid, mov_spacing = level_grid(moving.shape, mov.shape, spacing)
+        self.cubic = cubic
+
+        # reference samples
+        keep = np.ones(ref.shape, bool)
+        if reference_mask is not None:
+            keep &= downsample(reference_mask, shrink, is_mask=True)
+        stride = 1
+        if max_samples and keep.sum() > max_samples:
+            stride = int(math.ceil((keep.sum() / max_samples) ** (1.0 / ndim)))
+            sub = np.zeros_like(keep)
+            sub[(slice(None, None, stride),) * ndim] = True
+            keep &= sub
+        self.stride = stride
+        index = np.nonzero(keep)
+        if index[0].size == 0:
+            raise ValueError("`reference_mask` leaves no reference pixels to compare")
+        # a coarse level has few samples: fewer bins keep its histogram
+        # populated (a smoother cost) and its entropies cheap
+        bins = int(min(bins, max(12, round(math.sqrt(index[0].size / 4.0)))))
+        self.n_bins = bins
+        # one float32 row per sample: coordinate (3), gradient (3), |g|^2, bin
+        table = np.zeros((index[0].size, 8), np.float32)
+        table[:, 3 - ndim:3] = np.stack(index, axis=1)
+        values = ref[index]
+        lo, hi = float(ref.min()), float(ref.max())
+        table[:, 7] = _bins_of(values, lo, hi, bins)
+        grad = smoothed_gradient(ref, sigma, ref_spacing)
+        ref_grad = np.stack([g[index] for g in grad], axis=1)
+        table[:, 6 - ndim:6] = ref_grad
+        table[:, 6] = np.einsum("ij,ij->i", ref_grad, ref_grad)
+        self.table = table
+
+        # moving side
+        self.mov_lo = float(mov.min())
+        mov_hi = float(mov.max())
+        self.mov_scale = bins / (mov_hi - self.mov_lo)
+        coefficients = ndi.spline_filter(mov, order=3, mode="mirror") if cubic else mov
+        self.moving = np.ascontiguousarray(_embed3(coefficients), dtype=np.float64)
+        mgrad = smoothed_gradient(mov, sigma, mov_spacing)
+        # interleaved (..., ndim): a corner's components in one load
+        self.grad = np.ascontiguousarray(np.moveaxis(_embed3_stack(mgrad), 0, -1))
+        if moving_mask is not None:
+            self.moving_mask = np.ascontiguousarray(
+                _embed3(downsample(moving_mask, shrink, is_mask=True)), dtype=np.uint8)
+        else:
+            self.moving_mask = np.zeros((0, 0, 0), np.uint8)
+        self.min_overlap = max(8, int(MIN_OVERLAP_FRACTION * table.shape[0]))
+
+    @property
+    def n_samples(self):
+        return self.table.shape[0]
+
+    def bind(self, center, kind, use_gradient):
+        """Fix the transform kind and centre; precompute the embedded grids."""
+        ndim = self.ndim
+        self.kind_code = tf.TRANSFORMS.index(kind)
+        self.use_gradient = use_gradient
+        self.center3 = np.zeros(3)
+        self.center3[3 - ndim:] = center
+        self.ref_grid4 = _embed_affine(self.ref_grid)
+        self.mov_inverse4 = _embed_affine(np.linalg.inv(self.mov_grid))
+        return self
+
+    def _arguments(self, origin, units):
+        return (origin, units, self.kind_code, self.ndim, self.center3, self.ref_grid4,
+                self.mov_inverse4, self.table, self.moving, self.grad,
+                self.moving_mask, self.mov_lo,
+                self.mov_scale, self.n_bins, self.cubic, self.use_gradient, _LOG_TABLE)
+
+    def stats(self, x, origin, units, n_chunks=0):
+        """(H0, H1, H01, G, overlap) at parameters ``origin + x * units``."""
+        if n_chunks:
+            return _cost.evaluate_at_parallel(x, *self._arguments(origin, units), n_chunks)
+        return _cost.evaluate_at(x, *self._arguments(origin, units))
+
+    def stats_grid(self, xs, origin, units):
+        """``stats`` for each row of ``xs``, in one kernel call."""
+        return _cost.evaluate_grid(xs, *self._arguments(origin, units))
+
+
+def _embed_affine(matrix):
+    """(ndim+1)-square homogeneous matrix -> 4x4, identity on unused axes."""
+    ndim = matrix.shape[0] - 1
+    out = np.eye(4)
+    out[3 - ndim:3, 3 - ndim:3] = matrix[:ndim, :ndim]
+    out[3 - ndim:3, 3] = matrix[:ndim, ndim]
+    return out

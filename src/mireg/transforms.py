@@ -1,0 +1,126 @@
+"""Rigid, similarity and translation transforms in index order.
+
+A parameter vector describes a map in *physical* coordinates (index times
+voxel spacing) about a centre ``c``::
+
+    moving = L (reference - c) + c + t,    L = exp(log_scale) * R
+
+with parameters laid out as
+
+* ``"translation"``: ``t`` (ndim values),
+* ``"rigid"``: 2-D ``(angle, t0, t1)``; 3-D ``(r0, r1, r2, t0, t1, t2)`` where
+  ``r`` is a rotation vector (axis times angle, radians) in index axes,
+* ``"similarity"``: the rigid parameters followed by ``log_scale``.
+
+2-D rotation by ``angle`` in (row, col) order is
+``[[cos, -sin], [sin, cos]]``.  Matrices handed out are homogeneous
+(ndim+1)x(ndim+1) maps from reference *index* coordinates to moving index
+coordinates: the convention of ``scipy.ndimage.affine_transform``.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+TRANSFORMS = ("translation", "rigid", "similarity")
+
+
+def n_rotations(ndim):
+    return {2: 1, 3: 3}[ndim]
+
+
+def n_parameters(ndim, kind):
+    if kind == "translation":
+        return ndim
+    return n_rotations(ndim) + ndim + (1 if kind == "similarity" else 0)
+
+
+def rotation_matrix(angles, ndim):
+    """Rotation in index axes: 2-D from one angle, 3-D from a rotation vector
+    (Rodrigues' formula; equal to scipy's ``Rotation.from_rotvec``)."""
+    if ndim == 2:
+        c, s = math.cos(angles[0]), math.sin(angles[0])
+        return np.array([[c, -s], [s, c]])
+    r = np.asarray(angles, dtype=np.float64)
+    theta = math.sqrt(float(r @ r))
+    k = np.array([[0.0, -r[2], r[1]], [r[2], 0.0, -r[0]], [-r[1], r[0], 0.0]])
+    if theta < 1e-8:
+        # second-order Taylor: exact to float64 at this size
+        return np.eye(3) + k + 0.5 * (k @ k)
+    k /= theta
+    return np.eye(3) + math.sin(theta) * k + (1.0 - math.cos(theta)) * (k @ k)
+
+
+def split(parameters, ndim, kind):
+    """(linear part L, translation t) of a parameter vector."""
+    p = np.asarray(parameters, dtype=np.float64)
+    if kind == "translation":
+        return np.eye(ndim), p[:ndim]
+    nr = n_rotations(ndim)
+    linear = rotation_matrix(p[:nr], ndim)
+    if kind == "similarity":
+        linear = linear * math.exp(p[nr + ndim])
+    return linear, p[nr:nr + ndim]
+
+
+def physical_matrix(parameters, ndim, kind, center):
+    """Homogeneous map reference physical -> moving physical coordinates."""
+    linear, t = split(parameters, ndim, kind)
+    center = np.asarray(center, dtype=np.float64)
+    out = np.eye(ndim + 1)
+    out[:ndim, :ndim] = linear
+    out[:ndim, ndim] = center + t - linear @ center
+    return out
+
+
+def grid_to_physical(spacing, origin):
+    """Homogeneous map from a grid's index coordinates to physical ones."""
+    ndim = len(spacing)
+    out = np.eye(ndim + 1)
+    out[:ndim, :ndim] = np.diag(spacing)
+    out[:ndim, ndim] = origin
+    return out
+
+
+def index_matrix(physical, reference_grid, moving_grid):
+    """Reference index -> moving index, for grids given as
+    ``grid_to_physical`` matrices."""
+    return np.linalg.solve(moving_grid, physical @ reference_grid)
+
+
+def parameters_from_physical(physical, ndim, kind, center):
+    """Inverse of ``physical_matrix`` for matrices of the given kind."""
+    linear = physical[:ndim, :ndim]
+    center = np.asarray(center, dtype=np.float64)
+    t = physical[:ndim, ndim] - center + linear @ center
+    if kind == "translation":
+        return t.copy()
+    scale = abs(np.linalg.det(linear)) ** (1.0 / ndim)
+    rotation = linear / scale
+    if ndim == 2:
+        angles = [math.atan2(rotation[1, 0], rotation[0, 0])]
+    else:
+        from scipy.spatial.transform import Rotation
+        angles = list(Rotation.from_matrix(rotation).as_rotvec())
+    p = list(angles) + list(t)
+    if kind == "similarity":
+        p.append(math.log(scale))
+    return np.array(p, dtype=np.float64)
+
+
+def to_skimage(matrix, kind="rigid"):
+    """A 2-D index-order (row, col) matrix as a scikit-image transform in
+    (x, y) = (col, row) order, for ``skimage.transform.warp``."""
+    from skimage import transform as sktf
+
+    swap = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    xy = swap @ matrix @ swap
+    linear = xy[:2, :2]
+    gram = linear.T @ linear
+    isotropic = np.allclose(gram, gram[0, 0] * np.eye(2), rtol=1e-9, atol=1e-12)
+    if isotropic and np.linalg.det(linear) > 0:
+        if kind == "similarity" or not np.isclose(gram[0, 0], 1.0, rtol=1e-9):
+            return sktf.SimilarityTransform(matrix=xy)
+        return sktf.EuclideanTransform(matrix=xy)
+    return sktf.AffineTransform(matrix=xy)
