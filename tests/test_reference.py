@@ -320,3 +320,11 @@ def test_register_recovers_small_rotation(camera64):
     result = ref.register(reference, moving, transform="rigid")
     assert np.rad2deg(abs(result["parameters"][0] - angle)) < 0.5
     np.testing.assert_allclose(result["parameters"][1:], truth[1:], atol=0.5)
+
+
+def test_warp_accepts_read_only_arrays():
+    # skimage's Cython warp refuses read-only buffers; the oracle must not
+    image = np.arange(64.0).reshape(8, 8)
+    image.flags.writeable = False
+    out = ref.warp(image, np.eye(3), order=1)
+    np.testing.assert_allclose(out, image)

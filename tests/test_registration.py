@@ -282,3 +282,13 @@ def test_errors(camera128):
     with pytest.raises(ValueError, match="3-D"):
         mireg.register(np.random.default_rng(0).random((8, 8, 8)),
                        np.random.default_rng(1).random((8, 8, 8))).transform
+
+
+def test_read_only_inputs(camera128):
+    truth = truth_matrix(camera128.shape, (2.0, -1.5), "translation")
+    moving = make_moving(camera128, truth)
+    reference_image = camera128.copy()
+    reference_image.flags.writeable = False
+    moving.flags.writeable = False
+    result = mireg.register(reference_image, moving, transform="translation")
+    np.testing.assert_allclose(result.parameters, [2.0, -1.5], atol=0.05)

@@ -374,6 +374,8 @@ def warp(moving_image, matrix, output_shape=None, order=3):
     if output_shape is None:
         output_shape = moving.shape
     if moving.ndim == 2:
+        if not moving.flags.writeable:
+            moving = moving.copy()  # skimage's Cython warp wants a writable buffer
         # (row, col) -> skimage's (x, y) = (col, row)
         swap = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
         inverse_map = ProjectiveTransform(matrix=swap @ matrix @ swap)
