@@ -201,6 +201,7 @@ class _Objective:
         self.units = units
         self.nfev = 0
         self.parallel = level.n_samples >= PARALLEL_MIN_SAMPLES
+        self.serial_seconds = None  # timed on the first (serial) evaluation
 
     def parameters(self, x):
         return self.origin + x * self.units
@@ -218,8 +219,14 @@ class _Objective:
     def __call__(self, x):
         self.nfev += 1
         x = np.asarray(x, dtype=np.float64)
-        if self.parallel:
-            with parallel_chunks(self.level.n_samples, PARALLEL_MIN_SAMPLES) as n_chunks:
+        if self.parallel and self.serial_seconds is None:
+            start = time.perf_counter()
+            stats = self.level.stats(x, self.origin, self.units)
+            self.serial_seconds = time.perf_counter() - start
+        elif self.parallel:
+            # same bits either way; parallel only while it beats serial
+            with parallel_chunks(self.level.n_samples, PARALLEL_MIN_SAMPLES,
+                                 serial_seconds=self.serial_seconds) as n_chunks:
                 stats = self.level.stats(x, self.origin, self.units, n_chunks)
         else:
             stats = self.level.stats(x, self.origin, self.units)

@@ -352,17 +352,6 @@ def evaluate_at(x, origin, units, kind, ndim, center, ref_grid, mov_inverse,
 
 
 @njit(cache=True, nogil=True)
-def evaluate_at_parallel(x, origin, units, kind, ndim, center, ref_grid, mov_inverse,
-                         table, moving, grad, moving_mask, lo, scale, n_bins, cubic,
-                         use_gradient, log_table, n_chunks):
-    matrix, rotation = parameter_matrices(x, origin, units, kind, ndim, center,
-                                          ref_grid, mov_inverse)
-    return evaluate_parallel(table, moving, grad, moving_mask, matrix, rotation, lo,
-                             scale, n_bins, n_bins, cubic, use_gradient, log_table,
-                             n_chunks)
-
-
-@njit(cache=True, nogil=True)
 def evaluate_grid(xs, origin, units, kind, ndim, center, ref_grid, mov_inverse,
                   table, moving, grad, moving_mask, lo, scale, n_bins, cubic,
                   use_gradient, log_table):

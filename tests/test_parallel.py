@@ -1,0 +1,68 @@
+"""The parallel/serial dispatch: one parallel kernel at a time, back-off on a
+busy machine, and the same bits on both paths."""
+import threading
+
+import numpy as np
+import pytest
+
+from mireg import _parallel
+
+
+@pytest.fixture
+def two_threads(monkeypatch):
+    monkeypatch.setattr(_parallel.numba, "get_num_threads", lambda: 2)
+    monkeypatch.setitem(_parallel._state, "serial_until", 0.0)
+
+
+def test_small_inputs_run_serial(two_threads):
+    with _parallel.parallel_chunks(10, min_size=100) as n:
+        assert n == 0
+    with _parallel.parallel_chunks(1000, min_size=100) as n:
+        assert n == 2
+
+
+def test_slow_parallel_run_backs_off_to_serial(two_threads, monkeypatch):
+    with _parallel.parallel_chunks(10**6, serial_seconds=0.0) as n:
+        assert n == 2  # ran parallel, and took longer than "serial" (0 s)
+    with _parallel.parallel_chunks(10**6) as n:
+        assert n == 0
+    monkeypatch.setitem(_parallel._state, "serial_until", 0.0)  # back-off over
+    with _parallel.parallel_chunks(10**6, serial_seconds=60.0) as n:
+        assert n == 2
+    with _parallel.parallel_chunks(10**6) as n:
+        assert n == 2  # a fast parallel run starts no back-off
+
+
+def test_one_parallel_kernel_at_a_time(two_threads):
+    inside, release, seen = threading.Event(), threading.Event(), []
+
+    def hold():
+        with _parallel.parallel_chunks(10**6) as n:
+            seen.append(n)
+            inside.set()
+            release.wait(5)
+
+    worker = threading.Thread(target=hold)
+    worker.start()
+    inside.wait(5)
+    with _parallel.parallel_chunks(10**6) as n:
+        seen.append(n)
+    release.set()
+    worker.join()
+    assert seen == [2, 0]
+
+
+def test_registration_cost_same_bits_serial_and_parallel():
+    from skimage import data, transform
+    from mireg._levels import Level
+    image = transform.resize(data.camera() / 255.0, (150, 150), anti_aliasing=True)
+    moving = transform.rotate(image, 12)
+    center = (np.array(image.shape) - 1) / 2
+    level = Level(image, moving, 1, spacing=np.ones(2), sigma=1.5, bins=32,
+                  reference_mask=None, moving_mask=None, cubic=True,
+                  max_samples=None).bind(center, "rigid", True)
+    x, origin, units = np.array([0.2, 1.5, -0.7]), np.array([0.2, 0, 0]), np.array([0.01, 1, 1])
+    serial = level.stats(x, origin, units)
+    for n_chunks in (2, 3):
+        assert np.array(level.stats(x, origin, units, n_chunks)).tobytes() == \
+            np.array(serial).tobytes()
