@@ -355,12 +355,13 @@ def register(reference_image, moving_image, *, transform="rigid", metric="alignm
     -----
     Samples that the transform maps outside the moving image are left out
     of the histogram and of G (Studholme's overlap-invariant NMI), not
-    counted as zeros.  The global search ranks candidates by NMI even when
-    ``metric="alignment"``: G rewards lining up strong edges, and edges that
-    are not anatomy (the border of a zero-filled field of view left by an
-    earlier resampling) then pull the search into a wrong basin (seen: 92 px
-    off on a rotated, zero-padded camera image, where NMI finds it to
-    0.01 px); Pluim's measure refines from there, where it is robust.  Coarse levels interpolate linearly; the finest level
+    counted as zeros.  The global search takes its candidates from both NMI
+    and Pluim's measure and decides by NMI even when ``metric="alignment"``:
+    G rewards lining up strong edges, and edges that are not anatomy (the
+    border of a zero-filled field of view left by an earlier resampling)
+    can pull it into a wrong basin (seen: 92 px off on a rotated,
+    zero-padded camera image, where NMI finds it to 0.01 px); Pluim's
+    measure refines from there, where it is robust.  Coarse levels interpolate linearly; the finest level
     uses cubic B-splines.  Gradients for G are smoothed with the border
     extended by its nearest value (zero padding would create false edges
     at the frame).  Deterministic: same inputs, same bits.
@@ -499,18 +500,29 @@ def _search_shrink(shape, ndim):
 
 
 def _global_search(level, kind, metric, extent, origin, units, max_angle, max_shift,
-                   keep=4):
-    """Evaluate the search grid in one kernel call, polish the ``keep`` best
-    with Powell on the same coarse level, and return the polished starting
-    points, best first (and the number of evaluations)."""
+                   keep=2):
+    """Global search at a coarse level; returns ([best start], evaluations).
+
+    One kernel call evaluates the grid with both NMI (or ``metric``) and
+    Pluim's NMI x G.  The ``keep`` best by each go on: G's wide basins catch
+    poses whose NMI peak is too narrow for the grid at this scale (a
+    periodic pattern such as coins, where NMI alone chose an alias 45 px
+    off), while NMI is not fooled by edges that are not anatomy (a
+    zero-filled border, where G chose a pose 92 px off).  Each candidate is
+    polished by Powell on ``metric`` and the best polished one wins.
+    """
     grid = np.array(_search_grid(level.ndim, kind, extent, max_angle, max_shift))
+    level.use_gradient = True
     stats = level.stats_grid(grid / units, origin, units)
-    probe = _Objective(level, metric, origin, units)
-    values = np.array([probe.value(s) for s in stats])
-    order = np.argsort(-values, kind="stable")
+    level.use_gradient = False
+    picks = []
+    for ranking in (metric, "alignment"):
+        probe = _Objective(level, ranking, origin, units)
+        values = np.array([probe.value(s) for s in stats])
+        picks.extend(np.argsort(-values, kind="stable")[:keep].tolist())
     nfev = len(grid)
     polished = []
-    for i in order[:keep]:
+    for i in dict.fromkeys(picks):  # unique, in order
         objective = _Objective(level, metric, origin + grid[i], units)
         res = _powell(objective, level.shrink)
         nfev += objective.nfev
