@@ -3,8 +3,10 @@
 Normalised mutual information (Studholme et al. 1999) combined with gradient
 information (Pluim, Maintz & Viergever 2000), on Numba kernels.
 """
+from .batch import register_many
 from .metrics import joint_histogram, mutual_information, normalized_mutual_information
 from .registration import RegistrationResult, register, warp
+from .stack import StackResult, register_stack
 
 __version__ = "0.1.0"
 
@@ -15,4 +17,7 @@ __all__ = [
     "register",
     "warp",
     "RegistrationResult",
+    "register_many",
+    "register_stack",
+    "StackResult",
 ]

@@ -1,0 +1,265 @@
+"""Time series and z-stacks: every frame registered to one reference.
+
+:func:`register_stack` registers the frames to one of them, to their mean,
+or each to the previous one with the transforms chained back to the first
+frame; the pairs run through :func:`mireg.batch.register_many`, so threads
+or a dask cluster serve stacks as they serve pairs.
+"""
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import transforms as tf
+from .batch import _check_run_options, register_many
+from .registration import RegistrationResult
+
+__all__ = ["register_stack", "StackResult"]
+
+
+@dataclass
+class StackResult:
+    """The outcome of :func:`register_stack`; indexes like its ``results``.
+
+    Attributes
+    ----------
+    results : list
+        Per frame ``i``: a :class:`~mireg.RegistrationResult` whose
+        ``matrix`` maps the stack's reference grid to frame ``i`` (index
+        coordinates), or the exception if that frame failed
+        (``errors="return"``).  The reference frame itself gets the
+        identity (metric NaN, no evaluations).
+    reference : int or str
+        The frame index everything is registered to, or ``"previous"`` or
+        ``"mean"``.  Frame 0 is the reference grid of ``"previous"``.
+    pairwise : list or None
+        ``"previous"`` only: ``pairwise[i]`` maps frame ``i - 1`` to frame
+        ``i`` (``pairwise[0]`` is the identity).
+    template : ndarray or None
+        ``"mean"`` only: the template everything was registered to (the
+        mean of the frames aligned to their plain mean).
+
+    Notes
+    -----
+    For ``"previous"`` the transform of frame ``i`` is the chain
+
+        ``results[i].matrix = pairwise[i].matrix @ ... @ pairwise[1].matrix``
+
+    (the rightmost applies first: frame 0 -> frame 1 -> ... -> frame ``i``);
+    its ``parameters`` describe that product about frame 0's centre, its
+    ``metric`` is NaN (never measured: see ``pairwise``) and ``nfev`` sums
+    the chain's.  A failed link leaves every later frame unlinked: those
+    slots hold a ``ValueError`` whose ``__cause__`` is the link's error.
+    """
+
+    results: list
+    reference: object
+    pairwise: list | None = None
+    template: np.ndarray | None = None
+
+    def __len__(self):
+        return len(self.results)
+
+    def __getitem__(self, index):
+        return self.results[index]
+
+    def __iter__(self):
+        return iter(self.results)
+
+    @property
+    def failed(self):
+        """Indices of the frames without a transform."""
+        return [i for i, r in enumerate(self.results)
+                if not isinstance(r, RegistrationResult)]
+
+    def _any_result(self):
+        for result in self.results:
+            if isinstance(result, RegistrationResult):
+                return result
+        raise ValueError("no frame of the stack was registered")
+
+    @property
+    def matrices(self):
+        """(n_frames, ndim+1, ndim+1) index-order matrices, NaN where failed."""
+        good = self._any_result()
+        nan = np.full_like(good.matrix, np.nan)
+        return np.stack([r.matrix if isinstance(r, RegistrationResult) else nan
+                         for r in self.results])
+
+    def warp(self, stack, *, order=3, cval=0.0):
+        """Every frame resampled onto the reference grid: an array
+        ``(n_frames, *reference_shape)``, NaN for the failed frames."""
+        frames = _frames(stack)
+        good = self._any_result()
+        out = np.full((len(frames),) + tuple(good.reference_shape), np.nan)
+        for i, (frame, result) in enumerate(zip(frames, self.results)):
+            if isinstance(result, RegistrationResult):
+                out[i] = result.warp(frame, order=order, cval=cval)
+        return out
+
+
+def _frames(stack):
+    """The frames as a list of arrays: the same objects every call would
+    not be, so build it once (a dask cluster receives each frame once)."""
+    if isinstance(stack, np.ndarray):
+        if stack.ndim not in (3, 4):
+            raise ValueError(f"`stack` must be 3-D (frames of 2-D images) or 4-D (frames "
+                             f"of volumes), got shape {stack.shape}")
+        return list(stack)
+    try:
+        frames = [np.asarray(frame) for frame in stack]
+    except TypeError:
+        raise TypeError(f"`stack` must be an array or a sequence of arrays, "
+                        f"got {type(stack).__name__}") from None
+    return frames
+
+
+def _stack_reference(reference, n_frames):
+    if isinstance(reference, str):
+        if reference == "first":
+            return 0
+        if reference in ("previous", "mean"):
+            return reference
+    elif isinstance(reference, numbers.Integral) and not isinstance(reference, bool):
+        if -n_frames <= reference < n_frames:
+            return int(reference) % n_frames
+        raise ValueError(f"`reference` index {reference} is out of range for "
+                         f"{n_frames} frames")
+    raise ValueError(f'`reference` must be "first", "previous", "mean" or a frame '
+                     f"index, got {reference!r}")
+
+
+def _identity(shape, register_kwargs, like):
+    """The reference frame's own result: the identity transform."""
+    ndim = len(shape)
+    kind = register_kwargs.get("transform", "rigid")
+    if like is not None:
+        spacing = like.spacing
+    else:
+        spacing = register_kwargs.get("spacing")
+        spacing = np.broadcast_to(np.asarray(1.0 if spacing is None else spacing,
+                                             dtype=np.float64).reshape(-1), (ndim,)).copy()
+    center = (np.array(shape, float) - 1.0) / 2.0 * spacing
+    return RegistrationResult(
+        matrix=np.eye(ndim + 1), parameters=np.zeros(tf.n_parameters(ndim, kind)),
+        kind=kind, metric=float("nan"),
+        metric_name=register_kwargs.get("metric", "alignment"), nfev=0, levels=[],
+        spacing=spacing, center=center, reference_shape=tuple(shape))
+
+
+def _chain(pairwise, frame0_shape):
+    """Frame 0 -> frame i for each i from the links frame i-1 -> frame i."""
+    chained = [pairwise[0]]
+    broken = None
+    for i, link in enumerate(pairwise[1:], start=1):
+        if broken is None and not isinstance(link, RegistrationResult):
+            broken = i
+        if broken is not None:
+            error = ValueError(f"frame {i} is not linked to frame 0: registering frame "
+                               f"{broken} to frame {broken - 1} failed")
+            error.__cause__ = pairwise[broken]
+            chained.append(error)
+            continue
+        previous = chained[-1]
+        matrix = link.matrix @ previous.matrix
+        scale = tf.grid_to_physical(link.spacing, np.zeros(link.ndim))
+        physical = scale @ matrix @ np.linalg.inv(scale)
+        chained.append(RegistrationResult(
+            matrix=matrix,
+            parameters=tf.parameters_from_physical(physical, link.ndim, link.kind,
+                                                   previous.center),
+            kind=link.kind, metric=float("nan"), metric_name=link.metric_name,
+            nfev=previous.nfev + link.nfev, levels=[], spacing=link.spacing,
+            center=previous.center, reference_shape=tuple(frame0_shape)))
+    return chained
+
+
+def _register_to_mean(frames, run):
+    """Register to the mean frame, then once more to the mean of the frames
+    so aligned: the plain mean of moving frames is blurred, the second
+    template is sharp (on the same grid, the first mean's)."""
+    shapes = {frame.shape for frame in frames}
+    if len(shapes) != 1:
+        raise ValueError(f'`reference="mean"` needs frames of one shape, got {sorted(shapes)}')
+    template = np.mean(np.stack(frames), axis=0, dtype=np.float64)
+    first = register_many([(template, frame) for frame in frames], **run)
+    total, count = np.zeros_like(template), np.zeros(template.shape)
+    for frame, result in zip(frames, first):
+        if isinstance(result, RegistrationResult):
+            # NaN outside the frame: borders average only the frames that cover them
+            aligned = result.warp(frame, cval=np.nan)
+            seen = np.isfinite(aligned)
+            total[seen] += aligned[seen]
+            count += seen
+    if count.any():
+        covered = count > 0
+        template = np.full_like(template, total[covered].sum() / count[covered].sum())
+        template[covered] = total[covered] / count[covered]
+    outcomes = register_many([(template, frame) for frame in frames], **run)
+    return StackResult(outcomes, "mean", template=template)
+
+
+def register_stack(stack, *, reference="first", n_jobs=None, client=None,
+                   errors="raise", progress=False, **register_kwargs):
+    """Register the frames of a time series or z-stack.
+
+    Parameters
+    ----------
+    stack : ndarray or sequence of ndarray
+        ``(n_frames, rows, cols)`` or ``(n_frames, planes, rows, cols)``, or
+        a sequence of frames (their shapes may differ except for ``"mean"``).
+    reference : {"first", "previous", "mean"} or int
+        Register every frame to the first frame, to the frame with this
+        index, to a mean frame, or each frame to the one before it with
+        the transforms chained back to frame 0 (for slow drift, where far
+        frames no longer look alike; errors of the links add up).  "mean"
+        registers twice: to the plain mean of the frames, then to the mean
+        of the frames aligned by that first pass (a sharp template; the
+        grid stays the plain mean's).
+    n_jobs, client, errors, progress, **register_kwargs
+        As :func:`register_many`; the pairs are independent in every mode.
+
+    Returns
+    -------
+    StackResult
+        ``result[i].matrix`` maps the reference grid to frame ``i``;
+        ``result.warp(stack)`` aligns the whole stack.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy import ndimage as ndi
+    >>> from skimage import data, transform
+    >>> import mireg
+    >>> frame = transform.resize(data.camera() / 255.0, (128, 128))
+    >>> stack = np.stack([ndi.shift(frame, (t, 0.0), order=3) for t in (0.0, 1.5, 3.0)])
+    >>> result = mireg.register_stack(stack, reference="previous", transform="translation")
+    >>> np.round(result[2].parameters, 1).tolist()
+    [3.0, 0.0]
+    """
+    _check_run_options(n_jobs, client, errors, register_kwargs)
+    frames = _frames(stack)
+    if not frames:
+        raise ValueError("`stack` has no frames")
+    target = _stack_reference(reference, len(frames))
+    run = dict(n_jobs=n_jobs, client=client, errors=errors, progress=progress,
+               **register_kwargs)
+    if target == "mean":
+        return _register_to_mean(frames, run)
+    if target == "previous":
+        pairs = [(frames[i - 1], frames[i]) for i in range(1, len(frames))]
+    else:
+        pairs = [(frames[target], frame) for i, frame in enumerate(frames) if i != target]
+    outcomes = register_many(pairs, **run)
+    like = next((r for r in outcomes if isinstance(r, RegistrationResult)), None)
+    identity = _identity(frames[0 if target == "previous" else target].shape,
+                         register_kwargs, like)
+    if target == "previous":
+        pairwise = [identity] + outcomes
+        return StackResult(_chain(pairwise, frames[0].shape), target, pairwise=pairwise)
+    return StackResult(outcomes[:target] + [identity] + outcomes[target:], target)
+
+
+# ---- manifests (mireg batch) ------------------------------------------------
