@@ -12,6 +12,7 @@ from mireg import _parallel
 def two_threads(monkeypatch):
     monkeypatch.setattr(_parallel.numba, "get_num_threads", lambda: 2)
     monkeypatch.setitem(_parallel._state, "serial_until", 0.0)
+    monkeypatch.setitem(_parallel._state, "warm", {None, "k"})
 
 
 def test_small_inputs_run_serial(two_threads):
@@ -22,15 +23,31 @@ def test_small_inputs_run_serial(two_threads):
 
 
 def test_slow_parallel_run_backs_off_to_serial(two_threads, monkeypatch):
-    with _parallel.parallel_chunks(10**6, serial_seconds=0.0) as n:
-        assert n == 2  # ran parallel, and took longer than "serial" (0 s)
+    import time
+    with _parallel.parallel_chunks(10**6, serial_seconds=1e-4) as n:
+        assert n == 2
+        time.sleep(0.002)  # a stall: 20x the serial time
     with _parallel.parallel_chunks(10**6) as n:
         assert n == 0
     monkeypatch.setitem(_parallel._state, "serial_until", 0.0)  # back-off over
-    with _parallel.parallel_chunks(10**6, serial_seconds=60.0) as n:
+    with _parallel.parallel_chunks(10**6, serial_seconds=1e-4) as n:
         assert n == 2
+        time.sleep(0.0002)  # slower than serial, as a cold start can be: no stall
     with _parallel.parallel_chunks(10**6) as n:
-        assert n == 2  # a fast parallel run starts no back-off
+        assert n == 2  # so no back-off
+
+
+def test_first_launch_of_a_kernel_is_not_a_stall(two_threads):
+    import time
+    with _parallel.parallel_chunks(10**6, serial_seconds=1e-4, kernel="new") as n:
+        assert n == 2
+        time.sleep(0.002)  # loading the kernel and starting the threads
+    with _parallel.parallel_chunks(10**6, kernel="new") as n:
+        assert n == 2
+    with _parallel.parallel_chunks(10**6, serial_seconds=1e-4, kernel="new") as n:
+        time.sleep(0.002)  # now a stall
+    with _parallel.parallel_chunks(10**6, kernel="new") as n:
+        assert n == 0
 
 
 def test_one_parallel_kernel_at_a_time(two_threads):

@@ -12,8 +12,8 @@ A parallel region also waits for its slowest thread.  On a busy machine
 waits for a time slice before it joins: measured here, a 0.3 ms evaluation
 then took ~30 ms, a hundred times the serial kernel's time.  So callers
 that know what the serial kernel would cost say so, and a parallel call
-that ran slower than that makes every parallel path in the process fall
-back to serial for ``BACKOFF_SECONDS`` before trying again.
+that ran several times slower than that makes every parallel path in the
+process fall back to serial for ``BACKOFF_SECONDS`` before trying again.
 
 Kernels whose results could depend on any of these choices (floating-point
 sums) split work into the same fixed chunks on both paths, so the result is
@@ -34,9 +34,15 @@ import numba
 PARALLEL_MIN_SIZE = 1 << 16
 
 BACKOFF_SECONDS = 1.0
+# A stalled launch costs 30-100x the serial time; waking threads that went
+# idle costs ~0.1 ms.  Judging by the serial time alone, every first launch
+# after a back-off looked stalled and started the next one: mireg's NMI ran
+# serial for good (1.2 ms at 512^2 instead of 0.7).
+STALLED = 3.0
+STALL_SLACK = 0.5e-3
 
 _SLOT = threading.Lock()
-_state = {"serial_until": 0.0}
+_state = {"serial_until": 0.0, "warm": set()}
 
 
 def _backing_off():
@@ -44,11 +50,14 @@ def _backing_off():
 
 
 @contextlib.contextmanager
-def parallel_chunks(size, min_size=PARALLEL_MIN_SIZE, serial_seconds=None):
+def parallel_chunks(size, min_size=PARALLEL_MIN_SIZE, serial_seconds=None, kernel=None):
     """Yield the number of chunks to run in parallel, or 0 for serial.
 
     ``serial_seconds``, if given, is what the serial kernel would take; a
-    parallel run slower than that starts a back-off (see module notes).
+    parallel run slower than ``STALLED`` times that (plus ``STALL_SLACK``)
+    starts a back-off (see module notes) -- except the first run of each
+    ``kernel`` (a name) in the process, which loads the compiled kernel
+    and starts the thread pool (~0.1 s).
     """
     threads = numba.get_num_threads()
     if (size < min_size or threads < 2 or _backing_off()
@@ -61,5 +70,8 @@ def parallel_chunks(size, min_size=PARALLEL_MIN_SIZE, serial_seconds=None):
     finally:
         elapsed = time.perf_counter() - start
         _SLOT.release()
-        if serial_seconds is not None and elapsed > serial_seconds:
+        first = kernel not in _state["warm"]
+        _state["warm"].add(kernel)
+        if (serial_seconds is not None and not first
+                and elapsed > STALLED * serial_seconds + STALL_SLACK):
             _state["serial_until"] = time.monotonic() + BACKOFF_SECONDS

@@ -226,7 +226,8 @@ class _Objective:
         elif self.parallel:
             # same bits either way; parallel only while it beats serial
             with parallel_chunks(self.level.n_samples, PARALLEL_MIN_SAMPLES,
-                                 serial_seconds=self.serial_seconds) as n_chunks:
+                                 serial_seconds=self.serial_seconds,
+                                 kernel="cost") as n_chunks:
                 stats = self.level.stats(x, self.origin, self.units, n_chunks)
         else:
             stats = self.level.stats(x, self.origin, self.units)
