@@ -116,14 +116,10 @@ def _byte_pair_histogram(a, b, common, n0, n1):
     return counts, edges[0], edges[1]
 
 
-def _counts_and_edges(image0, image1, bins, names=("image0", "image1")):
-    a, b, common = _flat_pair(image0, image1, names)
-    n0, n1 = bins_pair(bins)
-    if a.dtype.itemsize == 1 and b.dtype.itemsize == 1:
-        return _byte_pair_histogram(a, b, common, n0, n1)
-    (lo0, hi0), (lo1, hi1) = checked_ranges(a, b, names)
-    edges0 = histogram_edges(lo0, hi0, common, n0, names[0])
-    edges1 = histogram_edges(lo1, hi1, common, n1, names[1])
+def _binned_counts(a, b, common, ranges, n_bins, names):
+    """Joint histogram of two flat kernel views whose ranges are known."""
+    edges0 = histogram_edges(*ranges[0], common, n_bins[0], names[0])
+    edges1 = histogram_edges(*ranges[1], common, n_bins[1], names[1])
     e0, e1 = edges0.astype(np.float64), edges1.astype(np.float64)
     tol0, tol1 = _hist.edge_tolerance(e0), _hist.edge_tolerance(e1)
     with parallel_chunks(a.size, serial_seconds=_SERIAL_PAIRS_S * a.size,
@@ -133,6 +129,14 @@ def _counts_and_edges(image0, image1, bins, names=("image0", "image1")):
         else:
             counts = _hist.joint_histogram(a, b, e0, e1, tol0, tol1)
     return counts, edges0, edges1
+
+
+def _counts_and_edges(image0, image1, bins, names=("image0", "image1")):
+    a, b, common = _flat_pair(image0, image1, names)
+    n0, n1 = bins_pair(bins)
+    if a.dtype.itemsize == 1 and b.dtype.itemsize == 1:
+        return _byte_pair_histogram(a, b, common, n0, n1)
+    return _binned_counts(a, b, common, checked_ranges(a, b, names), (n0, n1), names)
 
 
 def joint_histogram(image0, image1, *, bins=100):
@@ -163,13 +167,6 @@ def joint_histogram(image0, image1, *, bins=100):
     """
     counts, edges0, edges1 = _counts_and_edges(image0, image1, bins)
     return counts.astype(np.float64), (edges0, edges1)
-
-
-def _entropies(image0, image1, bins):
-    counts, edges0, edges1 = _counts_and_edges(image0, image1, bins)
-    widths0 = np.diff(edges0).astype(np.float64)
-    widths1 = np.diff(edges1).astype(np.float64)
-    return _hist.entropies(counts, widths0, widths1, _LOG_TABLE)
 
 
 def mutual_information(image0, image1, *, bins=100, normalized=False):
@@ -215,15 +212,8 @@ def mutual_information(image0, image1, *, bins=100, normalized=False):
     >>> round(float(mutual_information(a, a, bins=4)), 6)  # = log(4)
     1.386294
     """
-    h0, h1, h01 = _entropies(image0, image1, bins)
-    if not normalized:
-        return np.float64(h0 + h1 - h01)
-    if h01 == 0.0:
-        raise ValueError(
-            "the joint histogram of `image0` and `image1` has a single occupied "
-            "bin (both images constant, or bins=1): their joint entropy is 0 "
-            "and NMI = 0/0 is undefined")
-    return np.float64((h0 + h1) / h01)
+    counts, edges0, edges1 = _counts_and_edges(image0, image1, bins)
+    return information_from_counts(counts, edges0, edges1, normalized)
 
 
 def normalized_mutual_information(image0, image1, *, bins=100):
@@ -285,3 +275,32 @@ def normalized_mutual_information(image0, image1, *, bins=100):
     """
     return mutual_information(image0, image1, bins=bins, normalized=True)
 
+
+def information_from_counts(counts, edges0, edges1, normalized, names=("image0", "image1")):
+    """MI (or NMI) of an int64 joint histogram with bin edges ``edges0``,
+    ``edges1``, computed exactly as :func:`mutual_information` computes it
+    from its own histogram.  For callers that bin one image once and many
+    others against it (``mireg.AlignmentMetric``)."""
+    widths0 = np.diff(edges0).astype(np.float64)
+    widths1 = np.diff(edges1).astype(np.float64)
+    h0, h1, h01 = _hist.entropies(counts, widths0, widths1, _LOG_TABLE)
+    if not normalized:
+        return np.float64(h0 + h1 - h01)
+    if h01 == 0.0:
+        raise ValueError(
+            f"the joint histogram of `{names[0]}` and `{names[1]}` has a single "
+            f"occupied bin (both images constant, or bins=1): their joint entropy "
+            f"is 0 and NMI = 0/0 is undefined")
+    return np.float64((h0 + h1) / h01)
+
+
+def information_from_ranges(values0, values1, common, range0, range1, bins, normalized,
+                            names=("image0", "image1")):
+    """:func:`mutual_information` of two flat kernel views of the same size
+    whose minimum and maximum (in their own dtypes) are already known and
+    finite, e.g. from a pass that read them for something else
+    (``mireg.alignment``); ``common`` is the dtype ``np.histogramdd`` stacks
+    the original images in.  The same bins and entropies, one pass fewer."""
+    counts, edges0, edges1 = _binned_counts(values0, values1, common, (range0, range1),
+                                            bins_pair(bins), names)
+    return information_from_counts(counts, edges0, edges1, normalized, names)

@@ -148,6 +148,16 @@ def joint_histogram(values0, values1, edges0, edges1, tol0, tol1):
     return counts
 
 
+@njit(cache=True, nogil=True)
+def _sum_partials(partial):
+    """Sum per-chunk histograms (leading axis): integer counts, so the
+    order of the chunks does not change a bit."""
+    counts = partial[0].copy()
+    for c in range(1, partial.shape[0]):
+        counts += partial[c]
+    return counts
+
+
 @njit(cache=True, nogil=True, parallel=True)
 def joint_histogram_parallel(values0, values1, edges0, edges1, tol0, tol1, n_chunks):
     """``joint_histogram`` with one private histogram per chunk, merged.
@@ -163,10 +173,7 @@ def joint_histogram_parallel(values0, values1, edges0, edges1, tol0, tol1, n_chu
         stop = min(size, start + step)
         _accumulate_pairs(values0, values1, edges0, edges1, tol0, tol1,
                           partial[c], start, stop)
-    counts = partial[0].copy()
-    for c in range(1, n_chunks):
-        counts += partial[c]
-    return counts
+    return _sum_partials(partial)
 
 
 @njit(cache=True, nogil=True)
@@ -190,10 +197,7 @@ def byte_pair_counts(codes0, codes1, offset0, offset1, n_chunks):
         start = c * step
         stop = min(size, start + step)
         _count_byte_pairs(codes0, codes1, offset0, offset1, partial[c], start, stop)
-    counts = partial[0].copy()
-    for c in range(1, n_chunks):
-        counts += partial[c]
-    return counts
+    return _sum_partials(partial)
 
 
 @njit(cache=True, nogil=True)
@@ -287,3 +291,141 @@ def edge_tolerance(edges):
             return 1.0
         stray = max(stray, abs((edges[k] - edges[0]) * scale - k))
     return min(1.0, stray + 1e-9 * max(1.0, n))
+
+
+# ------------------------------------------------------------------------
+# A reference image binned once, many moving images (AlignmentMetric).
+# ``mask`` arguments are flat uint8 (1 = counted) or empty for everywhere.
+
+
+@njit(cache=True, nogil=True)
+def bin_indices(values, edges, tol, mask):
+    """The bin ``np.histogramdd`` gives each value for ``edges`` (int32),
+    -1 where ``mask`` is 0.  Every counted value lies within the edges."""
+    last = edges.size - 2
+    lo = edges[0]
+    scale = _bin_scale(edges)
+    bins = np.empty(values.size, np.int32)
+    for i in range(values.size):
+        if mask.size and not mask[i]:
+            bins[i] = -1
+            continue
+        x = np.float64(values[i])
+        t = (x - lo) * scale
+        k = min(int(t), last)
+        f = t - k
+        if f < tol or f > 1.0 - tol:
+            k = _walk_edges(x, edges, k, last)
+        bins[i] = k
+    return bins
+
+
+@njit(cache=True, nogil=True)
+def masked_value_range(values, mask, start, stop):
+    """(min, max, finite, any) of ``values[start:stop]`` where ``mask``.
+
+    ``finite`` is of every value, counted or not; ``any`` is False (and
+    min, max meaningless) if no value in the range is counted.
+    """
+    if not mask.size:
+        lo, hi, finite = value_range(values, start, stop)
+        return lo, hi, finite, True
+    lo = values[start]
+    hi = values[start]
+    found = False
+    z = values[start] * 0
+    for i in range(start, stop):
+        x = values[i]
+        z += x * 0
+        if mask[i]:
+            if found:
+                lo = min(lo, x)
+                hi = max(hi, x)
+            else:
+                lo = x
+                hi = x
+                found = True
+    return lo, hi, z == 0, found
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def masked_value_range_parallel(values, mask, n_chunks):
+    """``masked_value_range`` of all values, in ``n_chunks`` parallel chunks."""
+    size = values.size
+    step = (size + n_chunks - 1) // n_chunks
+    los = np.empty(n_chunks, values.dtype)
+    his = np.empty(n_chunks, values.dtype)
+    oks = np.ones(n_chunks, np.bool_)
+    founds = np.zeros(n_chunks, np.bool_)
+    for c in prange(n_chunks):
+        start = c * step
+        stop = min(size, start + step)
+        if start < stop:
+            los[c], his[c], oks[c], founds[c] = masked_value_range(values, mask, start, stop)
+    lo = values[0]
+    hi = values[0]
+    found = False
+    for c in range(n_chunks):
+        if founds[c]:
+            lo = min(lo, los[c]) if found else los[c]
+            hi = max(hi, his[c]) if found else his[c]
+            found = True
+    return lo, hi, oks.all(), found
+
+
+@njit(cache=True, nogil=True)
+def _accumulate_binned(bins0, values1, edges1, tol1, counts, start, stop):
+    """``_accumulate_pairs`` with the first value's bin given (-1: skip)."""
+    last1 = edges1.size - 2
+    n1 = last1 + 1
+    lo1 = edges1[0]
+    scale1 = _bin_scale(edges1)
+    top = np.float64(n1)
+    flat = counts.reshape(-1)
+    index = np.empty(_BLOCK, np.int64)
+    near_edge = np.empty(_BLOCK, np.bool_)
+    for block in range(start, stop, _BLOCK):
+        m = min(_BLOCK, stop - block)
+        n_near = 0
+        for j in range(m):
+            # uncounted values may lie outside the edges: clamp before int()
+            t1 = min(max((np.float64(values1[block + j]) - lo1) * scale1, 0.0), top)
+            k1 = min(int(t1), last1)
+            f1 = t1 - k1
+            near = (f1 < tol1) | (f1 > 1.0 - tol1)
+            near_edge[j] = near
+            n_near += near
+            index[j] = k1
+        if n_near:
+            for j in range(m):
+                if near_edge[j]:
+                    index[j] = _walk_edges(np.float64(values1[block + j]), edges1,
+                                           index[j], last1)
+        for j in range(m):
+            k0 = bins0[block + j]
+            if k0 >= 0:
+                flat[k0 * n1 + index[j]] += 1
+
+
+@njit(cache=True, nogil=True)
+def joint_histogram_binned(bins0, n_bins0, values1, edges1, tol1):
+    """Joint histogram (int64, (n_bins0, edges1.size - 1)) of pixels whose
+    first bin ``bins0`` is given (-1: not counted) and second value is
+    binned as ``joint_histogram`` does."""
+    counts = np.zeros((n_bins0, edges1.size - 1), np.int64)
+    _accumulate_binned(bins0, values1, edges1, tol1, counts, 0, bins0.size)
+    return counts
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def joint_histogram_binned_parallel(bins0, n_bins0, values1, edges1, tol1, n_chunks):
+    """``joint_histogram_binned`` with a private histogram per chunk: the
+    same counts."""
+    size = bins0.size
+    step = (size + n_chunks - 1) // n_chunks
+    partial = np.zeros((n_chunks, n_bins0, edges1.size - 1), np.int64)
+    for c in prange(n_chunks):
+        start = c * step
+        stop = min(size, start + step)
+        _accumulate_binned(bins0, values1, edges1, tol1, partial[c], start, stop)
+    return _sum_partials(partial)
