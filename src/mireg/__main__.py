@@ -1,0 +1,7 @@
+"""``python -m mireg``: the ``mireg`` command (see :mod:`mireg.cli`)."""
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
