@@ -56,8 +56,9 @@ def parallel_chunks(size, min_size=PARALLEL_MIN_SIZE, serial_seconds=None, kerne
     ``serial_seconds``, if given, is what the serial kernel would take; a
     parallel run slower than ``STALLED`` times that (plus ``STALL_SLACK``)
     starts a back-off (see module notes) -- except the first run of each
-    ``kernel`` (a name) in the process, which loads the compiled kernel
-    and starts the thread pool (~0.1 s).
+    ``kernel`` in the process (a hashable naming the kernel and its
+    argument dtypes: each dtype is its own compiled specialisation), which
+    loads it and may start the thread pool (~0.1 s).
     """
     threads = numba.get_num_threads()
     if (size < min_size or threads < 2 or _backing_off()

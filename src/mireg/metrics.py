@@ -60,7 +60,7 @@ def checked_ranges(values0, values1, names):
     """((min0, max0), (min1, max1)) of two flat kernel views in one pass
     each; ValueError naming the argument on NaN or inf."""
     with parallel_chunks(values0.size, serial_seconds=_SERIAL_RANGE_S * values0.size,
-                         kernel="value_ranges") as n_chunks:
+                         kernel=("value_ranges", values0.dtype, values1.dtype)) as n_chunks:
         if n_chunks:
             ranges = _hist.value_ranges_parallel(values0, values1, n_chunks)
         else:
@@ -98,7 +98,7 @@ def _byte_pair_histogram(a, b, common, n0, n1):
     """One pass for two 8-bit images: count value pairs, then fold."""
     offsets = [128 if v.dtype == np.int8 else 0 for v in (a, b)]
     with parallel_chunks(a.size, serial_seconds=_SERIAL_BYTE_PAIRS_S * a.size,
-                         kernel="byte_pairs") as n_chunks:
+                         kernel=("byte_pairs", a.dtype, b.dtype)) as n_chunks:
         pairs = _hist.byte_pair_counts(a, b, offsets[0], offsets[1], max(n_chunks, 1))
     bin_maps, edges = [], []
     for axis, (values, offset, n) in enumerate(zip((a, b), offsets, (n0, n1))):
@@ -123,7 +123,7 @@ def _binned_counts(a, b, common, ranges, n_bins, names):
     e0, e1 = edges0.astype(np.float64), edges1.astype(np.float64)
     tol0, tol1 = _hist.edge_tolerance(e0), _hist.edge_tolerance(e1)
     with parallel_chunks(a.size, serial_seconds=_SERIAL_PAIRS_S * a.size,
-                         kernel="joint_histogram") as n_chunks:
+                         kernel=("joint_histogram", a.dtype, b.dtype)) as n_chunks:
         if n_chunks:
             counts = _hist.joint_histogram_parallel(a, b, e0, e1, tol0, tol1, n_chunks)
         else:
