@@ -405,45 +405,36 @@ def register(reference_image, moving_image, *, transform="rigid", metric="alignm
         global_search = initial is None
     params = np.zeros(tf.n_parameters(ndim, transform)) if initial is None else initial.copy()
 
-    def prepare(shrink, cubic):
+    def prepare(shrink, cubic, use_gradient=metric == "alignment"):
         level = Level(ref, mov, shrink, spacing=spacing, sigma=sigma, bins=n_bins,
                       reference_mask=ref_mask, moving_mask=mov_mask, cubic=cubic,
                       max_samples=max_samples)
-        return level.bind(center, transform, metric == "alignment")
+        return level.bind(center, transform, use_gradient)
 
     records, nfev = [], 0
-    starts = [params]
     if global_search:
         search_shrink = _search_shrink(ref.shape, ndim)
         t0 = time.perf_counter()
         search_metric = "nmi" if metric == "alignment" else metric
-        level = Level(ref, mov, search_shrink, spacing=spacing, sigma=sigma, bins=n_bins,
-                      reference_mask=ref_mask, moving_mask=mov_mask, cubic=False,
-                      max_samples=max_samples).bind(center, transform, False)
-        starts, n = _global_search(level, transform, search_metric, extent, params, units,
+        level = prepare(search_shrink, cubic=False, use_gradient=False)
+        params, n = _global_search(level, transform, search_metric, extent, params, units,
                                    max_angle, max_shift)
         nfev += n
         records.append({"shrink": search_shrink, "shape": level.shape, "stage": "search",
                         "samples": level.n_samples, "interpolation": "linear",
-                        "parameters": starts[0].copy(), "metric": float("nan"),
+                        "parameters": params.copy(), "metric": float("nan"),
                         "evaluations": n, "seconds": time.perf_counter() - t0})
         logger.info("global search at 1/%d: %d candidates tried, best %s",
-                    search_shrink, n, np.round(starts[0], 4))
+                    search_shrink, n, np.round(params, 4))
 
     for index, shrink in enumerate(shrinks):
         t0 = time.perf_counter()
         finest = index == len(shrinks) - 1
         level = prepare(shrink, cubic=finest)
-        best = None
-        for start in starts:
-            objective = _Objective(level, metric, start, units)
-            res = _powell(objective, shrink)
-            nfev += objective.nfev
-            candidate = (res.fun, objective.parameters(res.x), objective.nfev)
-            if best is None or candidate[0] < best[0]:
-                best = candidate
-        value, params, evaluations = best
-        starts = [params]
+        objective = _Objective(level, metric, params, units)
+        res = _powell(objective, shrink)
+        value, params, evaluations = res.fun, objective.parameters(res.x), objective.nfev
+        nfev += evaluations
         if value == 0.0:
             raise ValueError(
                 "the transform leaves (almost) no overlap between the images; "
@@ -460,9 +451,8 @@ def register(reference_image, moving_image, *, transform="rigid", metric="alignm
             callback(index, params.copy(), -value)
 
     physical = tf.physical_matrix(params, ndim, transform, center)
-    ones = np.ones(ndim)
-    matrix = tf.index_matrix(physical, tf.grid_to_physical(spacing, 0 * ones),
-                             tf.grid_to_physical(spacing, 0 * ones))
+    grid = tf.grid_to_physical(spacing, np.zeros(ndim))
+    matrix = tf.index_matrix(physical, grid, grid)
     return RegistrationResult(matrix=matrix, parameters=params, kind=transform,
                               metric=float(-value), metric_name=metric, nfev=nfev,
                               levels=records, spacing=spacing, center=center,
@@ -502,7 +492,7 @@ def _search_shrink(shape, ndim):
 
 def _global_search(level, kind, metric, extent, origin, units, max_angle, max_shift,
                    keep=2):
-    """Global search at a coarse level; returns ([best start], evaluations).
+    """Global search at a coarse level; returns (best start, evaluations).
 
     One kernel call evaluates the grid with both NMI (or ``metric``) and
     Pluim's NMI x G.  The ``keep`` best by each go on: G's wide basins catch
@@ -528,5 +518,4 @@ def _global_search(level, kind, metric, extent, origin, units, max_angle, max_sh
         res = _powell(objective, level.shrink)
         nfev += objective.nfev
         polished.append((res.fun, objective.parameters(res.x)))
-    polished.sort(key=lambda item: item[0])
-    return [p for _, p in polished[:1]], nfev
+    return min(polished, key=lambda item: item[0])[1], nfev
