@@ -137,7 +137,7 @@ def gil_profile(pairs, repeats):
 
     spent = {"kernels": 0.0, "levels": 0.0}
     originals = {name: getattr(_levels.Level, name)
-                 for name in ("stats", "stats_grid", "__init__")}
+                 for name in ("stats", "stats_grid", "minimize", "__init__")}
 
     def timed(function, key):
         def wrapper(*args, **kwargs):
@@ -150,6 +150,7 @@ def gil_profile(pairs, repeats):
 
     _levels.Level.stats = timed(originals["stats"], "kernels")
     _levels.Level.stats_grid = timed(originals["stats_grid"], "kernels")
+    _levels.Level.minimize = timed(originals["minimize"], "kernels")
     _levels.Level.__init__ = timed(originals["__init__"], "levels")
     try:
         best = None
@@ -165,12 +166,14 @@ def gil_profile(pairs, repeats):
             setattr(_levels.Level, name, function)
     total, spent, nfev = best
     print(f"\nserial, fastest of {repeats}: {total:.3f} s, {nfev} cost evaluations")
-    print(f"  cost kernels (GIL released once called): {spent['kernels']:.3f} s "
+    print(f"  cost kernels and Numba Powell (GIL released once called): "
+          f"{spent['kernels']:.3f} s "
           f"({spent['kernels'] / total:.0%}; includes Numba's argument unboxing, GIL held)")
     print(f"  level preparation (resize, gaussian, spline_filter; GIL held): "
           f"{spent['levels']:.3f} s ({spent['levels'] / total:.0%})")
     rest = total - spent["kernels"] - spent["levels"]
-    print(f"  Powell / Python around the kernels (GIL held): {rest:.3f} s "
+    print(f"  scipy Powell on large levels / Python around the kernels (GIL held): "
+          f"{rest:.3f} s "
           f"({rest / total:.0%})")
 
 

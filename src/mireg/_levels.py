@@ -16,6 +16,7 @@ from scipy import ndimage as ndi
 from skimage.transform import resize
 
 from ._kernels import cost as _cost
+from ._kernels import powell as _powell
 from . import transforms as tf
 from .metrics import _LOG_TABLE
 
@@ -174,8 +175,22 @@ class Level:
                 self.use_gradient, _LOG_TABLE, n_chunks)
         return _cost.evaluate_at(x, *self._arguments(origin, units))
 
-    def stats_grid(self, xs, origin, units):
-        """``stats`` for each row of ``xs``, in one kernel call."""
+    def minimize(self, origin, units, metric, bounds, direc, xtol, ftol, maxfev):
+        """Powell (scipy's bounded variant, ported) on ``metric`` from
+        ``origin``, in one serial nogil call: (x, cost, evaluations)."""
+        reach = np.asarray(bounds, dtype=np.float64)
+        return _powell.minimize(
+            np.zeros(units.size), reach[:, 0].copy(), reach[:, 1].copy(),
+            np.asarray(direc, dtype=np.float64), float(xtol), float(ftol), int(maxfev),
+            _cost.METRIC_CODES.index(metric), self.min_overlap,
+            self._arguments(origin, units))
+
+    def stats_grid(self, xs, origin, units, n_chunks=0):
+        """``stats`` for each row of ``xs``, in one kernel call (on
+        ``n_chunks`` threads if not 0)."""
+        if n_chunks:
+            return _cost.evaluate_grid_parallel(xs, n_chunks,
+                                                *self._arguments(origin, units))
         return _cost.evaluate_grid(xs, *self._arguments(origin, units))
 
 

@@ -20,6 +20,7 @@ from scipy import ndimage as ndi
 from scipy import optimize
 
 from . import transforms as tf
+from ._kernels import cost as _cost
 from ._levels import PARALLEL_MIN_SAMPLES, Level
 from ._parallel import parallel_chunks
 from ._validation import as_image, bins_pair, check_finite, positive_float, same_ndim
@@ -28,7 +29,7 @@ __all__ = ["register", "warp", "RegistrationResult"]
 
 logger = logging.getLogger("mireg")
 
-METRICS = ("alignment", "nmi", "mi")
+METRICS = _cost.METRIC_CODES
 
 
 @dataclass
@@ -208,13 +209,8 @@ class _Objective:
 
     def value(self, stats):
         """The measure (larger is better), -inf without enough overlap."""
-        h0, h1, h01, g, overlap = stats
-        if overlap < self.level.min_overlap or h01 <= 0.0:
-            return -math.inf
-        if self.metric == "mi":
-            return h0 + h1 - h01
-        nmi = (h0 + h1) / h01
-        return nmi * g if self.metric == "alignment" else nmi
+        return _cost.measure(*stats, _cost.METRIC_CODES.index(self.metric),
+                             self.level.min_overlap)
 
     def __call__(self, x):
         self.nfev += 1
@@ -431,9 +427,7 @@ def register(reference_image, moving_image, *, transform="rigid", metric="alignm
         t0 = time.perf_counter()
         finest = index == len(shrinks) - 1
         level = prepare(shrink, cubic=finest)
-        objective = _Objective(level, metric, params, units)
-        res = _powell(objective, shrink)
-        value, params, evaluations = res.fun, objective.parameters(res.x), objective.nfev
+        params, value, evaluations = _powell(level, metric, params, units, shrink)
         nfev += evaluations
         if value == 0.0:
             raise ValueError(
@@ -459,25 +453,38 @@ def register(reference_image, moving_image, *, transform="rigid", metric="alignm
                               reference_shape=ref.shape)
 
 
-def _powell(objective, shrink):
-    """scipy's Powell on scaled parameters (one unit = one pixel of motion).
+def _powell(level, metric, origin, units, shrink):
+    """Powell on scaled parameters (one unit = one pixel of motion) from
+    ``origin``; returns (parameters, cost, evaluations).
 
-    Bounds of +-3 pixels of the level around the level's start switch scipy
-    to its bounded line search, whose tolerance ``xtol`` is absolute in
-    those units: unbounded Brent line searches
-    tighten to 1e-11 near the optimum and spend ~40 evaluations per line
-    there.  A later level starts from this one's answer, so the bound only
-    limits each step of the coarse-to-fine walk.  ``xtol`` grows with the
-    shrink factor: 0.05 pixel of the level, whatever its size.
+    Bounds of +-3 pixels of the level around the level's start switch
+    Powell to its bounded line search, whose tolerance ``xtol`` is absolute
+    in those units: unbounded Brent line searches tighten to 1e-11 near the
+    optimum and spend ~40 evaluations per line there.  A later level starts
+    from this one's answer, so the bound only limits each step of the
+    coarse-to-fine walk.  ``xtol`` grows with the shrink factor: 0.05 pixel
+    of the level, whatever its size.
+
+    A level small enough for serial evaluations runs the whole optimisation
+    in one nogil Numba call (``_kernels/powell.py``, scipy's algorithm
+    ported: the same points, the same bits); a level large enough for
+    evaluations on both cores runs scipy's Powell itself, whose per-step
+    Python is small next to those evaluations.
     """
-    n = objective.units.size
+    n = units.size
     # the finest level starts within ~0.1 px: a narrower bracket saves
     # golden-section steps in every line search
     reach = 3.0 * shrink if shrink > 1 else 1.5
-    return optimize.minimize(
-        objective, np.zeros(n), method="Powell", bounds=[(-reach, reach)] * n,
-        options={"xtol": 0.05 * shrink, "ftol": 1e-4, "direc": np.eye(n) * min(4.0, shrink),
-                 "maxfev": 200 * n})
+    bounds = [(-reach, reach)] * n
+    options = {"xtol": 0.05 * shrink, "ftol": 1e-4, "direc": np.eye(n) * min(4.0, shrink),
+               "maxfev": 200 * n}
+    if level.n_samples < PARALLEL_MIN_SAMPLES:
+        x, cost, nfev = level.minimize(origin, units, metric, bounds, **options)
+        return origin + x * units, cost, int(nfev)
+    objective = _Objective(level, metric, origin, units)
+    res = optimize.minimize(objective, np.zeros(n), method="Powell", bounds=bounds,
+                            options=options)
+    return objective.parameters(res.x), float(res.fun), objective.nfev
 
 
 def _search_shrink(shape, ndim):
@@ -504,18 +511,19 @@ def _global_search(level, kind, metric, extent, origin, units, max_angle, max_sh
     """
     grid = np.array(_search_grid(level.ndim, kind, extent, max_angle, max_shift))
     level.use_gradient = True
-    stats = level.stats_grid(grid / units, origin, units)
+    with parallel_chunks(len(grid) * level.n_samples, PARALLEL_MIN_SAMPLES,
+                         kernel="search") as n_chunks:
+        stats = level.stats_grid(grid / units, origin, units, n_chunks)
     level.use_gradient = False
     picks = []
     for ranking in (metric, "alignment"):
-        probe = _Objective(level, ranking, origin, units)
-        values = np.array([probe.value(s) for s in stats])
+        values = _cost.measures(stats, _cost.METRIC_CODES.index(ranking), level.min_overlap)
         picks.extend(np.argsort(-values, kind="stable")[:keep].tolist())
     nfev = len(grid)
     polished = []
     for i in dict.fromkeys(picks):  # unique, in order
-        objective = _Objective(level, metric, origin + grid[i], units)
-        res = _powell(objective, level.shrink)
-        nfev += objective.nfev
-        polished.append((res.fun, objective.parameters(res.x)))
+        params, cost, evaluations = _powell(level, metric, origin + grid[i], units,
+                                            level.shrink)
+        nfev += evaluations
+        polished.append((cost, params))
     return min(polished, key=lambda item: item[0])[1], nfev

@@ -203,6 +203,9 @@ def _accumulate(table, moving, grad, moving_mask, matrix, grad_rotation, lo, sca
     has_mask = moving_mask.size > 0
     overlap = 0
     last = n_bins1 - 1
+    # the planes of a 2-D image, taken once (a view per sample costs)
+    plane = moving[0]
+    grad_plane = grad[0]
     for c0 in range(start, stop, G_CHUNK):
         g_sum = 0.0
         for s in range(c0, min(stop, c0 + G_CHUNK)):
@@ -221,9 +224,9 @@ def _accumulate(table, moving, grad, moving_mask, matrix, grad_rotation, lo, sca
             j, k, u, v = _corner2(d1, d2, y1, y2)
             if planar:
                 if cubic:
-                    value = _cubic2(moving[0], y1, y2)
+                    value = _cubic2(plane, y1, y2)
                 else:
-                    value = _lerp2(moving[0], j, k, u, v)
+                    value = _lerp2(plane, j, k, u, v)
             else:
                 i = min(int(y0), d0 - 2)
                 t = y0 - i
@@ -235,7 +238,7 @@ def _accumulate(table, moving, grad, moving_mask, matrix, grad_rotation, lo, sca
             counts[int(table[s, 7]) * n_bins1 + b] += 1
             if use_gradient:
                 if planar:
-                    gm1, gm2 = _lerp2_pair(grad[0], j, k, u, v)
+                    gm1, gm2 = _lerp2_pair(grad_plane, j, k, u, v)
                     g_sum += _gradient_term_2d(gm1, gm2, grad_rotation,
                                                np.float64(table[s, 4]),
                                                np.float64(table[s, 5]),
@@ -352,18 +355,90 @@ def evaluate_at(x, origin, units, kind, ndim, center, ref_grid, mov_inverse,
 
 
 @njit(cache=True, nogil=True)
+def _grid_rows(xs, first, stop, out, origin, units, kind, ndim, center, ref_grid,
+               mov_inverse, table, moving, grad, moving_mask, lo, scale, n_bins, cubic,
+               use_gradient, log_table):
+    # rows [first, stop) of evaluate_grid, with one histogram for them all
+    n = table.shape[0]
+    counts = np.zeros(n_bins * n_bins, np.int64)
+    g_partial = np.zeros((n + G_CHUNK - 1) // G_CHUNK)
+    for q in range(first, stop):
+        matrix, rotation = parameter_matrices(xs[q], origin, units, kind, ndim, center,
+                                              ref_grid, mov_inverse)
+        counts[:] = 0
+        overlap = _accumulate(table, moving, grad, moving_mask, matrix, rotation, lo,
+                              scale, n_bins, cubic, use_gradient, counts, g_partial, 0, n)
+        h0, h1, h01, g, overlap = _finish(counts, n_bins, n_bins, g_partial, overlap,
+                                          log_table)
+        out[q, 0], out[q, 1], out[q, 2], out[q, 3], out[q, 4] = h0, h1, h01, g, overlap
+
+
+@njit(cache=True, nogil=True)
 def evaluate_grid(xs, origin, units, kind, ndim, center, ref_grid, mov_inverse,
                   table, moving, grad, moving_mask, lo, scale, n_bins, cubic,
                   use_gradient, log_table):
     """``evaluate_at`` for every row of ``xs`` (a global search grid) in one
-    call: no Python between evaluations.  Serial: spread over two threads
-    it ran 1.3x slower here (each evaluation allocates its histogram, and
-    the threads contend for the allocator).  Returns an (n, 5) array of
+    call: no Python between evaluations.  Returns an (n, 5) array of
     (H0, H1, H01, G, overlap)."""
     out = np.empty((xs.shape[0], 5))
-    for q in range(xs.shape[0]):
-        h0, h1, h01, g, overlap = evaluate_at(
-            xs[q], origin, units, kind, ndim, center, ref_grid, mov_inverse, table,
-            moving, grad, moving_mask, lo, scale, n_bins, cubic, use_gradient, log_table)
-        out[q, 0], out[q, 1], out[q, 2], out[q, 3], out[q, 4] = h0, h1, h01, g, overlap
+    _grid_rows(xs, 0, xs.shape[0], out, origin, units, kind, ndim, center, ref_grid,
+               mov_inverse, table, moving, grad, moving_mask, lo, scale, n_bins, cubic,
+               use_gradient, log_table)
+    return out
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def evaluate_grid_parallel(xs, n_chunks, origin, units, kind, ndim, center, ref_grid,
+                           mov_inverse, table, moving, grad, moving_mask, lo, scale,
+                           n_bins, cubic, use_gradient, log_table):
+    """``evaluate_grid`` with the rows split into ``n_chunks`` contiguous
+    runs on as many threads; each row is computed alone, so the split does
+    not change the bits.  2x on two cores (1029 candidates of 400 samples:
+    7.4 ms serial, 3.7 ms)."""
+    m = xs.shape[0]
+    out = np.empty((m, 5))
+    per_chunk = (m + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
+        first = min(m, c * per_chunk)
+        _grid_rows(xs, first, min(m, first + per_chunk), out, origin, units, kind, ndim,
+                   center, ref_grid, mov_inverse, table, moving, grad, moving_mask, lo,
+                   scale, n_bins, cubic, use_gradient, log_table)
+    return out
+
+METRIC_CODES = ("alignment", "nmi", "mi")
+
+
+@njit(cache=True, nogil=True)
+def measure(h0, h1, h01, g, overlap, metric, min_overlap):
+    """The measure (larger is better) from ``evaluate``'s statistics;
+    ``metric`` indexes METRIC_CODES; -inf below ``min_overlap`` samples."""
+    if overlap < min_overlap or h01 <= 0.0:
+        return -np.inf
+    if metric == 2:
+        return h0 + h1 - h01
+    nmi = (h0 + h1) / h01
+    return nmi * g if metric == 0 else nmi
+
+
+@njit(cache=True, nogil=True)
+def objective_at(x, metric, min_overlap, origin, units, kind, ndim, center, ref_grid,
+                 mov_inverse, table, moving, grad, moving_mask, lo, scale, n_bins, cubic,
+                 use_gradient, log_table):
+    """The cost Powell minimises: minus the measure, and 0.0 (the worst
+    possible, but finite, so Powell's bracketing arithmetic stays finite)
+    where too little overlaps."""
+    h0, h1, h01, g, overlap = evaluate_at(
+        x, origin, units, kind, ndim, center, ref_grid, mov_inverse, table, moving, grad,
+        moving_mask, lo, scale, n_bins, cubic, use_gradient, log_table)
+    v = measure(h0, h1, h01, g, overlap, metric, min_overlap)
+    return 0.0 if v == -np.inf else -v
+
+
+@njit(cache=True, nogil=True)
+def measures(stats, metric, min_overlap):
+    """``measure`` of each row of ``evaluate_grid``'s output."""
+    out = np.empty(stats.shape[0])
+    for q in range(stats.shape[0]):
+        out[q] = measure(stats[q, 0], stats[q, 1], stats[q, 2], stats[q, 3], stats[q, 4],
+                         metric, min_overlap)
     return out

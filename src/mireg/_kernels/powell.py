@@ -1,0 +1,227 @@
+"""Powell's method with bounded line searches, on the registration cost.
+
+A port of ``scipy.optimize.minimize(method="Powell", bounds=...)`` (scipy
+1.17: ``_minimize_powell``, ``_linesearch_powell``, ``_line_for_search``,
+``_minimize_scalar_bounded``), step for step and operation for operation,
+so that it visits the same points and returns the same bits as scipy does
+on the same objective (tested).  The whole optimisation of one pyramid
+level is one call with the GIL released: between evaluations there is no
+Python, so threads running registrations side by side do not queue for the
+interpreter (scipy's loop held it ~35% of the time under
+``register_many``).
+
+The objective is ``cost.objective_at``: finite bounds on every parameter
+and a start inside them are the only case ``register`` uses, so only
+scipy's bounded branch is ported.
+"""
+import math
+
+import numpy as np
+from numba import njit
+
+from .cost import objective_at
+
+_SQRT_EPS = math.sqrt(2.2e-16)
+_GOLDEN_MEAN = 0.5 * (3.0 - math.sqrt(5.0))
+
+
+@njit(cache=True, nogil=True)
+def _evaluate(x, count, maxfev, metric, min_overlap, level):
+    """One counted evaluation; (value, False) once ``maxfev`` are spent
+    (scipy raises ``_MaxFuncCallError`` there and keeps its last point)."""
+    if count[0] >= maxfev:
+        return 0.0, False
+    count[0] += 1
+    return objective_at(x, metric, min_overlap, *level), True
+
+
+@njit(cache=True, nogil=True)
+def _line_for_search(x0, alpha, lower, upper):
+    """Range of ``l`` with ``lower <= x0 + l alpha <= upper``; (0, 0) if none."""
+    lmin = -np.inf
+    lmax = np.inf
+    for i in range(x0.size):
+        if alpha[i] == 0.0:
+            continue
+        low = (lower[i] - x0[i]) / alpha[i]
+        high = (upper[i] - x0[i]) / alpha[i]
+        if alpha[i] > 0.0:
+            lmin = max(lmin, low)
+            lmax = min(lmax, high)
+        else:
+            lmin = max(lmin, high)
+            lmax = min(lmax, low)
+    if lmax >= lmin:
+        return lmin, lmax
+    return 0.0, 0.0
+
+
+@njit(cache=True, nogil=True)
+def _sign(v):
+    # np.sign(v) + (v == 0), as scipy writes it
+    if v > 0.0:
+        return 1.0
+    if v < 0.0:
+        return -1.0
+    return 1.0
+
+
+@njit(cache=True, nogil=True)
+def _fminbound(p, xi, x1, x2, xatol, count, maxfev, metric, min_overlap, level):
+    """Brent's bounded minimisation of ``f(p + a xi)`` over ``[x1, x2]``
+    (scipy's ``_minimize_scalar_bounded`` with its default maxiter 500).
+    Returns (a, f(a), completed)."""
+    point = np.empty_like(p)
+    maxfun = 500
+    a, b = x1, x2
+    fulc = a + _GOLDEN_MEAN * (b - a)
+    nfc, xf = fulc, fulc
+    rat = e = 0.0
+    x = xf
+    for i in range(p.size):
+        point[i] = p[i] + x * xi[i]
+    fx, ok = _evaluate(point, count, maxfev, metric, min_overlap, level)
+    if not ok:
+        return 0.0, 0.0, False
+    num = 1
+    ffulc = fnfc = fx
+    xm = 0.5 * (a + b)
+    tol1 = _SQRT_EPS * abs(xf) + xatol / 3.0
+    tol2 = 2.0 * tol1
+    while abs(xf - xm) > (tol2 - 0.5 * (b - a)):
+        golden = True
+        if abs(e) > tol1:
+            golden = False
+            r = (xf - nfc) * (fx - ffulc)
+            q = (xf - fulc) * (fx - fnfc)
+            pp = (xf - fulc) * q - (xf - nfc) * r
+            q = 2.0 * (q - r)
+            if q > 0.0:
+                pp = -pp
+            q = abs(q)
+            r = e
+            e = rat
+            if (abs(pp) < abs(0.5 * q * r)) and (pp > q * (a - xf)) and (pp < q * (b - xf)):
+                rat = (pp + 0.0) / q
+                x = xf + rat
+                if ((x - a) < tol2) or ((b - x) < tol2):
+                    rat = tol1 * _sign(xm - xf)
+            else:
+                golden = True
+        if golden:
+            if xf >= xm:
+                e = a - xf
+            else:
+                e = b - xf
+            rat = _GOLDEN_MEAN * e
+        x = xf + _sign(rat) * max(abs(rat), tol1)
+        for i in range(p.size):
+            point[i] = p[i] + x * xi[i]
+        fu, ok = _evaluate(point, count, maxfev, metric, min_overlap, level)
+        if not ok:
+            return 0.0, 0.0, False
+        num += 1
+        if fu <= fx:
+            if x >= xf:
+                a = xf
+            else:
+                b = xf
+            fulc, ffulc = nfc, fnfc
+            nfc, fnfc = xf, fx
+            xf, fx = x, fu
+        else:
+            if x < xf:
+                a = x
+            else:
+                b = x
+            if (fu <= fnfc) or (nfc == xf):
+                fulc, ffulc = nfc, fnfc
+                nfc, fnfc = x, fu
+            elif (fu <= ffulc) or (fulc == xf) or (fulc == nfc):
+                fulc, ffulc = x, fu
+        xm = 0.5 * (a + b)
+        tol1 = _SQRT_EPS * abs(xf) + xatol / 3.0
+        tol2 = 2.0 * tol1
+        if num >= maxfun:
+            break
+    return xf, fx, True
+
+
+@njit(cache=True, nogil=True)
+def _linesearch(p, xi, fval, tol, lower, upper, count, maxfev, metric, min_overlap,
+                level):
+    """scipy's bounded ``_linesearch_powell``: (f, new point, step, completed)."""
+    if not np.any(xi != 0.0):
+        return fval, p.copy(), xi.copy(), True
+    lmin, lmax = _line_for_search(p, xi, lower, upper)
+    alpha, f, ok = _fminbound(p, xi, lmin, lmax, tol / 100.0, count, maxfev, metric,
+                              min_overlap, level)
+    step = alpha * xi
+    return f, p + step, step, ok
+
+
+@njit(cache=True, nogil=True)
+def minimize(x0, lower, upper, direc, xtol, ftol, maxfev, metric, min_overlap, level):
+    """scipy's bounded Powell from ``x0`` (inside the bounds) with initial
+    directions ``direc`` (rows, copied).  ``level`` is the tuple of
+    ``cost.evaluate_at``'s arguments after ``x``.  Returns (x, f, nfev).
+
+    scipy's defaults for ``maxiter`` when only ``maxfev`` is given is
+    unbounded; so is this loop's, ended by ``ftol`` or ``maxfev``.
+    """
+    n = x0.size
+    direc = direc.copy()
+    count = np.zeros(1, np.int64)
+    x = x0.copy()
+    fval, ok = _evaluate(x, count, maxfev, metric, min_overlap, level)
+    if not ok:
+        return x, fval, count[0]
+    x1 = x.copy()
+    while True:
+        fx = fval
+        bigind = 0
+        delta = 0.0
+        stopped = False
+        for i in range(n):
+            fx2 = fval
+            f, xn, _, ok = _linesearch(x, direc[i], fval, xtol * 100.0, lower, upper,
+                                       count, maxfev, metric, min_overlap, level)
+            if not ok:
+                stopped = True
+                break
+            fval, x = f, xn
+            if (fx2 - fval) > delta:
+                delta = fx2 - fval
+                bigind = i
+        if stopped:
+            break
+        bnd = ftol * (abs(fx) + abs(fval)) + 1e-20
+        if 2.0 * (fx - fval) <= bnd:
+            break
+        if count[0] >= maxfev:
+            break
+        if np.isnan(fx) and np.isnan(fval):
+            break
+        direc1 = x - x1
+        x1 = x.copy()
+        _, lmax = _line_for_search(x, direc1, lower, upper)
+        x2 = x + min(lmax, 1.0) * direc1
+        fx2, ok = _evaluate(x2, count, maxfev, metric, min_overlap, level)
+        if not ok:
+            break
+        if fx > fx2:
+            t = 2.0 * (fx + fx2 - 2.0 * fval)
+            temp = fx - fval - delta
+            t *= temp * temp
+            temp = fx - fx2
+            t -= delta * temp * temp
+            if t < 0.0:
+                f, xn, step, ok = _linesearch(x, direc1, fval, xtol * 100.0, lower, upper,
+                                              count, maxfev, metric, min_overlap, level)
+                if not ok:
+                    break
+                fval, x = f, xn
+                if np.any(step != 0.0):
+                    direc[bigind] = direc[n - 1]
+                    direc[n - 1] = step
+    return x, fval, count[0]

@@ -1,0 +1,107 @@
+"""The Numba port of scipy's bounded Powell visits the same points and
+returns the same bits as scipy on the registration cost; the global search
+grid gives the same bits on one thread or two."""
+import numpy as np
+import pytest
+from scipy import ndimage as ndi
+from scipy import optimize
+from skimage import data, transform
+
+from mireg import registration as reg
+from mireg._levels import Level
+
+
+def _level(ndim, shrink, kind, metric, cubic):
+    if ndim == 2:
+        image = transform.resize(data.camera() / 255.0, (96, 96), anti_aliasing=True)
+        moving = 1.0 - transform.rotate(image, 9.0)  # inverted contrast
+        spacing = np.ones(2)
+    else:
+        z, y, x = np.mgrid[-1:1:24j, -1:1:28j, -1:1:20j]
+        image = np.exp(-4 * ((x - 0.2) ** 2 + 2 * y ** 2 + (z + 0.1) ** 2)) + 0.5 * np.exp(
+            -9 * ((x + 0.3) ** 2 + (y - 0.3) ** 2 + 3 * z ** 2))
+        moving = ndi.shift(image, (1.0, -0.5, 0.7), order=1) ** 2
+        spacing = np.array([2.0, 1.0, 1.5])
+    center = (np.array(image.shape, float) - 1) / 2 * spacing
+    level = Level(image, moving, shrink, spacing=spacing, sigma=1.5, bins=24,
+                  reference_mask=None, moving_mask=None, cubic=cubic,
+                  max_samples=1 << 16).bind(center, kind, metric == "alignment")
+    radius = float(np.mean(np.array(image.shape) * spacing)) / 2
+    units = reg._parameter_units(ndim, kind, radius, float(np.mean(spacing)))
+    return level, units
+
+
+def _scipy_powell(level, metric, origin, units, reach, xtol, maxfev, direc):
+    objective = reg._Objective(level, metric, origin, units)
+    objective.parallel = False
+    seen = []
+
+    def cost(x):
+        seen.append(x.copy())
+        return objective(x)
+
+    n = units.size
+    res = optimize.minimize(cost, np.zeros(n), method="Powell", bounds=[(-reach, reach)] * n,
+                            options={"xtol": xtol, "ftol": 1e-4, "direc": direc.copy(),
+                                     "maxfev": maxfev})
+    return res, len(seen)
+
+
+@pytest.mark.parametrize("ndim,shrink,kind,metric,cubic", [
+    (2, 4, "rigid", "alignment", False),
+    (2, 2, "rigid", "nmi", False),
+    (2, 1, "rigid", "mi", True),
+    (2, 2, "similarity", "alignment", False),
+    (2, 1, "translation", "nmi", True),
+    (3, 1, "rigid", "alignment", False),
+    (3, 2, "translation", "mi", False),
+])
+@pytest.mark.parametrize("start,reach,maxfev", [
+    (0.0, 3.0, 600),      # the usual bracket
+    (0.05, 0.5, 600),     # a bracket the optimum lies outside of: ends on a bound
+    (0.0, 3.0, 17),       # the evaluation budget runs out inside a line search
+])
+def test_numba_powell_is_scipys_powell(ndim, shrink, kind, metric, cubic, start, reach,
+                                       maxfev):
+    level, units = _level(ndim, shrink, kind, metric, cubic)
+    n = units.size
+    origin = np.full(n, start)
+    direc = np.eye(n) * min(4.0, shrink)
+    xtol = 0.05 * shrink
+    res, n_scipy = _scipy_powell(level, metric, origin, units, reach, xtol, maxfev, direc)
+    bounds = [(-reach, reach)] * n
+    x, cost, nfev = level.minimize(origin, units, metric, bounds, direc, xtol, 1e-4, maxfev)
+    assert nfev == n_scipy == res.nfev
+    assert x.tobytes() == np.asarray(res.x, dtype=np.float64).tobytes()
+    assert cost == res.fun
+    assert cost < 0.0  # a real optimum, not the no-overlap value
+    assert np.all(np.abs(x) <= reach)
+    assert direc.tobytes() == (np.eye(n) * min(4.0, shrink)).tobytes()  # not modified
+
+
+def test_powell_stops_where_there_is_no_overlap():
+    # every point of the bracket leaves no overlap: the cost is flat at 0.0
+    level, units = _level(2, 2, "translation", "nmi", False)
+    origin = np.array([500.0, 500.0])
+    x, cost, nfev = level.minimize(origin, units, "nmi", [(-3.0, 3.0)] * 2, np.eye(2) * 2,
+                                   0.1, 1e-4, 400)
+    assert cost == 0.0
+    assert 0 < nfev < 400
+
+
+@pytest.mark.parametrize("ndim,kind", [(2, "rigid"), (2, "similarity"), (3, "rigid")])
+def test_search_grid_same_bits_on_two_threads(ndim, kind):
+    level, units = _level(ndim, 2, kind, "alignment", False)
+    extent = np.array(level.shape, float) * 2
+    grid = np.array(reg._search_grid(ndim, kind, extent, 60.0, 0.2))
+    origin = np.zeros(units.size)
+    serial = level.stats_grid(grid / units, origin, units)
+    assert serial.shape == (len(grid), 5)
+    assert np.all(serial[:, 4] >= 0) and np.any(serial[:, 4] > level.min_overlap)
+    for n_chunks in (1, 2, 3):
+        parallel = level.stats_grid(grid / units, origin, units, n_chunks)
+        assert parallel.tobytes() == serial.tobytes()
+    # each row is the single evaluation at that point
+    for q in (0, len(grid) // 2, len(grid) - 1):
+        single = level.stats(grid[q] / units, origin, units)
+        assert np.array(single, dtype=np.float64).tobytes() == serial[q].tobytes()
