@@ -105,3 +105,14 @@ def test_search_grid_same_bits_on_two_threads(ndim, kind):
     for q in (0, len(grid) // 2, len(grid) - 1):
         single = level.stats(grid[q] / units, origin, units)
         assert np.array(single, dtype=np.float64).tobytes() == serial[q].tobytes()
+
+
+def test_powell_from_several_starts_in_one_call():
+    level, units = _level(2, 2, "rigid", "nmi", False)
+    starts = np.array([[0.0, 0.0, 0.0], [0.1, 2.0, -1.0], [-0.05, -3.0, 0.5]])
+    args = ([(-3.0, 3.0)] * 3, np.eye(3) * 2, 0.1, 1e-4, 600)
+    xs, costs, nfevs = level.minimize(starts, units, "nmi", *args)
+    for q, start in enumerate(starts):
+        x, cost, nfev = level.minimize(start, units, "nmi", *args)
+        assert xs[q].tobytes() == x.tobytes() and costs[q] == cost and nfevs[q] == nfev
+    assert len(set(costs.tolist())) == 3  # three different runs

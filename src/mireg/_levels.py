@@ -177,13 +177,18 @@ class Level:
 
     def minimize(self, origin, units, metric, bounds, direc, xtol, ftol, maxfev):
         """Powell (scipy's bounded variant, ported) on ``metric`` from
-        ``origin``, in one serial nogil call: (x, cost, evaluations)."""
+        ``origin``, in one serial nogil call: (x, cost, evaluations).
+        A 2-D ``origin`` runs from each row in the same call and returns
+        arrays of those."""
         reach = np.asarray(bounds, dtype=np.float64)
-        return _powell.minimize(
-            np.zeros(units.size), reach[:, 0].copy(), reach[:, 1].copy(),
-            np.asarray(direc, dtype=np.float64), float(xtol), float(ftol), int(maxfev),
-            _cost.METRIC_CODES.index(metric), self.min_overlap,
-            self._arguments(origin, units))
+        origin = np.asarray(origin, dtype=np.float64)
+        args = (reach[:, 0].copy(), reach[:, 1].copy(), np.asarray(direc, dtype=np.float64),
+                float(xtol), float(ftol), int(maxfev), _cost.METRIC_CODES.index(metric),
+                self.min_overlap)
+        level = self._arguments(origin[0] if origin.ndim == 2 else origin, units)
+        if origin.ndim == 2:
+            return _powell.minimize_each(origin, *args, level)
+        return _powell.minimize(np.zeros(units.size), *args, level)
 
     def stats_grid(self, xs, origin, units, n_chunks=0):
         """``stats`` for each row of ``xs``, in one kernel call (on

@@ -455,7 +455,9 @@ def register(reference_image, moving_image, *, transform="rigid", metric="alignm
 
 def _powell(level, metric, origin, units, shrink):
     """Powell on scaled parameters (one unit = one pixel of motion) from
-    ``origin``; returns (parameters, cost, evaluations).
+    ``origin``; returns (parameters, cost, evaluations).  From each row of
+    a 2-D ``origin``, returns arrays of those (one kernel call on small
+    levels).
 
     Bounds of +-3 pixels of the level around the level's start switch
     Powell to its bounded line search, whose tolerance ``xtol`` is absolute
@@ -480,7 +482,13 @@ def _powell(level, metric, origin, units, shrink):
                "maxfev": 200 * n}
     if level.n_samples < PARALLEL_MIN_SAMPLES:
         x, cost, nfev = level.minimize(origin, units, metric, bounds, **options)
+        if np.ndim(origin) == 2:  # one run from each row
+            return origin + x * units, cost, nfev
         return origin + x * units, cost, int(nfev)
+    if np.ndim(origin) == 2:
+        runs = [_powell(level, metric, o, units, shrink) for o in origin]
+        return (np.array([r[0] for r in runs]), np.array([r[1] for r in runs]),
+                np.array([r[2] for r in runs]))
     objective = _Objective(level, metric, origin, units)
     res = optimize.minimize(objective, np.zeros(n), method="Powell", bounds=bounds,
                             options=options)
@@ -519,11 +527,7 @@ def _global_search(level, kind, metric, extent, origin, units, max_angle, max_sh
     for ranking in (metric, "alignment"):
         values = _cost.measures(stats, _cost.METRIC_CODES.index(ranking), level.min_overlap)
         picks.extend(np.argsort(-values, kind="stable")[:keep].tolist())
-    nfev = len(grid)
-    polished = []
-    for i in dict.fromkeys(picks):  # unique, in order
-        params, cost, evaluations = _powell(level, metric, origin + grid[i], units,
-                                            level.shrink)
-        nfev += evaluations
-        polished.append((cost, params))
-    return min(polished, key=lambda item: item[0])[1], nfev
+    starts = origin + grid[list(dict.fromkeys(picks))]  # unique, in order
+    params, costs, evaluations = _powell(level, metric, starts, units, level.shrink)
+    # the first of the lowest costs, as min() over the candidates in order
+    return params[int(np.argmin(costs))], len(grid) + int(np.sum(evaluations))
