@@ -17,6 +17,8 @@ from skimage.transform import resize
 
 from ._kernels import cost as _cost
 from ._kernels import powell as _powell
+from ._kernels import samples as _samples
+from . import gradient as _gradient
 from . import transforms as tf
 from .metrics import _LOG_TABLE
 
@@ -29,13 +31,30 @@ PARALLEL_MIN_SAMPLES = 1 << 14
 
 
 def downsample(image, shrink, *, is_mask=False):
-    """Image at 1/shrink resolution (anti-aliased) and its grid scale."""
+    """Image at 1/shrink resolution (anti-aliased) and its grid scale.
+
+    ``skimage.transform.resize(image, shape, order=1, anti_aliasing=True,
+    preserve_range=True)`` of a float64 image, the same bits, with its
+    Gaussian (``mode='mirror'``) done by mireg's on the image padded by
+    reflection, as :func:`smoothed_gradient` does.
+    """
     if shrink == 1:
         return image
     shape = tuple(max(2, int(math.ceil(n / shrink))) for n in image.shape)
     if is_mask:
         return resize(image.astype(np.float64), shape, order=1, anti_aliasing=False) > 0.5
-    return resize(image, shape, order=1, anti_aliasing=True, preserve_range=True)
+    factors = np.divide(image.shape, shape)
+    sigma = np.maximum(0, (factors - 1) / 2)
+    radii = [int(4.0 * s + 0.5) if s > 1e-15 else 0 for s in sigma]
+    if any(r >= n for r, n in zip(radii, image.shape)):
+        # a kernel wider than the axis: mirror images of mirror images
+        return resize(image, shape, order=1, anti_aliasing=True, preserve_range=True)
+    padded = np.pad(image, [(r, r) for r in radii], mode="reflect")
+    inner = tuple(slice(r, r + n) for r, n in zip(radii, image.shape))
+    filtered = _gradient.smooth(padded, sigma)[inner]
+    out = ndi.zoom(filtered, [1 / f for f in factors], order=1, mode="mirror",
+                   grid_mode=True)
+    return np.clip(out, image.min(), image.max(), out=out)
 
 
 def level_grid(full_shape, level_shape, spacing):
@@ -53,10 +72,16 @@ def smoothed_gradient(image, sigma_px, level_spacing):
     Smoothing extends the border by its nearest value ('nearest'), not
     by zeros: zero padding would put strong false edges on the image
     borders, which then pull the registration towards aligning frames.
+    The same bits as ``ndi.gaussian_filter(image, sigma, mode="nearest",
+    truncate=4)``: mireg's Gaussian (scipy's sums, constant mode) on the
+    image padded with its edge values by the kernel's radius, ~1.5x faster.
     """
     spacing = np.asarray(level_spacing, float)
     sigma = sigma_px * spacing.min() / spacing
-    smooth = ndi.gaussian_filter(image, sigma, mode="nearest", truncate=4.0)
+    radii = [int(4.0 * s + 0.5) for s in sigma]
+    padded = np.pad(image, [(r, r) for r in radii], mode="edge")
+    inner = tuple(slice(r, r + n) for r, n in zip(radii, image.shape))
+    smooth = _gradient.smooth(padded, sigma)[inner]
     parts = np.gradient(smooth)
     if image.ndim == 1:
         parts = [parts]
@@ -69,11 +94,6 @@ def _embed3(array):
 
 def _embed3_stack(stack):
     return stack.reshape((stack.shape[0], 1) + stack.shape[1:]) if stack.ndim == 3 else stack
-
-
-def _bins_of(values, lo, hi, n_bins):
-    scale = n_bins / (hi - lo)
-    return np.clip(((values - lo) * scale).astype(np.int64), 0, n_bins - 1).astype(np.int32)
 
 
 class Level:
@@ -102,24 +122,18 @@ class Level:
             sub[(slice(None, None, stride),) * ndim] = True
             keep &= sub
         self.stride = stride
-        index = np.nonzero(keep)
-        if index[0].size == 0:
+        n_samples = int(np.count_nonzero(keep))
+        if n_samples == 0:
             raise ValueError("`reference_mask` leaves no reference pixels to compare")
         # a coarse level has few samples: fewer bins keep its histogram
         # populated (a smoother cost) and its entropies cheap
-        bins = int(min(bins, max(12, round(math.sqrt(index[0].size / 4.0)))))
+        bins = int(min(bins, max(12, round(math.sqrt(n_samples / 4.0)))))
         self.n_bins = bins
         # one float32 row per sample: coordinate (3), gradient (3), |g|^2, bin
-        table = np.zeros((index[0].size, 8), np.float32)
-        table[:, 3 - ndim:3] = np.stack(index, axis=1)
-        values = ref[index]
         lo, hi = float(ref.min()), float(ref.max())
-        table[:, 7] = _bins_of(values, lo, hi, bins)
         grad = smoothed_gradient(ref, sigma, ref_spacing)
-        ref_grad = np.stack([g[index] for g in grad], axis=1)
-        table[:, 6 - ndim:6] = ref_grad
-        table[:, 6] = np.einsum("ij,ij->i", ref_grad, ref_grad)
-        self.table = table
+        self.table = _samples.fill_table(
+            _embed3(ref), _embed3_stack(grad), _embed3(keep), lo, bins / (hi - lo), bins)
 
         # moving side
         self.mov_lo = float(mov.min())
@@ -135,7 +149,7 @@ class Level:
                 _embed3(downsample(moving_mask, shrink, is_mask=True)), dtype=np.uint8)
         else:
             self.moving_mask = np.zeros((0, 0, 0), np.uint8)
-        self.min_overlap = max(8, int(MIN_OVERLAP_FRACTION * table.shape[0]))
+        self.min_overlap = max(8, int(MIN_OVERLAP_FRACTION * n_samples))
 
     @property
     def n_samples(self):

@@ -1,0 +1,63 @@
+"""A pyramid level's preparation: the same bits as the scipy/scikit-image
+operations it stands for, and the sample table as the definition builds it."""
+import math
+
+import numpy as np
+import pytest
+from scipy import ndimage as ndi
+from skimage.transform import resize
+
+from mireg._levels import Level, downsample, smoothed_gradient
+
+SHAPES = [(154, 154), (20, 21), (9, 40), (13, 13), (23, 28, 23), (5, 6, 70)]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("shrink", [2, 4, 8, 32])
+def test_downsample_is_skimage_resize(shape, shrink):
+    image = np.random.default_rng(1).random(shape) * 3.0 - 1.0
+    out_shape = tuple(max(2, int(math.ceil(n / shrink))) for n in shape)
+    expected = resize(image, out_shape, order=1, anti_aliasing=True, preserve_range=True)
+    got = downsample(image, shrink)
+    assert got.shape == expected.shape
+    assert got.tobytes() == expected.tobytes()
+
+
+@pytest.mark.parametrize("shape,spacing,sigma", [
+    ((154, 154), (1.0, 1.0), 1.5), ((20, 21), (1.0, 1.0), 1.5), ((5, 40), (2.0, 1.0), 1.5),
+    ((23, 28, 23), (2.0, 1.0, 1.5), 1.5), ((7, 8, 9), (1.0, 1.0, 1.0), 3.0),
+])
+def test_smoothed_gradient_is_nearest_mode_gaussian_then_np_gradient(shape, spacing, sigma):
+    image = np.random.default_rng(2).random(shape)
+    spacing = np.asarray(spacing)
+    sigmas = sigma * spacing.min() / spacing
+    smooth = ndi.gaussian_filter(image, sigmas, mode="nearest", truncate=4.0)
+    expected = np.stack([g / h for g, h in zip(np.gradient(smooth), spacing)])
+    assert smoothed_gradient(image, sigma, spacing).tobytes() == expected.tobytes()
+
+
+@pytest.mark.parametrize("ndim", [2, 3])
+@pytest.mark.parametrize("masked", [False, True])
+def test_sample_table_rows(ndim, masked):
+    rng = np.random.default_rng(3)
+    shape = (40, 36) if ndim == 2 else (14, 12, 10)
+    reference = ndi.gaussian_filter(rng.random(shape), 2.0)
+    mask = reference > np.median(reference) if masked else None
+    level = Level(reference, reference, 1, spacing=np.ones(ndim), sigma=1.5, bins=32,
+                  reference_mask=mask, moving_mask=None, cubic=False, max_samples=None)
+    index = np.nonzero(np.ones(shape, bool) if mask is None else mask)
+    table = level.table
+    assert table.dtype == np.float32 and table.shape == (index[0].size, 8)
+    np.testing.assert_array_equal(table[:, 3 - ndim:3], np.stack(index, axis=1))
+    assert np.all(table[:, :3 - ndim] == 0) and np.all(table[:, 3:6 - ndim] == 0)
+    grad = smoothed_gradient(reference, 1.5, np.ones(ndim))
+    ref_grad = np.stack([g[index] for g in grad], axis=1)
+    np.testing.assert_array_equal(table[:, 6 - ndim:6], ref_grad.astype(np.float32))
+    np.testing.assert_array_equal(table[:, 6], np.sum(ref_grad ** 2, axis=1).astype(np.float32))
+    lo, hi, bins = reference.min(), reference.max(), level.n_bins
+    expected_bins = np.clip(((reference[index] - lo) * (bins / (hi - lo))).astype(int), 0,
+                            bins - 1)
+    np.testing.assert_array_equal(table[:, 7], expected_bins)
+    assert bins - 1 in table[:, 7]  # the maximum is kept (above the median)
+    if not masked:
+        assert 0 in table[:, 7]
