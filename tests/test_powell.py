@@ -116,3 +116,17 @@ def test_powell_from_several_starts_in_one_call():
         x, cost, nfev = level.minimize(start, units, "nmi", *args)
         assert xs[q].tobytes() == x.tobytes() and costs[q] == cost and nfevs[q] == nfev
     assert len(set(costs.tolist())) == 3  # three different runs
+
+
+@pytest.mark.parametrize("ndim", [2, 3])
+def test_polish_on_two_threads_same_bits(ndim):
+    level, units = _level(ndim, 2, "rigid", "alignment", False)
+    n = units.size
+    rng = np.random.default_rng(5)
+    starts = rng.normal(scale=0.02, size=(3, n))
+    args = ([(-3.0, 3.0)] * n, np.eye(n) * 2, 0.1, 1e-4, 100 * n)
+    serial = level.minimize(starts, units, "alignment", *args)
+    for n_chunks in (1, 2):
+        parallel = level.minimize(starts, units, "alignment", *args, n_chunks=n_chunks)
+        for a, b in zip(serial, parallel):
+            assert np.asarray(a).tobytes() == np.asarray(b).tobytes()

