@@ -179,13 +179,18 @@ def sampled(function, shape, spacing, physical=None):
     return function(idx).reshape(shape)
 
 
-@pytest.mark.parametrize("spacing", [(1.0, 1.0, 1.0), (2.0, 1.0, 1.0)])
-def test_3d_rigid_multimodal_anisotropic(spacing):
+@pytest.mark.parametrize("spacing,angles,shift", [
+    ((1.0, 1.0, 1.0), (8.0, -6.0, 12.0), (3.0, -2.0, 4.0)),
+    ((2.0, 1.0, 1.0), (8.0, -6.0, 12.0), (3.0, -2.0, 4.0)),
+    # near the 3-D search grid's reach: 20 deg, ~15% of the field of view
+    ((1.0, 1.0, 1.0), (-19.5, 12.0, 11.5), (-1.0, -6.5, -7.0)),
+])
+def test_3d_rigid_multimodal_anisotropic(spacing, angles, shift):
     shape = (24, 48, 48) if spacing[0] == 2.0 else (48, 48, 48)
     f = blobs_volume(shape, spacing)
     reference = sampled(f, shape, spacing)
     center = (np.array(shape) - 1) / 2 * np.asarray(spacing)
-    params = np.concatenate([np.deg2rad([8.0, -6.0, 12.0]), [3.0, -2.0, 4.0]])
+    params = np.concatenate([np.deg2rad(angles), shift])
     physical = tf.physical_matrix(params, 3, "rigid", center)
     moving = sampled(f, shape, spacing, physical)
     moving = np.sqrt(moving + 0.05) * (1.2 - moving)  # non-monotone remap

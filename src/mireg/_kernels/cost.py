@@ -82,22 +82,31 @@ def _cubic3(coef, y0, y1, y2):
     a0, a1, a2 = int(f0) - 1, int(f1) - 1, int(f2) - 1
     us = _bspline_weights(y0 - f0)
     vs = _bspline_weights(y1 - f1)
-    ws = _bspline_weights(y2 - f2)
-    interior = (a0 >= 0 and a1 >= 0 and a2 >= 0
-                and a0 + 3 < n0 and a1 + 3 < n1 and a2 + 3 < n2)
+    w0, w1, w2, w3 = _bspline_weights(y2 - f2)
+    if (a0 >= 0 and a1 >= 0 and a2 >= 0
+            and a0 + 3 < n0 and a1 + 3 < n1 and a2 + 3 < n2):
+        # scalar indexing throughout: a slice per row built a view per row
+        s = 0.0
+        for p in range(4):
+            i = a0 + p
+            plane = 0.0
+            for q in range(4):
+                j = a1 + q
+                row = (w0 * coef[i, j, a2] + w1 * coef[i, j, a2 + 1]
+                       + w2 * coef[i, j, a2 + 2] + w3 * coef[i, j, a2 + 3])
+                plane += vs[q] * row
+            s += us[p] * plane
+        return s
+    ws = (w0, w1, w2, w3)
     s = 0.0
     for p in range(4):
-        i = a0 + p if interior else _mirror(a0 + p, n0)
+        i = _mirror(a0 + p, n0)
         plane = 0.0
         for q in range(4):
-            j = a1 + q if interior else _mirror(a1 + q, n1)
-            if interior:
-                line = coef[i, j, a2:a2 + 4]
-                row = ws[0] * line[0] + ws[1] * line[1] + ws[2] * line[2] + ws[3] * line[3]
-            else:
-                row = 0.0
-                for r in range(4):
-                    row += ws[r] * coef[i, j, _mirror(a2 + r, n2)]
+            j = _mirror(a1 + q, n1)
+            row = 0.0
+            for r in range(4):
+                row += ws[r] * coef[i, j, _mirror(a2 + r, n2)]
             plane += vs[q] * row
         s += us[p] * plane
     return s
