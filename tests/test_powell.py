@@ -31,7 +31,7 @@ def _level(ndim, shrink, kind, metric, cubic):
     return level, units
 
 
-def _scipy_powell(level, metric, origin, units, reach, xtol, maxfev, direc):
+def _scipy_powell(level, metric, origin, units, reach, xtol, maxfev, direc, maxiter=None):
     objective = reg._Objective(level, metric, origin, units)
     objective.parallel = False
     seen = []
@@ -43,7 +43,7 @@ def _scipy_powell(level, metric, origin, units, reach, xtol, maxfev, direc):
     n = units.size
     res = optimize.minimize(cost, np.zeros(n), method="Powell", bounds=[(-reach, reach)] * n,
                             options={"xtol": xtol, "ftol": 1e-4, "direc": direc.copy(),
-                                     "maxfev": maxfev})
+                                     "maxfev": maxfev, "maxiter": maxiter})
     return res, len(seen)
 
 
@@ -56,21 +56,25 @@ def _scipy_powell(level, metric, origin, units, reach, xtol, maxfev, direc):
     (3, 1, "rigid", "alignment", False),
     (3, 2, "translation", "mi", False),
 ])
-@pytest.mark.parametrize("start,reach,maxfev", [
-    (0.0, 3.0, 600),      # the usual bracket
-    (0.05, 0.5, 600),     # a bracket the optimum lies outside of: ends on a bound
-    (0.0, 3.0, 17),       # the evaluation budget runs out inside a line search
+@pytest.mark.parametrize("start,reach,maxfev,maxiter", [
+    (0.0, 3.0, 600, None),  # the usual bracket
+    (0.05, 0.5, 600, None),  # a bracket the optimum lies outside of: ends on a bound
+    (0.0, 3.0, 17, None),   # the evaluation budget runs out inside a line search
+    (0.0, 3.0, 600, 1),     # one Powell iteration
+    (0.0, 3.0, 600, 3),
 ])
 def test_numba_powell_is_scipys_powell(ndim, shrink, kind, metric, cubic, start, reach,
-                                       maxfev):
+                                       maxfev, maxiter):
     level, units = _level(ndim, shrink, kind, metric, cubic)
     n = units.size
     origin = np.full(n, start)
     direc = np.eye(n) * min(4.0, shrink)
     xtol = 0.05 * shrink
-    res, n_scipy = _scipy_powell(level, metric, origin, units, reach, xtol, maxfev, direc)
+    res, n_scipy = _scipy_powell(level, metric, origin, units, reach, xtol, maxfev, direc,
+                                 maxiter)
     bounds = [(-reach, reach)] * n
-    x, cost, nfev = level.minimize(origin, units, metric, bounds, direc, xtol, 1e-4, maxfev)
+    x, cost, nfev = level.minimize(origin, units, metric, bounds, direc, xtol, 1e-4, maxfev,
+                                   maxiter)
     assert nfev == n_scipy == res.nfev
     assert x.tobytes() == np.asarray(res.x, dtype=np.float64).tobytes()
     assert cost == res.fun
@@ -110,7 +114,7 @@ def test_search_grid_same_bits_on_two_threads(ndim, kind):
 def test_powell_from_several_starts_in_one_call():
     level, units = _level(2, 2, "rigid", "nmi", False)
     starts = np.array([[0.0, 0.0, 0.0], [0.1, 2.0, -1.0], [-0.05, -3.0, 0.5]])
-    args = ([(-3.0, 3.0)] * 3, np.eye(3) * 2, 0.1, 1e-4, 600)
+    args = ([(-3.0, 3.0)] * 3, np.eye(3) * 2, 0.1, 1e-4, 600, None)
     xs, costs, nfevs = level.minimize(starts, units, "nmi", *args)
     for q, start in enumerate(starts):
         x, cost, nfev = level.minimize(start, units, "nmi", *args)

@@ -193,7 +193,7 @@ class Level:
         return _cost.evaluate_at(x, *self._arguments(origin, units))
 
     def minimize(self, origin, units, metric, bounds, direc, xtol, ftol, maxfev,
-                 n_chunks=0):
+                 maxiter=None, n_chunks=0):
         """Powell (scipy's bounded variant, ported) on ``metric`` from
         ``origin``, in one serial nogil call: (x, cost, evaluations).
         A 2-D ``origin`` runs from each row in the same call (the rows
@@ -201,7 +201,9 @@ class Level:
         reach = np.asarray(bounds, dtype=np.float64)
         origin = np.asarray(origin, dtype=np.float64)
         args = (reach[:, 0].copy(), reach[:, 1].copy(), np.asarray(direc, dtype=np.float64),
-                float(xtol), float(ftol), int(maxfev), _cost.METRIC_CODES.index(metric),
+                float(xtol), float(ftol), int(maxfev),
+                int(np.iinfo(np.int64).max if maxiter is None else maxiter),
+                _cost.METRIC_CODES.index(metric),
                 self.min_overlap)
         level = self._arguments(origin[0] if origin.ndim == 2 else origin, units)
         if origin.ndim == 2 and n_chunks:

@@ -161,13 +161,14 @@ def _linesearch(p, xi, fval, tol, lower, upper, count, maxfev, metric, min_overl
 
 
 @njit(cache=True, nogil=True)
-def minimize(x0, lower, upper, direc, xtol, ftol, maxfev, metric, min_overlap, level):
+def minimize(x0, lower, upper, direc, xtol, ftol, maxfev, maxiter, metric, min_overlap,
+             level):
     """scipy's bounded Powell from ``x0`` (inside the bounds) with initial
     directions ``direc`` (rows, copied).  ``level`` is the tuple of
     ``cost.evaluate_at``'s arguments after ``x``.  Returns (x, f, nfev).
 
-    scipy's defaults for ``maxiter`` when only ``maxfev`` is given is
-    unbounded; so is this loop's, ended by ``ftol`` or ``maxfev``.
+    ``maxiter`` counts Powell iterations (one line search along every
+    direction), as scipy's option does.
     """
     n = x0.size
     direc = direc.copy()
@@ -177,6 +178,7 @@ def minimize(x0, lower, upper, direc, xtol, ftol, maxfev, metric, min_overlap, l
     if not ok:
         return x, fval, count[0]
     x1 = x.copy()
+    iteration = 0
     while True:
         fx = fval
         bigind = 0
@@ -195,10 +197,13 @@ def minimize(x0, lower, upper, direc, xtol, ftol, maxfev, metric, min_overlap, l
                 bigind = i
         if stopped:
             break
+        iteration += 1
         bnd = ftol * (abs(fx) + abs(fval)) + 1e-20
         if 2.0 * (fx - fval) <= bnd:
             break
         if count[0] >= maxfev:
+            break
+        if iteration >= maxiter:
             break
         if np.isnan(fx) and np.isnan(fval):
             break
@@ -228,8 +233,8 @@ def minimize(x0, lower, upper, direc, xtol, ftol, maxfev, metric, min_overlap, l
 
 
 @njit(cache=True, nogil=True)
-def minimize_each(origins, lower, upper, direc, xtol, ftol, maxfev, metric, min_overlap,
-                  level):
+def minimize_each(origins, lower, upper, direc, xtol, ftol, maxfev, maxiter, metric,
+                  min_overlap, level):
     """``minimize`` from each row of ``origins`` (each replaces the origin,
     ``level[0]``), in one call: the global search's candidates polished
     with no Python between them.  Returns (x, f, nfev) arrays, ``x`` in
@@ -239,17 +244,17 @@ def minimize_each(origins, lower, upper, direc, xtol, ftol, maxfev, metric, min_
     fs = np.empty(m)
     nfevs = np.empty(m, np.int64)
     _minimize_rows(origins, 0, m, xs, fs, nfevs, lower, upper, direc, xtol, ftol, maxfev,
-                   metric, min_overlap, level)
+                   maxiter, metric, min_overlap, level)
     return xs, fs, nfevs
 
 
 @njit(cache=True, nogil=True)
 def _minimize_rows(origins, first, stop, xs, fs, nfevs, lower, upper, direc, xtol, ftol,
-                   maxfev, metric, min_overlap, level):
+                   maxfev, maxiter, metric, min_overlap, level):
     n = origins.shape[1]
     for q in range(first, stop):
-        x, f, nfev = minimize(np.zeros(n), lower, upper, direc, xtol, ftol, maxfev, metric,
-                              min_overlap, (origins[q].copy(),) + level[1:])
+        x, f, nfev = minimize(np.zeros(n), lower, upper, direc, xtol, ftol, maxfev, maxiter,
+                              metric, min_overlap, (origins[q].copy(),) + level[1:])
         xs[q] = x
         fs[q] = f
         nfevs[q] = nfev
@@ -257,7 +262,7 @@ def _minimize_rows(origins, first, stop, xs, fs, nfevs, lower, upper, direc, xto
 
 @njit(cache=True, nogil=True, parallel=True)
 def minimize_each_parallel(origins, n_chunks, lower, upper, direc, xtol, ftol, maxfev,
-                           metric, min_overlap, level):
+                           maxiter, metric, min_overlap, level):
     """``minimize_each`` with the starts dealt to ``n_chunks`` threads
     (start ``q`` to thread ``q % n_chunks``; each run is alone, so the
     results are the same bits)."""
@@ -268,5 +273,5 @@ def minimize_each_parallel(origins, n_chunks, lower, upper, direc, xtol, ftol, m
     for c in prange(n_chunks):
         for q in range(c, m, n_chunks):
             _minimize_rows(origins, q, q + 1, xs, fs, nfevs, lower, upper, direc, xtol,
-                           ftol, maxfev, metric, min_overlap, level)
+                           ftol, maxfev, maxiter, metric, min_overlap, level)
     return xs, fs, nfevs
