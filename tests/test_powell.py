@@ -7,7 +7,7 @@ from scipy import ndimage as ndi
 from scipy import optimize
 from skimage import data, transform
 
-from mireg import registration as reg
+from mireg import _optimize as opt
 from mireg._levels import Level
 
 
@@ -27,12 +27,12 @@ def _level(ndim, shrink, kind, metric, cubic):
                   reference_mask=None, moving_mask=None, cubic=cubic,
                   max_samples=1 << 16).bind(center, kind, metric == "alignment")
     radius = float(np.mean(np.array(image.shape) * spacing)) / 2
-    units = reg._parameter_units(ndim, kind, radius, float(np.mean(spacing)))
+    units = opt.parameter_units(ndim, kind, radius, float(np.mean(spacing)))
     return level, units
 
 
 def _scipy_powell(level, metric, origin, units, reach, xtol, maxfev, direc, maxiter=None):
-    objective = reg._Objective(level, metric, origin, units)
+    objective = opt.Objective(level, metric, origin, units)
     objective.parallel = False
     seen = []
 
@@ -97,7 +97,7 @@ def test_powell_stops_where_there_is_no_overlap():
 def test_search_grid_same_bits_on_two_threads(ndim, kind):
     level, units = _level(ndim, 2, kind, "alignment", False)
     extent = np.array(level.shape, float) * 2
-    grid = np.array(reg._search_grid(ndim, kind, extent, 60.0, 0.2))
+    grid = np.array(opt.search_grid(ndim, kind, extent, 60.0, 0.2))
     origin = np.zeros(units.size)
     serial = level.stats_grid(grid / units, origin, units)
     assert serial.shape == (len(grid), 5)

@@ -18,121 +18,11 @@ import numpy as np
 from numba import njit, prange
 
 from .histogram import entropies
+from .interpolate import (corner2, cubic2, cubic3, lerp2, lerp2_pair, lerp3,
+                          lerp3_triple)
 
 G_CHUNK = 4096
 _EPS_MAG2 = 1e-16  # |g| <= 1e-8, np.isclose(|g|, 0)'s threshold, squared
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _bspline_weights(t):
-    t2 = t * t
-    t3 = t2 * t
-    w0 = (1.0 - t) * (1.0 - t) * (1.0 - t) / 6.0
-    w1 = (3.0 * t3 - 6.0 * t2 + 4.0) / 6.0
-    w2 = (-3.0 * t3 + 3.0 * t2 + 3.0 * t + 1.0) / 6.0
-    w3 = t3 / 6.0
-    return w0, w1, w2, w3
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _mirror(i, n):
-    # scipy.ndimage's 'mirror' extension of spline coefficients
-    if i < 0:
-        return -i
-    if i >= n:
-        return 2 * n - 2 - i
-    return i
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _cubic2(coef, y0, y1):
-    n0, n1 = coef.shape
-    f0 = np.floor(y0)
-    f1 = np.floor(y1)
-    a0 = int(f0) - 1
-    a1 = int(f1) - 1
-    u0, u1, u2, u3 = _bspline_weights(y0 - f0)
-    v0, v1, v2, v3 = _bspline_weights(y1 - f1)
-    if a0 >= 0 and a1 >= 0 and a0 + 3 < n0 and a1 + 3 < n1:
-        r = coef[a0]
-        s = u0 * (v0 * r[a1] + v1 * r[a1 + 1] + v2 * r[a1 + 2] + v3 * r[a1 + 3])
-        r = coef[a0 + 1]
-        s += u1 * (v0 * r[a1] + v1 * r[a1 + 1] + v2 * r[a1 + 2] + v3 * r[a1 + 3])
-        r = coef[a0 + 2]
-        s += u2 * (v0 * r[a1] + v1 * r[a1 + 1] + v2 * r[a1 + 2] + v3 * r[a1 + 3])
-        r = coef[a0 + 3]
-        s += u3 * (v0 * r[a1] + v1 * r[a1 + 1] + v2 * r[a1 + 2] + v3 * r[a1 + 3])
-        return s
-    us = (u0, u1, u2, u3)
-    vs = (v0, v1, v2, v3)
-    s = 0.0
-    for p in range(4):
-        i = _mirror(a0 + p, n0)
-        row = 0.0
-        for q in range(4):
-            row += vs[q] * coef[i, _mirror(a1 + q, n1)]
-        s += us[p] * row
-    return s
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _cubic3(coef, y0, y1, y2):
-    n0, n1, n2 = coef.shape
-    f0, f1, f2 = np.floor(y0), np.floor(y1), np.floor(y2)
-    a0, a1, a2 = int(f0) - 1, int(f1) - 1, int(f2) - 1
-    us = _bspline_weights(y0 - f0)
-    vs = _bspline_weights(y1 - f1)
-    w0, w1, w2, w3 = _bspline_weights(y2 - f2)
-    if (a0 >= 0 and a1 >= 0 and a2 >= 0
-            and a0 + 3 < n0 and a1 + 3 < n1 and a2 + 3 < n2):
-        # scalar indexing throughout: a slice per row built a view per row
-        s = 0.0
-        for p in range(4):
-            i = a0 + p
-            plane = 0.0
-            for q in range(4):
-                j = a1 + q
-                row = (w0 * coef[i, j, a2] + w1 * coef[i, j, a2 + 1]
-                       + w2 * coef[i, j, a2 + 2] + w3 * coef[i, j, a2 + 3])
-                plane += vs[q] * row
-            s += us[p] * plane
-        return s
-    ws = (w0, w1, w2, w3)
-    s = 0.0
-    for p in range(4):
-        i = _mirror(a0 + p, n0)
-        plane = 0.0
-        for q in range(4):
-            j = _mirror(a1 + q, n1)
-            row = 0.0
-            for r in range(4):
-                row += ws[r] * coef[i, j, _mirror(a2 + r, n2)]
-            plane += vs[q] * row
-        s += us[p] * plane
-    return s
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _corner2(n0, n1, y0, y1):
-    # lower corner and fractions for linear interpolation on [0, n-1]
-    i = min(int(y0), n0 - 2)
-    j = min(int(y1), n1 - 2)
-    return i, j, y0 - i, y1 - j
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _lerp2(a, i, j, t, u):
-    return ((1.0 - t) * ((1.0 - u) * a[i, j] + u * a[i, j + 1])
-            + t * ((1.0 - u) * a[i + 1, j] + u * a[i + 1, j + 1]))
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _lerp3(a, i, j, k, t, u, v):
-    c00 = (1.0 - v) * a[i, j, k] + v * a[i, j, k + 1]
-    c01 = (1.0 - v) * a[i, j + 1, k] + v * a[i, j + 1, k + 1]
-    c10 = (1.0 - v) * a[i + 1, j, k] + v * a[i + 1, j, k + 1]
-    c11 = (1.0 - v) * a[i + 1, j + 1, k] + v * a[i + 1, j + 1, k + 1]
-    return (1.0 - t) * ((1.0 - u) * c00 + u * c01) + t * ((1.0 - u) * c10 + u * c11)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -147,35 +37,6 @@ def _gradient_term(gm0, gm1, gm2, rot, r0, r1, r2, rmag2):
     dot = g0 * r0 + g1 * r1 + g2 * r2
     w = min(dot * dot / (mmag2 * rmag2), 1.0)
     return w * np.sqrt(min(mmag2, rmag2))
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _lerp2_pair(a, j, k, u, v):
-    # both components of an interleaved (rows, cols, 2) gradient; scalar
-    # indexing throughout (a[j, k] would build a view per corner)
-    w00, w01 = (1.0 - u) * (1.0 - v), (1.0 - u) * v
-    w10, w11 = u * (1.0 - v), u * v
-    return (w00 * a[j, k, 0] + w01 * a[j, k + 1, 0]
-            + w10 * a[j + 1, k, 0] + w11 * a[j + 1, k + 1, 0],
-            w00 * a[j, k, 1] + w01 * a[j, k + 1, 1]
-            + w10 * a[j + 1, k, 1] + w11 * a[j + 1, k + 1, 1])
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _lerp3_triple(a, i, j, k, t, u, v):
-    g0 = 0.0
-    g1 = 0.0
-    g2 = 0.0
-    for di in range(2):
-        wi = t if di else 1.0 - t
-        for dj in range(2):
-            wij = wi * (u if dj else 1.0 - u)
-            for dk in range(2):
-                w = wij * (v if dk else 1.0 - v)
-                g0 += w * a[i + di, j + dj, k + dk, 0]
-                g1 += w * a[i + di, j + dj, k + dk, 1]
-                g2 += w * a[i + di, j + dj, k + dk, 2]
-    return g0, g1, g2
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -230,30 +91,30 @@ def _accumulate(table, moving, grad, moving_mask, matrix, grad_rotation, lo, sca
             if has_mask and not moving_mask[int(y0 + 0.5), int(y1 + 0.5), int(y2 + 0.5)]:
                 continue
             overlap += 1
-            j, k, u, v = _corner2(d1, d2, y1, y2)
+            j, k, u, v = corner2(d1, d2, y1, y2)
             if planar:
                 if cubic:
-                    value = _cubic2(plane, y1, y2)
+                    value = cubic2(plane, y1, y2)
                 else:
-                    value = _lerp2(plane, j, k, u, v)
+                    value = lerp2(plane, j, k, u, v)
             else:
                 i = min(int(y0), d0 - 2)
                 t = y0 - i
                 if cubic:
-                    value = _cubic3(moving, y0, y1, y2)
+                    value = cubic3(moving, y0, y1, y2)
                 else:
-                    value = _lerp3(moving, i, j, k, t, u, v)
+                    value = lerp3(moving, i, j, k, t, u, v)
             b = min(max(int((value - lo) * scale), 0), last)
             counts[int(table[s, 7]) * n_bins1 + b] += 1
             if use_gradient:
                 if planar:
-                    gm1, gm2 = _lerp2_pair(grad_plane, j, k, u, v)
+                    gm1, gm2 = lerp2_pair(grad_plane, j, k, u, v)
                     g_sum += _gradient_term_2d(gm1, gm2, grad_rotation,
                                                np.float64(table[s, 4]),
                                                np.float64(table[s, 5]),
                                                np.float64(table[s, 6]))
                 else:
-                    gm0, gm1, gm2 = _lerp3_triple(grad, i, j, k, t, u, v)
+                    gm0, gm1, gm2 = lerp3_triple(grad, i, j, k, t, u, v)
                     g_sum += _gradient_term(gm0, gm1, gm2, grad_rotation,
                                             np.float64(table[s, 3]), np.float64(table[s, 4]),
                                             np.float64(table[s, 5]), np.float64(table[s, 6]))
