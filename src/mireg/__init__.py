@@ -4,7 +4,8 @@ Normalised mutual information (Studholme et al. 1999) combined with gradient
 information (Pluim, Maintz & Viergever 2000), on Numba kernels.
 """
 from .batch import register_many
-from .gradient import AlignmentMetric, alignment, gradient_information, gradient_similarity
+from .alignment_metric import AlignmentMetric
+from .gradient import alignment, gradient_information, gradient_similarity
 from .metrics import joint_histogram, mutual_information, normalized_mutual_information
 from .registration import RegistrationResult, register, warp
 from .stack import StackResult, register_stack
