@@ -286,6 +286,9 @@ def test_errors(camera128):
         mireg.register(img, img, moving_mask=np.zeros(img.shape, bool))
     with pytest.raises(ValueError, match="sigma"):
         mireg.register(img, img, sigma=0)
+    for bad in (-1, 2.5, "all", True):
+        with pytest.raises(ValueError, match="max_samples"):
+            mireg.register(img, img, max_samples=bad)
     with pytest.raises(ValueError, match="reference_image.*at least 2"):
         mireg.register(img[0], img[1])
     with pytest.raises(ValueError, match="2-D or 3-D"):
@@ -299,6 +302,19 @@ def test_errors(camera128):
     with pytest.raises(ValueError, match="3-D"):
         mireg.register(np.random.default_rng(0).random((8, 8, 8)),
                        np.random.default_rng(1).random((8, 8, 8))).transform
+
+
+def test_max_samples_subsamples_the_finest_level(camera128):
+    params = np.array([np.deg2rad(7.0), 2.5, -3.0])
+    truth = truth_matrix(camera128.shape, params, "rigid")
+    moving = make_moving(camera128, truth)
+    runs = {m: mireg.register(camera128, moving, max_samples=m) for m in (0, 4096)}
+    assert runs[0].levels[-1]["samples"] == 128 * 128  # 0: every pixel
+    assert runs[4096].levels[-1]["samples"] == 64 * 64  # stride 2
+    for result in runs.values():
+        assert mean_error(result.matrix, truth, camera128.shape) < 0.1
+    default = mireg.register(camera128, moving)
+    assert default.levels[-1]["samples"] == 128 * 128  # under 2-D's 32768
 
 
 def test_read_only_inputs(camera128):

@@ -10,6 +10,7 @@ dipy keep them.
 from __future__ import annotations
 
 import logging
+import numbers
 import time
 from dataclasses import dataclass, field
 
@@ -27,6 +28,8 @@ __all__ = ["register", "warp", "RegistrationResult"]
 logger = logging.getLogger("mireg")
 
 METRICS = _cost.METRIC_CODES
+# reference samples per level at most, by ndim (see register's max_samples)
+DEFAULT_MAX_SAMPLES = {2: 1 << 15, 3: 1 << 16}
 
 
 @dataclass
@@ -152,7 +155,7 @@ def warp(moving_image, result, *, order=3, cval=0.0, output_shape=None):
 # ---- parameter handling -------------------------------------------------
 
 def _validate(reference_image, moving_image, transform, metric, sigma, bins, spacing,
-              reference_mask, moving_mask, initial, levels):
+              reference_mask, moving_mask, initial, levels, max_samples):
     ref = as_image(reference_image, "reference_image", min_ndim=2)
     mov = as_image(moving_image, "moving_image", min_ndim=2)
     same_ndim(ref, mov, ("reference_image", "moving_image"))
@@ -204,13 +207,20 @@ def _validate(reference_image, moving_image, transform, metric, sigma, bins, spa
         levels = [int(f) for f in levels]
         if not levels or min(levels) < 1:
             raise ValueError(f"`levels` must be shrink factors >= 1, got {levels!r}")
-    return ref, mov, sigma, n_bins, spacing, masks[0], masks[1], initial, levels
+    if max_samples is None:
+        max_samples = DEFAULT_MAX_SAMPLES[ref.ndim]
+    elif (isinstance(max_samples, bool) or not isinstance(max_samples, numbers.Integral)
+          or max_samples < 0):
+        raise ValueError(f"`max_samples` must be an integer >= 0 (0: every pixel), "
+                         f"got {max_samples!r}")
+    return (ref, mov, sigma, n_bins, spacing, masks[0], masks[1], initial, levels,
+            int(max_samples))
 
 
 def register(reference_image, moving_image, *, transform="rigid", metric="alignment",
              sigma=1.5, bins=32, spacing=None, reference_mask=None, moving_mask=None,
              initial=None, levels=None, global_search=None, max_angle=60.0,
-             max_shift=0.2, max_samples=1 << 16, callback=None):
+             max_shift=0.2, max_samples=None, callback=None):
     """Register ``moving_image`` to ``reference_image``.
 
     Maximises normalised mutual information times gradient information
@@ -250,8 +260,13 @@ def register(reference_image, moving_image, *, transform="rigid", metric="alignm
         then Powell from the best candidates.  Default: on unless
         ``initial`` is given.
     max_samples : int, optional
-        Reference samples per level at most (regular-grid subsampling,
-        deterministic) -- bounds the cost of large 3-D levels.
+        Reference samples per level at most: a level with more is sampled
+        on a regular grid of stride 2, 3, ... (deterministic); 0 uses every
+        pixel.  Default: 32768 in 2-D (every pixel up to ~180x180), 65536
+        in 3-D (the 6 parameters of a volume need more).  Measured on the
+        benchmark cases: 256^2 pairs register ~2x faster than with every
+        pixel, mean errors 0.02-0.03 px instead of 0.01-0.04 px; in 3-D,
+        32768 samples let 2 of 12 random motions end above 0.2 mm.
     callback : callable, optional
         ``callback(level, parameters, value)`` after each level.
 
@@ -305,9 +320,10 @@ def register(reference_image, moving_image, *, transform="rigid", metric="alignm
     >>> np.round(result.parameters, 1)  # moving(x + t) = reference(x)
     array([ 3., -5.])
     """
-    (ref, mov, sigma, n_bins, spacing, ref_mask, mov_mask, initial,
-     shrinks) = _validate(reference_image, moving_image, transform, metric, sigma, bins,
-                          spacing, reference_mask, moving_mask, initial, levels)
+    (ref, mov, sigma, n_bins, spacing, ref_mask, mov_mask, initial, shrinks,
+     max_samples) = _validate(reference_image, moving_image, transform, metric, sigma,
+                              bins, spacing, reference_mask, moving_mask, initial, levels,
+                              max_samples)
     ndim = ref.ndim
     ref = ref.astype(np.float64, copy=False)
     mov = mov.astype(np.float64, copy=False)
