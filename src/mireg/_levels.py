@@ -25,9 +25,10 @@ from .metrics import _LOG_TABLE
 # a cost evaluation with fewer overlapping samples than this is "no overlap"
 MIN_OVERLAP_FRACTION = 0.05
 # A cost evaluation runs on both cores from this many samples: measured
-# here on a quiet machine (us, serial vs 2 threads, cubic + gradient) 16k
-# samples 381 vs 224, 33k 790 vs 417.
-PARALLEL_MIN_SAMPLES = 1 << 14
+# here (median us per evaluation with the Python around it, serial vs 2
+# threads, camera with G): 6400 samples linear 132 vs 135, cubic 196 vs 194;
+# 9216 linear 188 vs 128, cubic 265 vs 170; 16384 linear 330 vs 191.
+PARALLEL_MIN_SAMPLES = 1 << 13
 
 
 def downsample(image, shrink, *, is_mask=False):

@@ -11,6 +11,7 @@ import itertools
 import math
 import time
 
+import numba
 import numpy as np
 from scipy import optimize
 
@@ -114,11 +115,12 @@ def powell(level, metric, origin, units, shrink, maxiter=None):
     coarse-to-fine walk.  ``xtol`` grows with the shrink factor: 0.05 pixel
     of the level, whatever its size.
 
-    A level small enough for serial evaluations runs the whole optimisation
-    in one nogil Numba call (``_kernels/powell.py``, scipy's algorithm
-    ported: the same points, the same bits); a level large enough for
-    evaluations on both cores runs scipy's Powell itself, whose per-step
-    Python is small next to those evaluations.
+    A level small enough for serial evaluations, or any level when Numba
+    has one thread (each ``register_many`` task), runs the whole
+    optimisation in one nogil Numba call (``_kernels/powell.py``, scipy's
+    algorithm ported: the same points, the same bits); a level large
+    enough for evaluations on both cores runs scipy's Powell itself, whose
+    per-step Python is small next to those evaluations.
     """
     n = units.size
     # the finest level starts within ~0.1 px: a narrower bracket saves
@@ -127,14 +129,17 @@ def powell(level, metric, origin, units, shrink, maxiter=None):
     bounds = [(-reach, reach)] * n
     options = {"xtol": 0.05 * shrink, "ftol": 1e-4, "direc": np.eye(n) * min(4.0, shrink),
                "maxfev": 200 * n, "maxiter": maxiter}
-    if level.n_samples < PARALLEL_MIN_SAMPLES and np.ndim(origin) == 2:
+    # serial evaluations (a small level, or one core: register_many's
+    # tasks) run the whole optimisation in Numba, without the GIL
+    serial = level.n_samples < PARALLEL_MIN_SAMPLES or numba.get_num_threads() < 2
+    if serial and np.ndim(origin) == 2:
         # one run from each row, the rows on both cores
         with parallel_chunks(len(origin) * level.n_samples * 100, PARALLEL_MIN_SAMPLES,
                              kernel="polish") as n_chunks:
             x, cost, nfev = level.minimize(origin, units, metric, bounds, **options,
                                            n_chunks=min(n_chunks, len(origin)))
         return origin + x * units, cost, nfev
-    if level.n_samples < PARALLEL_MIN_SAMPLES:
+    if serial:
         x, cost, nfev = level.minimize(origin, units, metric, bounds, **options)
         return origin + x * units, cost, int(nfev)
     if np.ndim(origin) == 2:
