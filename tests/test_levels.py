@@ -7,7 +7,7 @@ import pytest
 from scipy import ndimage as ndi
 from skimage.transform import resize
 
-from mireg._levels import Level, downsample, smoothed_gradient
+from mireg._levels import Level, Pyramid, downsample, smoothed_gradient
 
 SHAPES = [(154, 154), (20, 21), (9, 40), (13, 13), (23, 28, 23), (5, 6, 70)]
 
@@ -61,3 +61,32 @@ def test_sample_table_rows(ndim, masked):
     assert bins - 1 in table[:, 7]  # the maximum is kept (above the median)
     if not masked:
         assert 0 in table[:, 7]
+
+
+@pytest.mark.parametrize("shape,spacing", [((40, 36), (1.0, 1.0)), ((2, 7), (1.0, 2.0)),
+                                           ((14, 12, 10), (2.0, 1.0, 1.5))])
+def test_moving_gradient_is_np_gradient_interleaved_float32(shape, spacing):
+    rng = np.random.default_rng(4)
+    moving = rng.random(shape)
+    reference = ndi.gaussian_filter(rng.random(shape), 1.0)
+    level = Level(reference, moving, 1, spacing=np.asarray(spacing), sigma=1.5, bins=16,
+                  reference_mask=None, moving_mask=None, cubic=True, max_samples=None)
+    expected = np.moveaxis(smoothed_gradient(moving, 1.5, np.asarray(spacing)), 0, -1)
+    got = level.grad[0] if len(shape) == 2 else level.grad
+    assert got.dtype == np.float32 and got.flags.c_contiguous
+    assert got.tobytes() == expected.astype(np.float32).tobytes()
+
+
+@pytest.mark.parametrize("shape", [(91, 109, 91), (40, 37), (17, 9, 30)])
+def test_pyramid_levels_from_finer_levels(shape):
+    image = ndi.gaussian_filter(np.random.default_rng(6).random(shape), 2.0)
+    pyramid = Pyramid(image)
+    half = pyramid(2)
+    assert half.tobytes() == downsample(image, 2).tobytes()
+    eighth = pyramid(8)  # from the 1/2 level by 4
+    assert eighth.shape == downsample(image, 8).shape
+    assert eighth.tobytes() == downsample(half, 4).tobytes()
+    assert pyramid(8) is eighth  # computed once
+    # the same scene: close to resizing the full image by 8 at once
+    direct = downsample(image, 8)
+    assert np.abs(eighth - direct).max() < 0.1 * (image.max() - image.min())

@@ -20,7 +20,7 @@ from scipy import ndimage as ndi
 from . import _optimize as _opt
 from . import transforms as tf
 from ._kernels import cost as _cost
-from ._levels import Level
+from ._levels import Level, Pyramid
 from ._validation import as_image, bins_pair, check_finite, positive_float, same_ndim
 
 __all__ = ["register", "warp", "RegistrationResult"]
@@ -336,10 +336,21 @@ def register(reference_image, moving_image, *, transform="rigid", metric="alignm
         global_search = initial is None
     params = np.zeros(tf.n_parameters(ndim, transform)) if initial is None else initial.copy()
 
+    # Volumes: each image's pyramid shared by the levels, the finest reduced
+    # level first, so the coarser ones (the search's too) are resized from
+    # it: 2 mm MNI-sized volumes' level preparation 147 -> ~95 ms.  Images
+    # resize from the full image (< 0.5 ms a level at 512^2).
+    pyramids = None
+    reduced = [s for s in shrinks if s > 1]
+    if ndim == 3:
+        pyramids = (Pyramid(ref), Pyramid(mov))
+        for pyramid in pyramids if reduced else ():
+            pyramid(min(reduced))
+
     def prepare(shrink, cubic, use_gradient=metric == "alignment"):
         level = Level(ref, mov, shrink, spacing=spacing, sigma=sigma, bins=n_bins,
                       reference_mask=ref_mask, moving_mask=mov_mask, cubic=cubic,
-                      max_samples=max_samples)
+                      max_samples=max_samples, pyramids=pyramids)
         return level.bind(center, transform, use_gradient)
 
     records, nfev = [], 0

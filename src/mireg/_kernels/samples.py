@@ -1,23 +1,78 @@
-"""The reference samples of a pyramid level: one float32 table row each.
+"""A pyramid level's reference samples and moving gradients.
 
-Row layout (see ``cost._accumulate``): index coordinate embedded in 3-D
-(3), smoothed gradient embedded in 3-D (3), its squared norm, intensity bin.
+Sample table rows (see ``cost._accumulate``): index coordinate embedded in
+3-D (3), smoothed gradient embedded in 3-D (3), its squared norm, intensity
+bin.  Gradients are ``np.gradient``'s of the smoothed image (central
+differences inside, one-sided at the borders) divided by the voxel spacing,
+the same bits, computed where they are needed: at the samples for the
+reference, interleaved in float32 for the moving image.  Arrays are 3-D; a
+2-D image is (1, rows, cols) and has 2 gradient components (row, col).
 """
 import numpy as np
 from numba import njit
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _difference(f, i, j, m, axis, h):
+    """``np.gradient(f, axis=axis)[i, j, m] / h``."""
+    n = f.shape[axis]
+    p = (i, j, m)[axis]
+    di = 1 if axis == 0 else 0
+    dj = 1 if axis == 1 else 0
+    dm = 1 if axis == 2 else 0
+    if p == 0:
+        return (f[i + di, j + dj, m + dm] - f[i, j, m]) / 1.0 / h
+    if p == n - 1:
+        return (f[i, j, m] - f[i - di, j - dj, m - dm]) / 1.0 / h
+    return (f[i + di, j + dj, m + dm] - f[i - di, j - dj, m - dm]) / 2.0 / h
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _neighbours(p, n):
+    # np.gradient's stencil at p: (lower, upper, divisor)
+    if p == 0:
+        return 0, 1, 1.0
+    if p == n - 1:
+        return n - 2, n - 1, 1.0
+    return p - 1, p + 1, 2.0
+
+
 @njit(cache=True, nogil=True)
-def fill_table(image, gradient, keep, lo, scale, n_bins):
+def interleaved_gradient(smooth, spacing):
+    """Gradient of ``smooth`` (3-D, float64) as float32 ``(d0, d1, d2, k)``,
+    ``k = spacing.size`` components for the last k axes; each component is
+    ``_difference``'s value (the stencils hoisted out of the inner loop)."""
+    d0, d1, d2 = smooth.shape
+    k = spacing.size
+    out = np.empty((d0, d1, d2, k), np.float32)
+    h2 = spacing[k - 1]
+    h1 = spacing[k - 2]
+    h0 = spacing[0]
+    for i in range(d0):
+        i0, i1, q0 = _neighbours(i, d0)
+        for j in range(d1):
+            j0, j1, q1 = _neighbours(j, d1)
+            for m in range(d2):
+                m0, m1, q2 = _neighbours(m, d2)
+                if k == 3:
+                    out[i, j, m, 0] = (smooth[i1, j, m] - smooth[i0, j, m]) / q0 / h0
+                out[i, j, m, k - 2] = (smooth[i, j1, m] - smooth[i, j0, m]) / q1 / h1
+                out[i, j, m, k - 1] = (smooth[i, j, m1] - smooth[i, j, m0]) / q2 / h2
+    return out
+
+
+@njit(cache=True, nogil=True)
+def fill_table(image, smooth, spacing, keep, lo, scale, n_bins):
     """Rows for the pixels where ``keep`` is set, in C order (``np.nonzero``'s).
 
-    ``image`` and ``keep`` are 3-D (a 2-D image as (1, rows, cols)),
-    ``gradient`` is (k, ...) with k = 2 (row, col) for a 2-D image, 3 for a
-    volume.  The squared norm is summed in float64 before the rounding to
-    float32; the bin is ``clip(int((value - lo) * scale), 0, n_bins - 1)``.
+    ``image``, ``smooth`` (its Gaussian-smoothed version) and ``keep`` are
+    3-D; ``spacing`` has one value per gradient component (the last k axes).
+    The squared norm is summed in float64 before the rounding to float32;
+    the bin is ``clip(int((value - lo) * scale), 0, n_bins - 1)``.
     """
     d0, d1, d2 = image.shape
-    k = gradient.shape[0]
+    k = spacing.size
+    first = 3 - k
     n = 0
     for i in range(d0):
         for j in range(d1):
@@ -38,7 +93,7 @@ def fill_table(image, gradient, keep, lo, scale, n_bins):
                 row[2] = m
                 norm2 = 0.0
                 for a in range(k):
-                    g = gradient[a, i, j, m]
+                    g = _difference(smooth, i, j, m, first + a, spacing[a])
                     row[6 - k + a] = g
                     norm2 += g * g
                 row[6] = norm2
