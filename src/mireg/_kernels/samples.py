@@ -13,21 +13,6 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _difference(f, i, j, m, axis, h):
-    """``np.gradient(f, axis=axis)[i, j, m] / h``."""
-    n = f.shape[axis]
-    p = (i, j, m)[axis]
-    di = 1 if axis == 0 else 0
-    dj = 1 if axis == 1 else 0
-    dm = 1 if axis == 2 else 0
-    if p == 0:
-        return (f[i + di, j + dj, m + dm] - f[i, j, m]) / 1.0 / h
-    if p == n - 1:
-        return (f[i, j, m] - f[i - di, j - dj, m - dm]) / 1.0 / h
-    return (f[i + di, j + dj, m + dm] - f[i - di, j - dj, m - dm]) / 2.0 / h
-
-
-@njit(cache=True, nogil=True, inline="always")
 def _neighbours(p, n):
     # np.gradient's stencil at p: (lower, upper, divisor)
     if p == 0:
@@ -40,8 +25,9 @@ def _neighbours(p, n):
 @njit(cache=True, nogil=True)
 def interleaved_gradient(smooth, spacing):
     """Gradient of ``smooth`` (3-D, float64) as float32 ``(d0, d1, d2, k)``,
-    ``k = spacing.size`` components for the last k axes; each component is
-    ``_difference``'s value (the stencils hoisted out of the inner loop)."""
+    ``k = spacing.size`` components for the last k axes: ``np.gradient``'s
+    ``(f[p+1] - f[p-1]) / 2.0`` inside, ``(f[1] - f[0]) / 1.0`` and
+    ``(f[n-1] - f[n-2]) / 1.0`` at the ends, then ``/ spacing``."""
     d0, d1, d2 = smooth.shape
     k = spacing.size
     out = np.empty((d0, d1, d2, k), np.float32)
@@ -72,7 +58,7 @@ def fill_table(image, smooth, spacing, keep, lo, scale, n_bins):
     """
     d0, d1, d2 = image.shape
     k = spacing.size
-    first = 3 - k
+    h0, h1, h2 = spacing[0], spacing[k - 2], spacing[k - 1]
     n = 0
     for i in range(d0):
         for j in range(d1):
@@ -91,11 +77,20 @@ def fill_table(image, smooth, spacing, keep, lo, scale, n_bins):
                 row[0] = i
                 row[1] = j
                 row[2] = m
-                norm2 = 0.0
-                for a in range(k):
-                    g = _difference(smooth, i, j, m, first + a, spacing[a])
-                    row[6 - k + a] = g
-                    norm2 += g * g
+                # as interleaved_gradient, at this sample only
+                i0, i1, q0 = _neighbours(i, d0)
+                j0, j1, q1 = _neighbours(j, d1)
+                m0, m1, q2 = _neighbours(m, d2)
+                g1 = (smooth[i, j1, m] - smooth[i, j0, m]) / q1 / h1
+                g2 = (smooth[i, j, m1] - smooth[i, j, m0]) / q2 / h2
+                if k == 3:
+                    g0 = (smooth[i1, j, m] - smooth[i0, j, m]) / q0 / h0
+                    row[3] = g0
+                    norm2 = g0 * g0 + g1 * g1 + g2 * g2
+                else:
+                    norm2 = g1 * g1 + g2 * g2
+                row[4] = g1
+                row[5] = g2
                 row[6] = norm2
                 b = int((image[i, j, m] - lo) * scale)
                 row[7] = min(max(b, 0), last)
