@@ -46,18 +46,23 @@ ACCURATE = {2: 0.1, 3: 0.2}
 
 def best_of(function, case, repeats, warmup=False):
     """(error, min seconds, seconds of every timed run) of ``function(case)``;
-    every run's error must agree (the runners are deterministic)."""
+    every run's error must agree (the runners are deterministic).  Errors
+    are computed after the timed runs: their matrix products wake NumPy's
+    OpenBLAS threads, which spin for ~0.2 s and would share the cores with
+    the next timed run (a 512^2 registration measured 0.15 s alone, 0.20-0.25
+    s right after one)."""
     if warmup:
         function(case)
-    errors, seconds = [], []
+    matrices, seconds = [], []
     for i in range(repeats):
         matrix, t = rc.timed(function, case)
-        errors.append(case.error(matrix))
+        matrices.append(matrix)
         seconds.append(t)
         if i == 0 and not warmup and t > SLOW_PEER_SECONDS:
             repeats = min(repeats, SLOW_PEER_REPEATS)
         if i + 1 >= repeats:
             break
+    errors = [case.error(matrix) for matrix in matrices]
     if max(errors) - min(errors) > 1e-6 * max(1.0, max(errors)):
         warnings.warn(f"{function.__name__} on {case.name}: errors differ between runs "
                       f"{errors}")

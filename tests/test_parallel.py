@@ -13,6 +13,7 @@ def two_threads(monkeypatch):
     monkeypatch.setattr(_parallel.numba, "get_num_threads", lambda: 2)
     monkeypatch.setitem(_parallel._state, "serial_until", 0.0)
     monkeypatch.setitem(_parallel._state, "warm", {None, "k"})
+    monkeypatch.setitem(_parallel._state, "backoff", _parallel.BACKOFF_MIN_SECONDS)
 
 
 def test_small_inputs_run_serial(two_threads):
@@ -35,6 +36,27 @@ def test_slow_parallel_run_backs_off_to_serial(two_threads, monkeypatch):
         time.sleep(0.0002)  # slower than serial, as a cold start can be: no stall
     with _parallel.parallel_chunks(10**6) as n:
         assert n == 2  # so no back-off
+
+
+def test_back_off_grows_while_stalls_repeat_and_resets(two_threads, monkeypatch):
+    import time
+
+    def stall():
+        with _parallel.parallel_chunks(10**6, serial_seconds=1e-4) as n:
+            assert n == 2
+            time.sleep(0.002)
+        left = _parallel._state["serial_until"] - time.monotonic()
+        monkeypatch.setitem(_parallel._state, "serial_until", 0.0)  # skip the wait
+        return left
+
+    lo, hi = _parallel.BACKOFF_MIN_SECONDS, _parallel.BACKOFF_MAX_SECONDS
+    waits = [stall() for _ in range(7)]
+    assert lo * 0.9 < waits[0] <= lo  # a short one first (OpenBLAS spins ~0.1 s)
+    assert 1.8 * lo < waits[1] <= 2 * lo and 3.6 * lo < waits[2] <= 4 * lo
+    assert hi * 0.9 < waits[-1] <= hi  # capped
+    with _parallel.parallel_chunks(10**6, serial_seconds=1e-4) as n:
+        assert n == 2  # at its pace: the next stall backs off briefly again
+    assert lo * 0.9 < stall() <= lo
 
 
 def test_first_launch_of_a_kernel_is_not_a_stall(two_threads):

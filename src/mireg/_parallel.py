@@ -13,7 +13,14 @@ waits for a time slice before it joins: measured here, a 0.3 ms evaluation
 then took ~30 ms, a hundred times the serial kernel's time.  So callers
 that know what the serial kernel would cost say so, and a parallel call
 that ran several times slower than that makes every parallel path in the
-process fall back to serial for ``BACKOFF_SECONDS`` before trying again.
+process fall back to serial for a while before trying again: 0.1 s after
+the first stall, twice as long after each stall that follows a back-off,
+up to 2 s, and back to 0.1 s once a parallel call runs at its pace.  A
+short stall is common: NumPy's OpenBLAS threads spin for ~0.1 s after a
+matrix product, and a parallel region started meanwhile waits for them
+(measured: one ``A @ B`` of 3 x 262144 before each 512^2 registration took
+its time from 0.15 to 0.22-0.25 s under a fixed 1 s back-off); a loaded
+machine stalls every retry, and the back-off grows.
 
 Kernels whose results could depend on any of these choices (floating-point
 sums) split work into the same fixed chunks on both paths, so the result is
@@ -33,7 +40,8 @@ import numba
 # 65, 64k 135 vs 96, 256k 539 vs 304; the range scan breaks even at ~16k.
 PARALLEL_MIN_SIZE = 1 << 16
 
-BACKOFF_SECONDS = 1.0
+BACKOFF_MIN_SECONDS = 0.1
+BACKOFF_MAX_SECONDS = 2.0
 # A stalled launch costs 30-100x the serial time; waking threads that went
 # idle costs ~0.1 ms.  Judging by the serial time alone, every first launch
 # after a back-off looked stalled and started the next one: mireg's NMI ran
@@ -42,7 +50,7 @@ STALLED = 3.0
 STALL_SLACK = 0.5e-3
 
 _SLOT = threading.Lock()
-_state = {"serial_until": 0.0, "warm": set()}
+_state = {"serial_until": 0.0, "warm": set(), "backoff": BACKOFF_MIN_SECONDS}
 
 
 def _backing_off():
@@ -73,6 +81,10 @@ def parallel_chunks(size, min_size=PARALLEL_MIN_SIZE, serial_seconds=None, kerne
         _SLOT.release()
         first = kernel not in _state["warm"]
         _state["warm"].add(kernel)
-        if (serial_seconds is not None and not first
-                and elapsed > STALLED * serial_seconds + STALL_SLACK):
-            _state["serial_until"] = time.monotonic() + BACKOFF_SECONDS
+        if serial_seconds is not None and not first:
+            if elapsed > STALLED * serial_seconds + STALL_SLACK:
+                backoff = _state["backoff"]
+                _state["serial_until"] = time.monotonic() + backoff
+                _state["backoff"] = min(2.0 * backoff, BACKOFF_MAX_SECONDS)
+            else:
+                _state["backoff"] = BACKOFF_MIN_SECONDS
