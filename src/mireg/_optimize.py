@@ -44,20 +44,25 @@ def default_shrinks(shape, ndim):
 
 
 def search_grid(ndim, kind, extent, max_angle, max_shift):
-    """Candidate parameter vectors for the coarse global search."""
+    """Candidate parameter vectors for the coarse global search, one a row:
+    every rotation with every shift (the last shift axis varying fastest)."""
     n_rot = 0 if kind == "translation" else tf.n_rotations(ndim)
     if ndim == 2:
         shift_steps = np.linspace(-max_shift, max_shift, 7)
         angles = np.deg2rad(np.arange(-max_angle, max_angle + 1e-9, 6.0))
-        rotations = [(a,) for a in angles] if n_rot else [()]
+        rotations = angles.reshape(-1, 1) if n_rot else np.zeros((1, 0))
     else:
         shift_steps = np.linspace(-max_shift, max_shift, 3)
         a = math.radians(min(max_angle, 20.0))
-        rotations = list(itertools.product((-a, 0.0, a), repeat=3)) if n_rot else [()]
-    shifts = itertools.product(*[shift_steps * e for e in extent])
-    shifts = list(shifts)
-    extra = [0.0] if kind == "similarity" else []
-    return [np.array(list(r) + list(t) + extra) for r in rotations for t in shifts]
+        rotations = (np.array(list(itertools.product((-a, 0.0, a), repeat=3)))
+                     if n_rot else np.zeros((1, 0)))
+    axes = np.meshgrid(*[shift_steps * e for e in extent], indexing="ij")
+    shifts = np.stack([g.reshape(-1) for g in axes], axis=1)
+    n_r, n_t = len(rotations), len(shifts)
+    columns = [np.repeat(rotations, n_t, axis=0), np.tile(shifts, (n_r, 1))]
+    if kind == "similarity":
+        columns.append(np.zeros((n_r * n_t, 1)))
+    return np.concatenate(columns, axis=1)
 
 
 class Objective:
@@ -177,7 +182,7 @@ def global_search(level, kind, metric, extent, origin, units, max_angle, max_shi
     zero-filled border, where G chose a pose 92 px off).  Each candidate is
     polished by Powell on ``metric`` and the best polished one wins.
     """
-    grid = np.array(search_grid(level.ndim, kind, extent, max_angle, max_shift))
+    grid = search_grid(level.ndim, kind, extent, max_angle, max_shift)
     level.use_gradient = True
     with parallel_chunks(len(grid) * level.n_samples, PARALLEL_MIN_SAMPLES,
                          kernel="search") as n_chunks:
