@@ -37,7 +37,7 @@ def downsample(image, shrink, *, is_mask=False):
     ``skimage.transform.resize(image, shape, order=1, anti_aliasing=True,
     preserve_range=True)`` of a float64 image, the same bits, with its
     Gaussian (``mode='mirror'``) done by mireg's on the image padded by
-    reflection, as :func:`smoothed_gradient` does.
+    reflection, as :func:`smoothed` pads by its edge values.
     """
     if shrink == 1:
         return image

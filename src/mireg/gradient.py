@@ -4,9 +4,10 @@
 gradients, ``gradient_information`` its sum G, ``alignment`` mutual
 information times G (Pluim, Maintz & Viergever 2000);
 :class:`~mireg.AlignmentMetric` (``alignment_metric.py``) is the same for
-one fixed reference image and many moving ones.  Every result equals :mod:`mireg.reference` (NumPy/SciPy) to ~1e-15
-relative: the smoothing is the same bits as ``scipy.ndimage.gaussian_filter``,
-the gradients the same bits as ``np.gradient``.
+one fixed reference image and many moving ones.  Every result equals
+:mod:`mireg.reference` (NumPy/SciPy) to ~1e-15 relative: the smoothing
+is the same bits as ``scipy.ndimage.gaussian_filter``, the gradients the
+same bits as ``np.gradient``.
 
 The kernels stream the images row by row (plane by plane for volumes):
 smoothing, gradients, weighting and the sum are fused, with no array of

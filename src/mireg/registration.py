@@ -293,9 +293,11 @@ def register(reference_image, moving_image, *, transform="rigid", metric="alignm
     zero-padded camera image, where NMI finds it to 0.01 px); Pluim's
     measure refines from there, where it is robust.  Coarse levels
     interpolate linearly and run at most three Powell iterations; the
-    finest level uses cubic B-splines and runs until Powell's ``ftol``.  Gradients for G are smoothed with the border
-    extended by its nearest value (zero padding would create false edges
-    at the frame).  Deterministic: same inputs, same bits.
+    finest level uses cubic B-splines and runs until Powell's ``ftol``.
+    Gradients for G are smoothed with the border extended by its nearest
+    value (zero padding would create false edges at the frame).
+    Deterministic: same inputs, same bits, whether evaluations ran on one
+    core or two, in ``register`` or under ``register_many``.
 
     References
     ----------
