@@ -111,17 +111,6 @@ def smoothed(image, sigma_px, level_spacing):
     return np.ascontiguousarray(_gradient.smooth(padded, sigma)[inner])
 
 
-def smoothed_gradient(image, sigma_px, level_spacing):
-    """Gradient (physical units) of :func:`smoothed`, stacked: the
-    definition the level's kernels compute where they need it
-    (``_kernels/samples.py``, the same bits)."""
-    spacing = np.asarray(level_spacing, float)
-    parts = np.gradient(smoothed(image, sigma_px, spacing))
-    if image.ndim == 1:
-        parts = [parts]
-    return np.stack([g / h for g, h in zip(parts, spacing)])
-
-
 def _embed3(array):
     return array.reshape((1,) + array.shape) if array.ndim == 2 else array
 

@@ -343,11 +343,12 @@ def register(reference_image, moving_image, *, transform="rigid", metric="alignm
     # it: 2 mm MNI-sized volumes' level preparation 147 -> ~95 ms.  Images
     # resize from the full image (< 0.5 ms a level at 512^2).
     pyramids = None
-    reduced = [s for s in shrinks if s > 1]
     if ndim == 3:
         pyramids = (Pyramid(ref), Pyramid(mov))
-        for pyramid in pyramids if reduced else ():
-            pyramid(min(reduced))
+        reduced = [s for s in shrinks if s > 1]
+        if reduced:
+            for pyramid in pyramids:
+                pyramid(min(reduced))
 
     def prepare(shrink, cubic, use_gradient=metric == "alignment"):
         level = Level(ref, mov, shrink, spacing=spacing, sigma=sigma, bins=n_bins,
