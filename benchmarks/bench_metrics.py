@@ -18,10 +18,9 @@ import fast_histogram
 import numpy as np
 import pytest
 import skimage.metrics
-from scipy import ndimage as ndi
-from skimage import data, transform
 
 import mireg
+import mireg.bench
 import mireg.reference
 
 BINS = 100
@@ -37,14 +36,6 @@ CASES = [
 ]
 
 
-def _second_modality(image, rng):
-    """Inverted, non-linear remap of ``image`` (values in [0, 1]) plus noise
-    at a tenth of its contrast: related to it by a many-to-one intensity map,
-    as multimodal pairs are (NMI ~1.13-1.15 here)."""
-    noise = rng.normal(0.0, 0.1 * image.std(), image.shape)
-    return np.sqrt(1.0 - image) + 0.5 * image ** 2 + noise
-
-
 def _to_dtype(image, dtype):
     if dtype == "uint8":
         lo, hi = image.min(), image.max()
@@ -54,16 +45,10 @@ def _to_dtype(image, dtype):
 
 @functools.lru_cache(maxsize=None)
 def image_pair(shape, dtype):
-    """Two modalities of one scene, seeded: skimage's camera resized for 2-D,
-    a smooth random volume for 3-D.  Cached; treat the arrays as read-only."""
-    rng = np.random.default_rng(20240601)
-    if len(shape) == 2:
-        camera = data.camera().astype(np.float64) / 255.0
-        image = transform.resize(camera, shape, order=1, anti_aliasing=True)
-    else:
-        volume = ndi.gaussian_filter(rng.standard_normal(shape), sigma=4.0)
-        image = (volume - volume.min()) / (volume.max() - volume.min())
-    other = _second_modality(image, rng)
+    """``mireg.bench.image_pair`` (two modalities of one scene: skimage's
+    camera resized for 2-D, a smooth random volume for 3-D, seeded) in
+    ``dtype``.  Cached; treat the arrays as read-only."""
+    image, other = mireg.bench.image_pair(shape)
     return _to_dtype(image, dtype), _to_dtype(other, dtype)
 
 

@@ -11,36 +11,15 @@ import time
 
 import numpy as np
 import pytest
-from scipy import ndimage as ndi
 from skimage import color, data, transform
 
 import mireg
-from mireg import transforms as tf
 from mireg.batch import register_many
 from mireg.stack import StackResult, register_stack
 
+from registration_helpers import make_moving, mean_error, truth_matrix
+
 SIZE = (128, 128)
-
-
-def truth_matrix(shape, params, kind):
-    """Index-order reference -> moving matrix of parameters about the centre."""
-    ndim = len(shape)
-    center = (np.array(shape, float) - 1) / 2
-    grid = tf.grid_to_physical(np.ones(ndim), np.zeros(ndim))
-    return tf.index_matrix(tf.physical_matrix(params, ndim, kind, center), grid, grid)
-
-
-def make_moving(reference, matrix, order=3):
-    """moving(matrix @ x) == reference(x)."""
-    return ndi.affine_transform(reference, np.linalg.inv(matrix), order=order,
-                                mode="constant", cval=0.0)
-
-
-def mean_error(matrix, truth, shape):
-    """Mean distance (px) between two maps over the reference grid."""
-    idx = np.indices(shape).reshape(len(shape), -1).astype(float)
-    h = np.vstack([idx, np.ones(idx.shape[1])])
-    return float(np.mean(np.linalg.norm((matrix @ h - truth @ h)[:-1], axis=0)))
 
 
 def same_bits(a, b):
