@@ -22,6 +22,7 @@ import time
 
 import numpy as np
 
+from .cli import EXIT_USAGE, run_reporting_errors
 from .registration import METRICS, register
 from .transforms import TRANSFORMS
 
@@ -31,8 +32,6 @@ RESULT_COLUMNS = ("reference", "moving", "output", "status", "error", "parameter
                   "matrix", "metric", "seconds")
 RESULTS_NAME = "results.csv"
 EXIT_FAILED_ROWS = 1
-EXIT_USAGE = 2
-USER_ERRORS = (OSError, ValueError, TypeError, ImportError, MemoryError)
 
 logger = logging.getLogger("mireg")
 
@@ -121,17 +120,7 @@ def main(argv=None):
     parser = _Parser(prog="mireg")
     add_batch_parser(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["batch"] + list(sys.argv[1:] if argv is None else argv))
-    try:
-        return run_batch(args)
-    except KeyboardInterrupt:
-        print("mireg: interrupted", file=sys.stderr)
-        return 130
-    except USER_ERRORS as error:
-        if os.environ.get("MIREG_DEBUG"):
-            raise
-        print(f"mireg: error: {' '.join(str(error).split()) or type(error).__name__}",
-              file=sys.stderr)
-        return EXIT_USAGE
+    return run_reporting_errors(run_batch, args)
 
 
 # ---- the manifest and results.csv ---------------------------------------------

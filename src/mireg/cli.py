@@ -312,6 +312,22 @@ def _one_line(error):
     return text or type(error).__name__
 
 
+def run_reporting_errors(handler, args):
+    """``handler(args)``'s exit status; a user's mistake (``USER_ERRORS``)
+    printed in one line with status 2 instead of a traceback (unless
+    ``MIREG_DEBUG`` is set), Ctrl-C as status 130."""
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        print("mireg: interrupted", file=sys.stderr)
+        return 130
+    except USER_ERRORS as error:
+        if os.environ.get("MIREG_DEBUG"):
+            raise
+        print(f"mireg: error: {_one_line(error)}", file=sys.stderr)
+        return EXIT_USAGE
+
+
 def main(argv=None):
     """Run the ``mireg`` command; returns the exit status."""
     parser = _build_parser()
@@ -326,15 +342,7 @@ def main(argv=None):
     logger.addHandler(handler)
     logger.setLevel(logging.WARNING if args.quiet else logging.INFO)
     try:
-        return args.handler(args)
-    except KeyboardInterrupt:
-        print("mireg: interrupted", file=sys.stderr)
-        return 130
-    except USER_ERRORS as error:
-        if os.environ.get("MIREG_DEBUG"):
-            raise
-        print(f"mireg: error: {_one_line(error)}", file=sys.stderr)
-        return EXIT_USAGE
+        return run_reporting_errors(args.handler, args)
     finally:
         logger.removeHandler(handler)
         logger.setLevel(previous_level)
