@@ -143,11 +143,84 @@ def test_serial_and_parallel_histogram_kernels_agree_bitwise(rng):
     b = rng.random(100_003).astype(np.float32)
     e0 = histogram_edges(a.min(), a.max(), np.dtype(np.float64), 64)
     e1 = histogram_edges(b.min(), b.max(), np.dtype(np.float64), 64)
-    t0, t1 = kernels.edge_tolerance(e0), kernels.edge_tolerance(e1)
-    serial = kernels.joint_histogram(a, b, e0, e1, t0, t1)
+    serial = kernels.joint_histogram(a, b, e0, e1)
+    np.testing.assert_array_equal(serial, np.histogramdd([a, b], bins=(e0, e1))[0])
     for n_chunks in (2, 3, 7):
         np.testing.assert_array_equal(
-            kernels.joint_histogram_parallel(a, b, e0, e1, t0, t1, n_chunks), serial)
+            kernels.joint_histogram_parallel(a, b, e0, e1, n_chunks), serial)
+        assert kernels.value_ranges_parallel(a, b, n_chunks) == kernels.value_ranges(a, b)
+
+
+def _values_on_and_beside_edges(edges, rng, n_random=2000):
+    """Every edge, its float neighbours in the edges' dtype (clipped into
+    the range), and random values: what the bin estimate gets wrong most."""
+    e = edges.astype(edges.dtype)
+    near = np.concatenate([e, np.nextafter(e, np.inf), np.nextafter(e, -np.inf)])
+    values = np.concatenate([near, rng.uniform(e[0], e[-1], n_random).astype(e.dtype)])
+    return np.clip(values, e[0], e[-1])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("lo,hi,bins", [
+    (0.0, 1.0, 100), (-3.7, 12.1, 64), (0.0, 255.0, 100), (-1e-300, 1e-300, 7),
+    (1e6, 1e6 + 1.0, 100), (-5e37, 5e37, 100), (2.0, 3.0, 1), (0.1, 0.3, 1000),
+    (1e12, 1e12 + 1.0, 100), (1e15, 1e15 + 1.0, 100),
+])
+def test_linspace_bins_equal_searchsorted_on_edges(rng, dtype, lo, hi, bins):
+    # The vectorised path (estimate + one recomputed edge) must give every
+    # value on and beside an edge the bin np.histogramdd gives it.
+    from mireg._kernels import histogram as kernels
+    from mireg.metrics import histogram_edges
+    edges = histogram_edges(dtype(lo), dtype(hi), np.dtype(dtype), bins)
+    assert edges.dtype == dtype
+    # edges 1/100 apart repeat where an ulp is wider (float32 at 1e6, 1e12;
+    # float64 at 1e15): walked
+    degenerate = (dtype == np.float32 and lo >= 1e6) or lo == 1e15
+    assert kernels._fast_estimate(edges)[2] != degenerate
+    x = _values_on_and_beside_edges(edges, rng)
+    y = x[::-1].copy()
+    expected = np.histogramdd([x, y], bins=(edges, edges))[0]
+    np.testing.assert_array_equal(kernels.joint_histogram(x, y, edges, edges), expected)
+    np.testing.assert_array_equal(
+        kernels.joint_histogram_parallel(x, y, edges, edges, 3), expected)
+
+
+def test_edges_not_from_linspace_are_walked(rng):
+    from mireg._kernels import histogram as kernels
+    edges = np.linspace(0.0, 1.0, 11)
+    edges[3] = np.nextafter(edges[3], np.inf)  # one edge off the formula
+    uneven = np.array([0.0, 0.1, 0.5, 0.55, 2.0])
+    for e in (edges, uneven):
+        assert not kernels._fast_estimate(e)[2]
+        x = _values_on_and_beside_edges(e, rng)
+        np.testing.assert_array_equal(kernels.joint_histogram(x, x[::-1].copy(), e, e),
+                                      np.histogramdd([x, x[::-1]], bins=(e, e))[0])
+
+
+@pytest.mark.parametrize("dtype", DTYPES[:2] + DTYPES[3:-1])
+def test_value_range_kernel(rng, dtype):
+    from mireg._kernels import histogram as kernels
+    info = np.finfo(dtype) if np.dtype(dtype).kind == "f" else np.iinfo(dtype)
+    for v in ((rng.normal(size=1001) * 100).clip(info.min, 100).astype(dtype),
+              np.array([0.0, -0.0, -0.0]).astype(dtype),
+              np.array([info.min, info.max, 0], dtype)):
+        lo, hi, finite = kernels.value_range(v, 0, v.size)
+        assert finite and lo == v.min() and hi == v.max()
+        lo, hi, finite = kernels.value_range(v, 3 % v.size, v.size)
+        assert lo == v[3 % v.size:].min() and hi == v[3 % v.size:].max()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("bad", [np.nan, -np.nan, np.inf, -np.inf])
+def test_value_range_kernel_finds_nonfinite(rng, dtype, bad):
+    from mireg._kernels import histogram as kernels
+    v = rng.normal(size=257).astype(dtype)
+    v[100] = np.copysign(np.array(bad, dtype), -1.0) if np.isnan(bad) else bad
+    for candidate in (v, -v):
+        assert not kernels.value_range(candidate, 0, candidate.size)[2]
+        assert kernels.value_range(candidate, 101, candidate.size)[2]
+    extreme = np.array([np.finfo(dtype).max, -np.finfo(dtype).max], dtype)
+    assert kernels.value_range(extreme, 0, 2)[2]
 
 
 def test_mutual_information_unnormalized_matches_entropies(rng):

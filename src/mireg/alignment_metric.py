@@ -127,8 +127,7 @@ class AlignmentMetric:
         cached = self._bins0.get(common)
         if cached is None:
             edges = metrics.histogram_edges(*self._range0, common, self.bins[0])
-            e = edges.astype(np.float64)
-            bins = _hist.bin_indices(self._values, e, _hist.edge_tolerance(e), self._mask)
+            bins = _hist.bin_indices(self._values, metrics.kernel_edges(edges), self._mask)
             cached = self._bins0[common] = (edges, bins)
         return cached
 
@@ -144,14 +143,13 @@ class AlignmentMetric:
         lo, hi = moving_range if moving_range else self._range(values, "moving")
         edges1 = metrics.histogram_edges(lo, hi, np.result_type(self._dtype, m.dtype),
                                          self.bins[1])
-        e1 = edges1.astype(np.float64)
-        tol1 = _hist.edge_tolerance(e1)
+        e1 = metrics.kernel_edges(edges1)
         with parallel_chunks(values.size) as n_chunks:
             if n_chunks:
                 counts = _hist.joint_histogram_binned_parallel(
-                    bins0, self.bins[0], values, e1, tol1, n_chunks)
+                    bins0, self.bins[0], values, e1, n_chunks)
             else:
-                counts = _hist.joint_histogram_binned(bins0, self.bins[0], values, e1, tol1)
+                counts = _hist.joint_histogram_binned(bins0, self.bins[0], values, e1)
         return metrics.information_from_counts(counts, edges0, edges1, normalized,
                                                ("reference", "moving"))
 

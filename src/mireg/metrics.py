@@ -8,6 +8,8 @@ images of different shapes.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ._kernels import histogram as _hist
@@ -57,15 +59,14 @@ _SERIAL_BYTE_PAIRS_S = 1.5e-9
 
 
 def checked_ranges(values0, values1, names):
-    """((min0, max0), (min1, max1)) of two flat kernel views in one pass
-    each; ValueError naming the argument on NaN or inf."""
+    """((min0, max0), (min1, max1)) of two flat kernel views of one size, in
+    one pass each; ValueError naming the argument on NaN or inf."""
     with parallel_chunks(values0.size, serial_seconds=_SERIAL_RANGE_S * values0.size,
                          kernel=("value_ranges", values0.dtype, values1.dtype)) as n_chunks:
         if n_chunks:
             ranges = _hist.value_ranges_parallel(values0, values1, n_chunks)
         else:
-            ranges = (_hist.value_range(values0, 0, values0.size),
-                      _hist.value_range(values1, 0, values1.size))
+            ranges = _hist.value_ranges(values0, values1)
     for (lo, hi, finite), values, name in zip(ranges, (values0, values1), names):
         if not finite:
             _raise_nonfinite(values, name)
@@ -79,6 +80,11 @@ def histogram_edges(lo, hi, common_dtype, n_bins, name="image"):
     A range whose width overflows the edges' dtype (NumPy then makes NaN
     edges and fails obscurely) raises ValueError naming ``name``.
     """
+    if common_dtype == _FLOAT64 and lo != hi:
+        # the usual case, without NumPy scalars: the same edges
+        if not math.isfinite(float(hi) - float(lo)):
+            _raise_too_wide(lo, hi, n_bins, common_dtype, name)
+        return np.linspace(float(lo), float(hi), n_bins + 1)
     first = np.asarray(lo).astype(common_dtype)[()]
     last = np.asarray(hi).astype(common_dtype)[()]
     if first == last:
@@ -88,10 +94,14 @@ def histogram_edges(lo, hi, common_dtype, n_bins, name="image"):
     with np.errstate(over="ignore", invalid="ignore"):
         edges = np.linspace(first, last, n_bins + 1)
     if not np.isfinite(edges).all():
-        raise ValueError(
-            f"`{name}` spans [{lo}, {hi}], a range too wide to split into "
-            f"{n_bins} bins in {edges.dtype}")
+        _raise_too_wide(lo, hi, n_bins, edges.dtype, name)
     return edges
+
+
+def _raise_too_wide(lo, hi, n_bins, dtype, name):
+    raise ValueError(
+        f"`{name}` spans [{lo}, {hi}], a range too wide to split into "
+        f"{n_bins} bins in {dtype}")
 
 
 def _byte_pair_histogram(a, b, common, n0, n1):
@@ -116,19 +126,28 @@ def _byte_pair_histogram(a, b, common, n0, n1):
     return counts, edges[0], edges[1]
 
 
+def kernel_edges(edges):
+    """Bin edges as the histogram kernels take them: float32 and float64
+    as they are, float16 widened (exactly) to float32."""
+    return edges if edges.dtype.itemsize >= 4 else edges.astype(np.float32)
+
+
 def _binned_counts(a, b, common, ranges, n_bins, names):
     """Joint histogram of two flat kernel views whose ranges are known."""
     edges0 = histogram_edges(*ranges[0], common, n_bins[0], names[0])
     edges1 = histogram_edges(*ranges[1], common, n_bins[1], names[1])
-    e0, e1 = edges0.astype(np.float64), edges1.astype(np.float64)
-    tol0, tol1 = _hist.edge_tolerance(e0), _hist.edge_tolerance(e1)
+    e0, e1 = kernel_edges(edges0), kernel_edges(edges1)
     with parallel_chunks(a.size, serial_seconds=_SERIAL_PAIRS_S * a.size,
-                         kernel=("joint_histogram", a.dtype, b.dtype)) as n_chunks:
+                         kernel=("joint_histogram", a.dtype, b.dtype, e0.dtype,
+                                 e1.dtype)) as n_chunks:
         if n_chunks:
-            counts = _hist.joint_histogram_parallel(a, b, e0, e1, tol0, tol1, n_chunks)
+            counts = _hist.joint_histogram_parallel(a, b, e0, e1, n_chunks)
         else:
-            counts = _hist.joint_histogram(a, b, e0, e1, tol0, tol1)
+            counts = _hist.joint_histogram(a, b, e0, e1)
     return counts, edges0, edges1
+
+
+_FLOAT64 = np.dtype(np.float64)
 
 
 def _counts_and_edges(image0, image1, bins, names=("image0", "image1")):
@@ -212,8 +231,14 @@ def mutual_information(image0, image1, *, bins=100, normalized=False):
     >>> round(float(mutual_information(a, a, bins=4)), 6)  # = log(4)
     1.386294
     """
-    counts, edges0, edges1 = _counts_and_edges(image0, image1, bins)
-    return information_from_counts(counts, edges0, edges1, normalized)
+    names = ("image0", "image1")
+    a, b, common = _flat_pair(image0, image1, names)
+    n_bins = bins_pair(bins)
+    if a.dtype.itemsize == 1 and b.dtype.itemsize == 1:
+        counts, edges0, edges1 = _byte_pair_histogram(a, b, common, *n_bins)
+        return information_from_counts(counts, edges0, edges1, normalized, names)
+    range0, range1 = checked_ranges(a, b, names)
+    return information_from_ranges(a, b, common, range0, range1, n_bins, normalized, names)
 
 
 def normalized_mutual_information(image0, image1, *, bins=100):
@@ -284,6 +309,11 @@ def information_from_counts(counts, edges0, edges1, normalized, names=("image0",
     widths0 = np.diff(edges0).astype(np.float64)
     widths1 = np.diff(edges1).astype(np.float64)
     h0, h1, h01 = _hist.entropies(counts, widths0, widths1, _LOG_TABLE)
+    return _information(h0, h1, h01, normalized, names)
+
+
+def _information(h0, h1, h01, normalized, names):
+    """MI or NMI from the marginal and joint entropies."""
     if not normalized:
         return np.float64(h0 + h1 - h01)
     if h01 == 0.0:
@@ -301,6 +331,20 @@ def information_from_ranges(values0, values1, common, range0, range1, bins, norm
     finite, e.g. from a pass that read them for something else
     (``mireg.alignment``); ``common`` is the dtype ``np.histogramdd`` stacks
     the original images in.  The same bins and entropies, one pass fewer."""
-    counts, edges0, edges1 = _binned_counts(values0, values1, common, (range0, range1),
-                                            bins_pair(bins), names)
-    return information_from_counts(counts, edges0, edges1, normalized, names)
+    n0, n1 = bins_pair(bins)
+    edges0 = histogram_edges(*range0, common, n0, names[0])
+    edges1 = histogram_edges(*range1, common, n1, names[1])
+    if edges0.dtype.itemsize == 2:  # float16 widths: NumPy's, from np.diff
+        counts, _, _ = _binned_counts(values0, values1, common, (range0, range1),
+                                      (n0, n1), names)
+        return information_from_counts(counts, edges0, edges1, normalized, names)
+    a, b = values0, values1
+    with parallel_chunks(a.size, serial_seconds=_SERIAL_PAIRS_S * a.size,
+                         kernel=("information", a.dtype, b.dtype, edges0.dtype,
+                                 edges1.dtype)) as n_chunks:
+        if n_chunks:
+            h0, h1, h01 = _hist.information_parallel(a, b, edges0, edges1, _LOG_TABLE,
+                                                     n_chunks)
+        else:
+            h0, h1, h01 = _hist.information(a, b, edges0, edges1, _LOG_TABLE)
+    return _information(h0, h1, h01, normalized, names)

@@ -2,19 +2,196 @@
 
 Bin assignment reproduces ``np.histogramdd`` exactly: half-open bins, the last
 one closed, edges given by the caller (computed by ``np.linspace`` in the
-Python layer, in the same dtype NumPy would use).  A float estimate of the bin
-is corrected against the real edges, so values on an edge land where
+Python layer, in the dtype NumPy would use), so values on an edge land where
 ``np.searchsorted(edges, x, side="right") - 1`` puts them.
+
+Edges that ``np.linspace`` made are ``k * step + edges[0]`` in their own
+dtype (the last one is the stop value itself).  When the edges given are
+exactly that, and a float estimate of the bin is provably never more than
+one bin high (``_fast_estimate`` checks both, once per call), a value's bin
+is found without reading the edge array: one edge, recomputed in the edges'
+dtype, says whether the estimate or the bin below it is right.  That loop
+vectorises; any other edges are walked (``_walk_edges``).
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.extending import overload
 
 
-# Pairs are binned in blocks: a vectorisable pass estimates each bin from
-# the value and flags values within ``tol`` (in bins) of an edge, a rare pass
-# walks the real edges for the flagged ones, then a scatter pass counts.
-# Reading the edge array for every value instead costs ~1.5x.
+# Pairs are binned in blocks: a vectorised pass writes each pair's joint bin
+# to a small buffer, then a scalar pass counts them.  Per-thread counts are
+# int32 (the table stays in L1) and are added to int64 every _FLUSH pairs.
 _BLOCK = 2048
+_FLUSH = 1 << 30
+
+
+def _min_max(values, start, stop):  # pragma: no cover - Numba uses the overload
+    raise NotImplementedError
+
+
+@overload(_min_max, jit_options={"nogil": True})
+def _min_max_impl(values, start, stop):
+    """(min, max, finite) of ``values[start:stop]`` (1-D, contiguous), in
+    the values' dtype; ``finite`` is False if any value is NaN or inf.
+
+    Floats are compared as integers: flipping every bit but the sign of a
+    negative float's bit pattern gives keys ordered as the floats are, with
+    NaNs above +inf or below -inf.  Integer min/max vectorises without
+    fast-math (a float min/max reduction does not), and one pass then
+    answers both questions.  -0.0 sorts below 0.0, which changes no edge.
+    """
+    if isinstance(values.dtype, types.Float):
+        wide = values.dtype.bitwidth == 64
+        int_type = np.int64 if wide else np.int32
+        float_type = np.float64 if wide else np.float32
+        shift = 63 if wide else 31
+        magnitude = 0x7FFF_FFFF_FFFF_FFFF if wide else 0x7FFF_FFFF
+        inf_key = 0x7FF0_0000_0000_0000 if wide else 0x7F80_0000
+
+        def float_min_max(values, start, stop):
+            bits = values.view(int_type)[start:stop]
+            lo = np.int64(magnitude)
+            hi = -lo - 1
+            for i in range(bits.size):
+                b = np.int64(bits[i])
+                key = b ^ ((b >> shift) & magnitude)
+                lo = min(lo, key)
+                hi = max(hi, key)
+            finite = lo >= -inf_key and hi < inf_key
+            out = np.empty(2, int_type)
+            out[0] = lo ^ ((lo >> shift) & magnitude)
+            out[1] = hi ^ ((hi >> shift) & magnitude)
+            as_float = out.view(float_type)
+            return as_float[0], as_float[1], finite
+        return float_min_max
+
+    def int_min_max(values, start, stop):
+        part = values[start:stop]
+        lo = part[0]
+        hi = part[0]
+        for i in range(part.size):
+            lo = min(lo, part[i])
+            hi = max(hi, part[i])
+        return lo, hi, True
+    return int_min_max
+
+
+@njit(cache=True, nogil=True)
+def value_range(values, start, stop):
+    """(min, max, finite) of ``values[start:stop]`` (1-D, contiguous,
+    ``start < stop``); ``finite`` is False if any value is NaN or infinite,
+    and min and max are then meaningless."""
+    return _min_max(values, start, stop)
+
+
+@njit(cache=True, nogil=True)
+def value_ranges(values0, values1):
+    """``value_range`` of two whole arrays."""
+    return (_min_max(values0, 0, values0.size), _min_max(values1, 0, values1.size))
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def value_ranges_parallel(values0, values1, n_chunks):
+    """``value_ranges`` of two arrays of one size, in ``n_chunks`` chunks.
+
+    Chunk ``c`` of both arrays is read by one task, the same split as
+    ``joint_histogram_parallel``'s: the thread that bins a chunk next finds
+    it in its own cache.
+    """
+    size = values0.size
+    step = (size + n_chunks - 1) // n_chunks
+    los0 = np.empty(n_chunks, values0.dtype)
+    his0 = np.empty(n_chunks, values0.dtype)
+    oks0 = np.ones(n_chunks, np.bool_)
+    los1 = np.empty(n_chunks, values1.dtype)
+    his1 = np.empty(n_chunks, values1.dtype)
+    oks1 = np.ones(n_chunks, np.bool_)
+    for c in prange(n_chunks):
+        start, stop = c * step, min(size, (c + 1) * step)
+        if start < stop:
+            los0[c], his0[c], oks0[c] = _min_max(values0, start, stop)
+            los1[c], his1[c], oks1[c] = _min_max(values1, start, stop)
+        else:  # an empty chunk changes nothing
+            los0[c], his0[c] = values0[0], values0[0]
+            los1[c], his1[c] = values1[0], values1[0]
+    return ((los0.min(), his0.max(), oks0.all()),
+            (los1.min(), his1.max(), oks1.all()))
+
+
+# ------------------------------------------------------------------------
+# Bins.  ``edges`` are float32 or float64 (their own dtype); counts go to a
+# flat row-major table of (edges0.size - 1) x (edges1.size - 1).
+
+
+def _edge_at(k, step, first):  # pragma: no cover - Numba uses the overload
+    raise NotImplementedError
+
+
+@overload(_edge_at, jit_options={"nogil": True})
+def _edge_at_impl(k, step, first):
+    """Edge ``k`` (a float64 holding an integer) as ``np.linspace`` computes
+    it in the dtype of ``step`` and ``first``: ``k * step + first``."""
+    if isinstance(step, types.Float) and step.bitwidth == 32:
+        return lambda k, step, first: np.float32(k) * step + first
+    return lambda k, step, first: k * step + first
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _bin_scale(edges):
+    n = edges.size - 1
+    width = np.float64(edges[n]) - np.float64(edges[0])
+    # a range that overflows float64 gives scale 0: every value is walked
+    return n / width if np.isfinite(width) and width > 0.0 else 0.0
+
+
+@njit(cache=True, nogil=True)
+def _linspace_step(edges):
+    """``np.linspace``'s step for these edges, in their dtype."""
+    n = edges.size - 1
+    return (edges[n] - edges[0]) / np.float32(n)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _estimate(x, scale, offset):
+    return np.floor(x * scale + offset)
+
+
+@njit(cache=True, nogil=True)
+def _fast_estimate(edges):
+    """(scale, offset, fast) for ``_linspace_bin``.
+
+    ``fast`` says the vectorised binning is exact for these edges: edge
+    ``k < n`` is ``_edge_at(k)`` to the bit, and the estimate
+    ``x * scale + offset`` (biased up by half a bin) is, at every edge
+    ``e_k``, at least ``k`` and below ``k + 1``.  The estimate grows with
+    ``x``, so any ``x`` in bin ``k`` then floors to ``k`` or ``k + 1``, and
+    one recomputed edge decides.  This checks the very arithmetic the
+    kernels do, so rounding anywhere (the edges' dtype, a range far from
+    zero) can only send the edges to the walking path, never misbin.
+    """
+    n = edges.size - 1
+    scale = _bin_scale(edges)
+    offset = 0.5 - np.float64(edges[0]) * scale
+    if scale == 0.0:
+        return scale, offset, False
+    step = _linspace_step(edges)
+    for k in range(n + 1):
+        if k < n and _edge_at(np.float64(k), step, edges[0]) != edges[k]:
+            return scale, offset, False
+        t = np.float64(edges[k]) * scale + offset
+        if (k < n and t < k) or (k > 0 and not t < k + 1):
+            return scale, offset, False
+    return scale, offset, True
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _linspace_bin(x, scale, offset, step, edge0):
+    """The bin of ``x`` (float64, within the edges) as a float64, for
+    edges that ``_fast_estimate`` passed.  ``x`` on the stop value may
+    give ``n``, one past the last bin: callers count it there and fold it
+    into the last bin (``_fold_last``), which saves a clamp per value."""
+    k = _estimate(x, scale, offset)
+    return k - (1.0 if x < _edge_at(k, step, edge0) else 0.0)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -28,124 +205,91 @@ def _walk_edges(x, edges, k, last_bin):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _bin_scale(edges):
-    n = edges.size - 1
-    width = edges[n] - edges[0]
-    # a range that overflows float64 gives scale 0: every value is flagged
-    # and the edge walk finds its bin
-    return n / width if np.isfinite(width) and width > 0.0 else 0.0
+def _walked_bin(x, edges, scale):
+    """The bin of ``x`` (within the edges) by walking from an estimate."""
+    t = (x - np.float64(edges[0])) * scale
+    k = int(min(max(t, 0.0), np.float64(edges.size)))
+    return _walk_edges(x, edges, k, edges.size - 2)
 
 
 @njit(cache=True, nogil=True)
-def value_range(values, start, stop):
-    """(min, max, finite) of ``values[start:stop]``; four independent lanes.
-
-    ``finite`` is False if any value is NaN or infinite (``x * 0`` is NaN
-    exactly for those); min and max are then meaningless.
-    """
-    lo0 = values[start]
-    lo1, lo2, lo3 = lo0, lo0, lo0
-    hi0, hi1, hi2, hi3 = lo0, lo0, lo0, lo0
-    z0 = values[start] * 0
-    z1, z2, z3 = z0, z0, z0
-    i = start
-    while i + 4 <= stop:
-        x0, x1, x2, x3 = values[i], values[i + 1], values[i + 2], values[i + 3]
-        lo0, lo1, lo2, lo3 = min(lo0, x0), min(lo1, x1), min(lo2, x2), min(lo3, x3)
-        hi0, hi1, hi2, hi3 = max(hi0, x0), max(hi1, x1), max(hi2, x2), max(hi3, x3)
-        z0 += x0 * 0
-        z1 += x1 * 0
-        z2 += x2 * 0
-        z3 += x3 * 0
-        i += 4
-    while i < stop:
-        x0 = values[i]
-        lo0, hi0 = min(lo0, x0), max(hi0, x0)
-        z0 += x0 * 0
-        i += 1
-    lo = min(min(lo0, lo1), min(lo2, lo3))
-    hi = max(max(hi0, hi1), max(hi2, hi3))
-    return lo, hi, (z0 + z1 + z2 + z3) == 0
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def value_ranges_parallel(values0, values1, n_chunks):
-    """``value_range`` of two arrays, each in ``n_chunks`` chunks, in one
-    parallel launch: ((min0, max0, finite0), (min1, max1, finite1))."""
-    step0 = (values0.size + n_chunks - 1) // n_chunks
-    step1 = (values1.size + n_chunks - 1) // n_chunks
-    los0 = np.empty(n_chunks, values0.dtype)
-    his0 = np.empty(n_chunks, values0.dtype)
-    oks0 = np.ones(n_chunks, np.bool_)
-    los1 = np.empty(n_chunks, values1.dtype)
-    his1 = np.empty(n_chunks, values1.dtype)
-    oks1 = np.ones(n_chunks, np.bool_)
-    for task in prange(2 * n_chunks):
-        c = task % n_chunks
-        if task < n_chunks:
-            start, stop = c * step0, min(values0.size, (c + 1) * step0)
-            if start < stop:
-                los0[c], his0[c], oks0[c] = value_range(values0, start, stop)
-            else:
-                los0[c], his0[c] = values0[0], values0[0]
-        else:
-            start, stop = c * step1, min(values1.size, (c + 1) * step1)
-            if start < stop:
-                los1[c], his1[c], oks1[c] = value_range(values1, start, stop)
-            else:
-                los1[c], his1[c] = values1[0], values1[0]
-    return ((los0.min(), his0.max(), oks0.all()),
-            (los1.min(), his1.max(), oks1.all()))
+def _bin_pairs(values0, values1, edges0, edges1, fit0, fit1, fast, index):
+    """``index[j]`` = the joint bin of ``(values0[j], values1[j])`` in a
+    table of (n0 + 1) x (n1 + 1); ``fit`` = ``_fast_estimate(edges)``."""
+    row = edges1.size  # n1 + 1
+    if fast:
+        step0, step1 = _linspace_step(edges0), _linspace_step(edges1)
+        scale0, offset0 = fit0[0], fit0[1]
+        scale1, offset1 = fit1[0], fit1[1]
+        row_f = np.float64(row)
+        for j in range(values0.size):
+            k0 = _linspace_bin(np.float64(values0[j]), scale0, offset0, step0, edges0[0])
+            k1 = _linspace_bin(np.float64(values1[j]), scale1, offset1, step1, edges1[0])
+            index[j] = np.int32(k0 * row_f + k1)
+    else:
+        for j in range(values0.size):
+            k0 = _walked_bin(np.float64(values0[j]), edges0, fit0[0])
+            k1 = _walked_bin(np.float64(values1[j]), edges1, fit1[0])
+            index[j] = k0 * row + k1
 
 
 @njit(cache=True, nogil=True)
-def _accumulate_pairs(values0, values1, edges0, edges1, tol0, tol1, counts, start, stop):
-    last0 = edges0.size - 2
-    last1 = edges1.size - 2
-    n1 = last1 + 1
-    lo0, lo1 = edges0[0], edges1[0]
-    scale0, scale1 = _bin_scale(edges0), _bin_scale(edges1)
-    flat = counts.reshape(-1)
-    index = np.empty(_BLOCK, np.int64)
-    near_edge = np.empty(_BLOCK, np.bool_)
-    for block in range(start, stop, _BLOCK):
-        m = min(_BLOCK, stop - block)
-        n_near = 0
-        for j in range(m):
-            t0 = (np.float64(values0[block + j]) - lo0) * scale0
-            t1 = (np.float64(values1[block + j]) - lo1) * scale1
-            k0 = min(int(t0), last0)
-            k1 = min(int(t1), last1)
-            f0 = t0 - k0
-            f1 = t1 - k1
-            near = (f0 < tol0) | (f0 > 1.0 - tol0) | (f1 < tol1) | (f1 > 1.0 - tol1)
-            near_edge[j] = near
-            n_near += near
-            index[j] = k0 * n1 + k1
-        if n_near:
-            for j in range(m):
-                if near_edge[j]:
-                    k0 = index[j] // n1
-                    k1 = index[j] - k0 * n1
-                    k0 = _walk_edges(np.float64(values0[block + j]), edges0, k0, last0)
-                    k1 = _walk_edges(np.float64(values1[block + j]), edges1, k1, last1)
-                    index[j] = k0 * n1 + k1
-        for j in range(m):
-            flat[index[j]] += 1
+def _count_pairs(values0, values1, edges0, edges1, fit0, fit1, fast, counts):
+    """Add the joint bins of all pairs to ``counts`` (flat int64, the
+    (n0 + 1) x (n1 + 1) table of ``_bin_pairs``).  Blocks are read last to
+    first: the range pass just read the chunk first to last, so its end is
+    still in this core's cache."""
+    small = np.zeros(counts.size, np.int32)
+    index = np.empty(_BLOCK, np.int32)
+    size = values0.size
+    for flush in range(0, size, _FLUSH):
+        stop = min(size, flush + _FLUSH)
+        n_blocks = (stop - flush + _BLOCK - 1) // _BLOCK
+        for b in range(n_blocks - 1, -1, -1):
+            block = flush + b * _BLOCK
+            end = min(block + _BLOCK, stop)
+            _bin_pairs(values0[block:end], values1[block:end], edges0, edges1,
+                       fit0, fit1, fast, index)
+            for j in range(end - block):
+                small[index[j]] += 1
+        for i in range(counts.size):
+            counts[i] += small[i]
+            small[i] = 0
 
 
 @njit(cache=True, nogil=True)
-def joint_histogram(values0, values1, edges0, edges1, tol0, tol1):
+def _fold_last(table, n0, n1):
+    """The (n0, n1) counts of a flat (n0 + 1) x (n1 + 1) table whose
+    extra row and column hold stop values (see ``_linspace_bin``)."""
+    full = table.reshape(n0 + 1, n1 + 1)
+    counts = full[:n0, :n1].copy()
+    for i in range(n0):
+        counts[i, n1 - 1] += full[i, n1]
+    for j in range(n1):
+        counts[n0 - 1, j] += full[n0, j]
+    counts[n0 - 1, n1 - 1] += full[n0, n1]
+    return counts
+
+
+@njit(cache=True, nogil=True)
+def _fits(edges0, edges1):
+    fit0, fit1 = _fast_estimate(edges0), _fast_estimate(edges1)
+    return fit0, fit1, fit0[2] and fit1[2]
+
+
+@njit(cache=True, nogil=True)
+def joint_histogram(values0, values1, edges0, edges1):
     """Counts of value pairs in the bins given by ``edges0`` x ``edges1``.
 
-    ``values0`` and ``values1`` are 1-D and of equal length; every value lies
-    within its edges' range.  ``tol`` bounds, in bins, how far the estimate
-    ``(x - edges[0]) * n / (edges[-1] - edges[0])`` can stray from the bin
-    the edges give (see ``metrics.edge_tolerance``).  Returns int64 counts.
+    ``values0`` and ``values1`` are 1-D, contiguous and of equal length;
+    every value lies within its edges' range.  ``edges`` are float32 or
+    float64, increasing.  Returns int64 counts,
+    ``(edges0.size - 1, edges1.size - 1)``.
     """
-    counts = np.zeros((edges0.size - 1, edges1.size - 1), np.int64)
-    _accumulate_pairs(values0, values1, edges0, edges1, tol0, tol1, counts, 0, values0.size)
-    return counts
+    fit0, fit1, fast = _fits(edges0, edges1)
+    table = np.zeros(edges0.size * edges1.size, np.int64)
+    _count_pairs(values0, values1, edges0, edges1, fit0, fit1, fast, table)
+    return _fold_last(table, edges0.size - 1, edges1.size - 1)
 
 
 @njit(cache=True, nogil=True)
@@ -159,21 +303,46 @@ def _sum_partials(partial):
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def joint_histogram_parallel(values0, values1, edges0, edges1, tol0, tol1, n_chunks):
+def joint_histogram_parallel(values0, values1, edges0, edges1, n_chunks):
     """``joint_histogram`` with one private histogram per chunk, merged.
 
     Integer counts make the merge order irrelevant: the result is the same
     bits as the serial kernel's.
     """
+    fit0, fit1, fast = _fits(edges0, edges1)
     size = values0.size
     step = (size + n_chunks - 1) // n_chunks
-    partial = np.zeros((n_chunks, edges0.size - 1, edges1.size - 1), np.int64)
+    partial = np.zeros((n_chunks, edges0.size * edges1.size), np.int64)
     for c in prange(n_chunks):
         start = c * step
         stop = min(size, start + step)
-        _accumulate_pairs(values0, values1, edges0, edges1, tol0, tol1,
-                          partial[c], start, stop)
-    return _sum_partials(partial)
+        _count_pairs(values0[start:stop], values1[start:stop], edges0, edges1,
+                     fit0, fit1, fast, partial[c])
+    return _fold_last(_sum_partials(partial), edges0.size - 1, edges1.size - 1)
+
+
+@njit(cache=True, nogil=True)
+def _widths(edges):
+    """``np.diff(edges)`` (in the edges' dtype) as float64."""
+    widths = np.empty(edges.size - 1)
+    for k in range(widths.size):
+        widths[k] = edges[k + 1] - edges[k]
+    return widths
+
+
+@njit(cache=True, nogil=True)
+def information(values0, values1, edges0, edges1, log_table):
+    """``entropies`` of ``joint_histogram``'s counts, with the edges' own
+    widths (float32 or float64 edges): one call for mutual information."""
+    counts = joint_histogram(values0, values1, edges0, edges1)
+    return entropies(counts, _widths(edges0), _widths(edges1), log_table)
+
+
+@njit(cache=True, nogil=True)
+def information_parallel(values0, values1, edges0, edges1, log_table, n_chunks):
+    """``information`` on ``joint_histogram_parallel``'s counts."""
+    counts = joint_histogram_parallel(values0, values1, edges0, edges1, n_chunks)
+    return entropies(counts, _widths(edges0), _widths(edges1), log_table)
 
 
 @njit(cache=True, nogil=True)
@@ -274,49 +443,39 @@ def _marginal_entropy(marginal, total, log_total):
     return _single_bin_or(log_total - acc / total, n_occupied)
 
 
-@njit(cache=True, nogil=True)
-def edge_tolerance(edges):
-    """How far, in bins, the float estimate of a value's bin can stray from
-    the bin the edges give: the edges' own rounding (float16/32 edges stray
-    by up to an ulp of their dtype) plus float64 arithmetic.  1.0 (walk the
-    edges for every value) for degenerate edges."""
-    n = edges.size - 1
-    width = edges[n] - edges[0]
-    if not (np.isfinite(width) and width > 0.0):
-        return 1.0
-    scale = n / width
-    stray = 0.0
-    for k in range(n + 1):
-        if k > 0 and edges[k] <= edges[k - 1]:
-            return 1.0
-        stray = max(stray, abs((edges[k] - edges[0]) * scale - k))
-    return min(1.0, stray + 1e-9 * max(1.0, n))
-
-
 # ------------------------------------------------------------------------
 # A reference image binned once, many moving images (AlignmentMetric).
 # ``mask`` arguments are flat uint8 (1 = counted) or empty for everywhere.
 
 
 @njit(cache=True, nogil=True)
-def bin_indices(values, edges, tol, mask):
+def _bin_values(values, edges, fit, index):
+    """``index[j]`` = the bin of ``values[j]``; ``fit`` is
+    ``_fast_estimate(edges)``.  Values outside the edges (uncounted ones)
+    get some index in [-1, n - 1]."""
+    scale, offset, fast = fit
+    if fast:
+        step = _linspace_step(edges)
+        last = np.float64(edges.size - 2)
+        for j in range(values.size):
+            x = np.float64(values[j])
+            k = min(max(_estimate(x, scale, offset), 0.0), last)
+            index[j] = np.int32(k - (1.0 if x < _edge_at(k, step, edges[0]) else 0.0))
+    else:
+        for j in range(values.size):
+            index[j] = _walked_bin(np.float64(values[j]), edges, scale)
+
+
+@njit(cache=True, nogil=True)
+def bin_indices(values, edges, mask):
     """The bin ``np.histogramdd`` gives each value for ``edges`` (int32),
     -1 where ``mask`` is 0.  Every counted value lies within the edges."""
-    last = edges.size - 2
-    lo = edges[0]
-    scale = _bin_scale(edges)
     bins = np.empty(values.size, np.int32)
-    for i in range(values.size):
-        if mask.size and not mask[i]:
-            bins[i] = -1
-            continue
-        x = np.float64(values[i])
-        t = (x - lo) * scale
-        k = min(int(t), last)
-        f = t - k
-        if f < tol or f > 1.0 - tol:
-            k = _walk_edges(x, edges, k, last)
-        bins[i] = k
+    _bin_values(values, edges, _fast_estimate(edges), bins)
+    if mask.size:
+        for i in range(values.size):
+            if not mask[i]:
+                bins[i] = -1
     return bins
 
 
@@ -374,58 +533,48 @@ def masked_value_range_parallel(values, mask, n_chunks):
 
 
 @njit(cache=True, nogil=True)
-def _accumulate_binned(bins0, values1, edges1, tol1, counts, start, stop):
-    """``_accumulate_pairs`` with the first value's bin given (-1: skip)."""
-    last1 = edges1.size - 2
-    n1 = last1 + 1
-    lo1 = edges1[0]
-    scale1 = _bin_scale(edges1)
-    top = np.float64(n1)
-    flat = counts.reshape(-1)
-    index = np.empty(_BLOCK, np.int64)
-    near_edge = np.empty(_BLOCK, np.bool_)
-    for block in range(start, stop, _BLOCK):
-        m = min(_BLOCK, stop - block)
-        n_near = 0
-        for j in range(m):
-            # uncounted values may lie outside the edges: clamp before int()
-            t1 = min(max((np.float64(values1[block + j]) - lo1) * scale1, 0.0), top)
-            k1 = min(int(t1), last1)
-            f1 = t1 - k1
-            near = (f1 < tol1) | (f1 > 1.0 - tol1)
-            near_edge[j] = near
-            n_near += near
-            index[j] = k1
-        if n_near:
-            for j in range(m):
-                if near_edge[j]:
-                    index[j] = _walk_edges(np.float64(values1[block + j]), edges1,
-                                           index[j], last1)
-        for j in range(m):
-            k0 = bins0[block + j]
-            if k0 >= 0:
-                flat[k0 * n1 + index[j]] += 1
+def _count_binned(bins0, values1, edges1, fit1, counts):
+    """``_count_pairs`` with the first value's bin given (-1: not counted);
+    uncounted values may lie outside the edges.  ``counts`` is flat
+    (n0, n1), int64."""
+    n1 = edges1.size - 1
+    small = np.zeros(counts.size, np.int32)
+    index = np.empty(_BLOCK, np.int32)
+    size = bins0.size
+    for flush in range(0, size, _FLUSH):
+        stop = min(size, flush + _FLUSH)
+        for block in range(flush, stop, _BLOCK):
+            end = min(block + _BLOCK, stop)
+            _bin_values(values1[block:end], edges1, fit1, index)
+            rows = bins0[block:end]
+            for j in range(end - block):
+                if rows[j] >= 0:
+                    small[rows[j] * n1 + index[j]] += 1
+        for i in range(counts.size):
+            counts[i] += small[i]
+            small[i] = 0
 
 
 @njit(cache=True, nogil=True)
-def joint_histogram_binned(bins0, n_bins0, values1, edges1, tol1):
+def joint_histogram_binned(bins0, n_bins0, values1, edges1):
     """Joint histogram (int64, (n_bins0, edges1.size - 1)) of pixels whose
     first bin ``bins0`` is given (-1: not counted) and second value is
     binned as ``joint_histogram`` does."""
-    counts = np.zeros((n_bins0, edges1.size - 1), np.int64)
-    _accumulate_binned(bins0, values1, edges1, tol1, counts, 0, bins0.size)
-    return counts
+    counts = np.zeros(n_bins0 * (edges1.size - 1), np.int64)
+    _count_binned(bins0, values1, edges1, _fast_estimate(edges1), counts)
+    return counts.reshape(n_bins0, edges1.size - 1)
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def joint_histogram_binned_parallel(bins0, n_bins0, values1, edges1, tol1, n_chunks):
+def joint_histogram_binned_parallel(bins0, n_bins0, values1, edges1, n_chunks):
     """``joint_histogram_binned`` with a private histogram per chunk: the
     same counts."""
+    fit1 = _fast_estimate(edges1)
     size = bins0.size
     step = (size + n_chunks - 1) // n_chunks
-    partial = np.zeros((n_chunks, n_bins0, edges1.size - 1), np.int64)
+    partial = np.zeros((n_chunks, n_bins0 * (edges1.size - 1)), np.int64)
     for c in prange(n_chunks):
         start = c * step
         stop = min(size, start + step)
-        _accumulate_binned(bins0, values1, edges1, tol1, partial[c], start, stop)
-    return _sum_partials(partial)
+        _count_binned(bins0[start:stop], values1[start:stop], edges1, fit1, partial[c])
+    return _sum_partials(partial).reshape(n_bins0, edges1.size - 1)
