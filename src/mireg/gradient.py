@@ -407,8 +407,7 @@ def alignment(image0, image1, *, sigma=1.5, normalized=True, bins=100):
     """
     a, b, sigma = _validated_pair(image0, image1, sigma)
     names = ("image0", "image1")
-    if a.ndim > 3 or (a.dtype.itemsize == 1 and b.dtype.itemsize == 1):
-        # metrics bins two 8-bit images in one pass, without their ranges
+    if a.ndim > 3:  # the fused pass is 1-3-D
         information = metrics.mutual_information(a, b, bins=bins, normalized=normalized)
         return float(information * _agreement(a, b, sigma, names))
     bins_pair(bins)

@@ -55,7 +55,6 @@ def _raise_nonfinite(values, name):
 # this means the machine is busy, and parallel paths back off (_parallel).
 _SERIAL_RANGE_S = 1.2e-9      # both images' range scans
 _SERIAL_PAIRS_S = 2.2e-9      # binning one value pair
-_SERIAL_BYTE_PAIRS_S = 1.5e-9
 
 
 def checked_ranges(values0, values1, names):
@@ -104,28 +103,6 @@ def _raise_too_wide(lo, hi, n_bins, dtype, name):
         f"{n_bins} bins in {dtype}")
 
 
-def _byte_pair_histogram(a, b, common, n0, n1):
-    """One pass for two 8-bit images: count value pairs, then fold."""
-    offsets = [128 if v.dtype == np.int8 else 0 for v in (a, b)]
-    with parallel_chunks(a.size, serial_seconds=_SERIAL_BYTE_PAIRS_S * a.size,
-                         kernel=("byte_pairs", a.dtype, b.dtype)) as n_chunks:
-        pairs = _hist.byte_pair_counts(a, b, offsets[0], offsets[1], max(n_chunks, 1))
-    bin_maps, edges = [], []
-    for axis, (values, offset, n) in enumerate(zip((a, b), offsets, (n0, n1))):
-        present = np.flatnonzero(pairs.sum(axis=1 - axis))
-        codes = np.arange(256) - offset
-        e = histogram_edges(codes[present[0]], codes[present[-1]], common, n)
-        # the bin np.histogramdd gives each possible value, in the stacked dtype
-        stacked = codes.astype(common)
-        bins = np.searchsorted(e, stacked, side="right") - 1
-        bins[stacked == e[-1]] = n - 1
-        bins = np.where((stacked >= e[0]) & (stacked <= e[-1]), bins, -1)
-        bin_maps.append(bins.astype(np.int64))
-        edges.append(e)
-    counts = _hist.fold_byte_pairs(pairs, bin_maps[0], bin_maps[1], n0, n1)
-    return counts, edges[0], edges[1]
-
-
 def kernel_edges(edges):
     """Bin edges as the histogram kernels take them: float32 and float64
     as they are, float16 widened (exactly) to float32."""
@@ -153,8 +130,6 @@ _FLOAT64 = np.dtype(np.float64)
 def _counts_and_edges(image0, image1, bins, names=("image0", "image1")):
     a, b, common = _flat_pair(image0, image1, names)
     n0, n1 = bins_pair(bins)
-    if a.dtype.itemsize == 1 and b.dtype.itemsize == 1:
-        return _byte_pair_histogram(a, b, common, n0, n1)
     return _binned_counts(a, b, common, checked_ranges(a, b, names), (n0, n1), names)
 
 
@@ -234,9 +209,6 @@ def mutual_information(image0, image1, *, bins=100, normalized=False):
     names = ("image0", "image1")
     a, b, common = _flat_pair(image0, image1, names)
     n_bins = bins_pair(bins)
-    if a.dtype.itemsize == 1 and b.dtype.itemsize == 1:
-        counts, edges0, edges1 = _byte_pair_histogram(a, b, common, *n_bins)
-        return information_from_counts(counts, edges0, edges1, normalized, names)
     range0, range1 = checked_ranges(a, b, names)
     return information_from_ranges(a, b, common, range0, range1, n_bins, normalized, names)
 
@@ -279,9 +251,9 @@ def normalized_mutual_information(image0, image1, *, bins=100):
 
     Notes
     -----
-    Two passes over the pixels (range, then binning; one pass for two
-    8-bit images), on both cores for images above 65536 pixels.  Float
-    inputs are read in their own dtype, never copied to float64.
+    Two passes over the pixels (range, then binning), on both cores for
+    images above 65536 pixels.  Inputs are read in their own dtype, never
+    copied to float64.
 
     References
     ----------

@@ -20,9 +20,21 @@ from numba.extending import overload
 
 # Pairs are binned in blocks: a vectorised pass writes each pair's joint bin
 # to a small buffer, then a scalar pass counts them.  Per-thread counts are
-# int32 (the table stays in L1) and are added to int64 every _FLUSH pairs.
+# int32 and are added to int64 every _FLUSH pairs.  Consecutive pairs count
+# into _COPIES interleaved tables: runs of one bin (a uniform background)
+# otherwise wait on the previous increment of the same counter (measured,
+# 512^2 with 60% background: 0.32 -> 0.23 ms, no cost on the camera pair).
 _BLOCK = 2048
 _FLUSH = 1 << 30
+_COPIES = 4  # the scatter loops pick a copy with ``j & 3``
+
+
+@njit(cache=True, nogil=True)
+def _add_copies(small, counts):
+    """counts += the sum of the int32 copies; the copies are zeroed."""
+    for i in range(counts.size):
+        counts[i] += small[0, i] + small[1, i] + small[2, i] + small[3, i]
+    small[:] = 0
 
 
 def _min_max(values, start, stop):  # pragma: no cover - Numba uses the overload
@@ -239,7 +251,7 @@ def _count_pairs(values0, values1, edges0, edges1, fit0, fit1, fast, counts):
     (n0 + 1) x (n1 + 1) table of ``_bin_pairs``).  Blocks are read last to
     first: the range pass just read the chunk first to last, so its end is
     still in this core's cache."""
-    small = np.zeros(counts.size, np.int32)
+    small = np.zeros((_COPIES, counts.size), np.int32)
     index = np.empty(_BLOCK, np.int32)
     size = values0.size
     for flush in range(0, size, _FLUSH):
@@ -251,10 +263,8 @@ def _count_pairs(values0, values1, edges0, edges1, fit0, fit1, fast, counts):
             _bin_pairs(values0[block:end], values1[block:end], edges0, edges1,
                        fit0, fit1, fast, index)
             for j in range(end - block):
-                small[index[j]] += 1
-        for i in range(counts.size):
-            counts[i] += small[i]
-            small[i] = 0
+                small[j & 3, index[j]] += 1
+        _add_copies(small, counts)
 
 
 @njit(cache=True, nogil=True)
@@ -343,45 +353,6 @@ def information_parallel(values0, values1, edges0, edges1, log_table, n_chunks):
     """``information`` on ``joint_histogram_parallel``'s counts."""
     counts = joint_histogram_parallel(values0, values1, edges0, edges1, n_chunks)
     return entropies(counts, _widths(edges0), _widths(edges1), log_table)
-
-
-@njit(cache=True, nogil=True)
-def _count_byte_pairs(codes0, codes1, offset0, offset1, counts, start, stop):
-    for i in range(start, stop):
-        counts[np.int64(codes0[i]) + offset0, np.int64(codes1[i]) + offset1] += 1
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def byte_pair_counts(codes0, codes1, offset0, offset1, n_chunks):
-    """Counts of every (value0, value1) pair of two 8-bit arrays: (256, 256).
-
-    ``offset`` is 0 for uint8 and 128 for int8, so the row of value v is
-    ``v + offset``.  One pass gives both the ranges and, folded with
-    ``fold_byte_pairs``, the joint histogram.
-    """
-    size = codes0.size
-    step = (size + n_chunks - 1) // n_chunks
-    partial = np.zeros((n_chunks, 256, 256), np.int64)
-    for c in prange(n_chunks):
-        start = c * step
-        stop = min(size, start + step)
-        _count_byte_pairs(codes0, codes1, offset0, offset1, partial[c], start, stop)
-    return _sum_partials(partial)
-
-
-@njit(cache=True, nogil=True)
-def fold_byte_pairs(pair_counts, bin_of_row, bin_of_col, n_bins0, n_bins1):
-    """Sum (256, 256) value-pair counts into (n_bins0, n_bins1) bins."""
-    counts = np.zeros((n_bins0, n_bins1), np.int64)
-    for u in range(256):
-        row = bin_of_row[u]
-        if row < 0:
-            continue
-        for v in range(256):
-            c = pair_counts[u, v]
-            if c != 0:
-                counts[row, bin_of_col[v]] += c
-    return counts
 
 
 @njit(cache=True, nogil=True)
@@ -538,7 +509,7 @@ def _count_binned(bins0, values1, edges1, fit1, counts):
     uncounted values may lie outside the edges.  ``counts`` is flat
     (n0, n1), int64."""
     n1 = edges1.size - 1
-    small = np.zeros(counts.size, np.int32)
+    small = np.zeros((_COPIES, counts.size), np.int32)
     index = np.empty(_BLOCK, np.int32)
     size = bins0.size
     for flush in range(0, size, _FLUSH):
@@ -549,10 +520,8 @@ def _count_binned(bins0, values1, edges1, fit1, counts):
             rows = bins0[block:end]
             for j in range(end - block):
                 if rows[j] >= 0:
-                    small[rows[j] * n1 + index[j]] += 1
-        for i in range(counts.size):
-            counts[i] += small[i]
-            small[i] = 0
+                    small[j & 3, rows[j] * n1 + index[j]] += 1
+        _add_copies(small, counts)
 
 
 @njit(cache=True, nogil=True)
