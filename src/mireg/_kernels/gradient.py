@@ -36,6 +36,7 @@ import numpy as np
 from numba import njit, prange
 
 from .gaussian import combine_lines, correlate_padded, line
+from .histogram import _min_max
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
@@ -89,14 +90,6 @@ def _ordered_sum(values):
 
 
 @njit(cache=True, nogil=True)
-def _all_zero(values):
-    ok = True
-    for i in range(values.size):
-        ok &= values[i] == 0.0
-    return ok
-
-
-@njit(cache=True, nogil=True)
 def _neighbours(p, n):
     """Lines (next, prev) and scale of the difference at line ``p`` of an
     axis of length ``n``: central inside, one-sided at the ends, and
@@ -110,45 +103,13 @@ def _neighbours(p, n):
     return p + 1, p - 1, 0.5
 
 
-@njit(cache=True, nogil=True)
-def _flag_nonfinite(values, nonfinite):
-    for i in range(values.size):
-        nonfinite[i] += np.float64(values[i]) * 0.0
-
-
-@njit(cache=True, nogil=True)
-def _min_max_lanes(values, lo, hi):
-    for i in range(values.size):
-        v = values[i]
-        lo[i] = v if v < lo[i] else lo[i]
-        hi[i] = v if v > hi[i] else hi[i]
-
-
-@njit(cache=True, nogil=True)
-def _inspect(x, start, n, check, nonfinite, track, lo, hi):
-    """The checks of input samples ``x[start:start + n]`` (see above)."""
-    values = line(x, start, n)
-    if check:
-        _flag_nonfinite(values, nonfinite)
-    if track:
-        _min_max_lanes(values, lo, hi)
-
-
-@njit(cache=True, nogil=True)
-def _lanes(x, n, track):
-    """Min and max lanes for ``x``, started at one of its samples."""
-    size = n if track else 0
-    return np.full(size, x[0]), np.full(size, x[0])
-
-
-@njit(cache=True, nogil=True)
-def _extremes(x, lo, hi):
-    a = x[0]
-    b = x[0]
-    for i in range(lo.size):
-        a = lo[i] if lo[i] < a else a
-        b = hi[i] if hi[i] > b else b
-    return a, b
+@njit(cache=True, nogil=True, inline="always")
+def _inspect(x, start, n, lo, hi, finite):
+    """Fold samples ``x[start:start + n]`` into the running (min, max,
+    finite) of an image: one vectorised pass over a line that is about to
+    be smoothed (see above)."""
+    line_lo, line_hi, line_ok = _min_max(x, start, start + n)
+    return min(lo, line_lo), max(hi, line_hi), finite and line_ok
 
 
 @njit(cache=True, nogil=True)
@@ -238,9 +199,8 @@ def _rows(xa, xb, g0, g1, n0, n1, h0, h1, threshold, check, track, mask, start, 
     ring_a = np.empty(0 if given else 3 * n1)
     ring_b = np.empty(3 * n1)
     tbuf = np.zeros(n1 + 2 * r1)
-    nonfinite = np.zeros(n1)
-    lo_a, hi_a = _lanes(xa, n1, track and not given)
-    lo_b, hi_b = _lanes(xb, n1, track)
+    inspect = check or track
+    lo_a, hi_a, lo_b, hi_b, finite = xa[0], xa[0], xb[0], xb[0], True
     values = np.empty(n1)
     write_map = out_map.size == n0 * n1
     done = max(start - 1, 0)  # next row to smooth
@@ -248,9 +208,11 @@ def _rows(xa, xb, g0, g1, n0, n1, h0, h1, threshold, check, track, mask, start, 
         while done <= min(p + 1, n0 - 1):
             slot = (done % 3) * n1
             if not given:
-                _inspect(xa, done * n1, n1, check, nonfinite, lo_a.size > 0, lo_a, hi_a)
+                if inspect:
+                    lo_a, hi_a, finite = _inspect(xa, done * n1, n1, lo_a, hi_a, finite)
                 _smooth_row(xa, done, n0, n1, h0, h1, tbuf, line(ring_a, slot, n1))
-            _inspect(xb, done * n1, n1, check, nonfinite, track, lo_b, hi_b)
+            if inspect:
+                lo_b, hi_b, finite = _inspect(xb, done * n1, n1, lo_b, hi_b, finite)
             _smooth_row(xb, done, n0, n1, h0, h1, tbuf, line(ring_b, slot, n1))
             done += 1
         u, v, s0 = _neighbours(p, n0)
@@ -267,9 +229,7 @@ def _rows(xa, xb, g0, g1, n0, n1, h0, h1, threshold, check, track, mask, start, 
         if mask.size:
             _apply_mask(out, line(mask, p * n1, n1))
         row_sums[p] = _lane_sum(out)
-    a0, a1 = _extremes(xa, lo_a, hi_a)
-    b0, b1 = _extremes(xb, lo_b, hi_b)
-    return _all_zero(nonfinite), a0, a1, b0, b1
+    return finite, lo_a, hi_a, lo_b, hi_b
 
 
 @njit(cache=True, nogil=True)
@@ -408,9 +368,8 @@ def _planes(xa, xb, g0, g1, g2, n0, n1, n2, h0, h1, h2, threshold, check, track,
     cplane = np.empty(n1 * n2)
     tplane = np.zeros((n1 + 2 * r1) * w)
     uplane = np.zeros(size)
-    nonfinite = np.zeros(n1 * n2)
-    lo_a, hi_a = _lanes(xa, n1 * n2, track and not given)
-    lo_b, hi_b = _lanes(xb, n1 * n2, track)
+    inspect = check or track
+    lo_a, hi_a, lo_b, hi_b, finite = xa[0], xa[0], xb[0], xb[0], True
     values = np.empty(n2)
     write_map = out_map.size == n0 * n1 * n2
     done = max(start - 1, 0)
@@ -418,11 +377,13 @@ def _planes(xa, xb, g0, g1, g2, n0, n1, n2, h0, h1, h2, threshold, check, track,
         while done <= min(p + 1, n0 - 1):
             slot = (done % 3) * size
             if not given:
-                _inspect(xa, done * n1 * n2, n1 * n2, check, nonfinite, lo_a.size > 0,
-                         lo_a, hi_a)
+                if inspect:
+                    lo_a, hi_a, finite = _inspect(xa, done * n1 * n2, n1 * n2, lo_a, hi_a,
+                                                  finite)
                 _smooth_plane(xa, done, n0, n1, n2, h0, h1, h2, cplane, tplane, uplane,
                               line(ring_a, slot, size))
-            _inspect(xb, done * n1 * n2, n1 * n2, check, nonfinite, track, lo_b, hi_b)
+            if inspect:
+                lo_b, hi_b, finite = _inspect(xb, done * n1 * n2, n1 * n2, lo_b, hi_b, finite)
             _smooth_plane(xb, done, n0, n1, n2, h0, h1, h2, cplane, tplane, uplane,
                           line(ring_b, slot, size))
             done += 1
@@ -450,9 +411,7 @@ def _planes(xa, xb, g0, g1, g2, n0, n1, n2, h0, h1, h2, threshold, check, track,
                 _apply_mask(out, line(mask, flat, n2))
             plane_sum += _lane_sum(out)
         plane_sums[p] = plane_sum
-    a0, a1 = _extremes(xa, lo_a, hi_a)
-    b0, b1 = _extremes(xb, lo_b, hi_b)
-    return _all_zero(nonfinite), a0, a1, b0, b1
+    return finite, lo_a, hi_a, lo_b, hi_b
 
 
 @njit(cache=True, nogil=True)
