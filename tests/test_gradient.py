@@ -219,6 +219,17 @@ def test_smooth_is_scipy_gaussian_filter(rng, dtype, shape, sigma):
     np.testing.assert_array_equal(got, expected)  # the same operations, in order
 
 
+@pytest.mark.parametrize("dtype", [np.int8, np.int32, np.uint32, np.int64, np.uint64])
+def test_smooth_reads_wide_integers_as_numpy_converts_them(rng, dtype):
+    # the eight-wide bodies convert lines to float64 themselves: values
+    # beyond 2**53 must round as np.float64(x) does
+    info = np.iinfo(dtype)
+    image = rng.integers(info.min, info.max, size=(19, 45), dtype=dtype, endpoint=True)
+    expected = ndi.gaussian_filter(image.astype(np.float64), 1.3, mode="constant",
+                                   cval=0.0, truncate=4.0)
+    np.testing.assert_array_equal(smooth(image, 1.3), expected)
+
+
 def test_smooth_per_axis_sigma(rng):
     image = rng.normal(size=(20, 30, 12)) * 100
     for sigma in [(0.0, 1.0, 2.0), (3.0, 0.0, 0.5), (0.0, 0.0, 0.0), (1.2, 1.2, 4.0)]:
