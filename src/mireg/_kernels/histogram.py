@@ -30,11 +30,11 @@ _COPIES = 4  # the scatter loops pick a copy with ``j & 3``
 
 
 @njit(cache=True, nogil=True)
-def _add_copies(small, counts):
+def _add_copies(copies, counts):
     """counts += the sum of the int32 copies; the copies are zeroed."""
     for i in range(counts.size):
-        counts[i] += small[0, i] + small[1, i] + small[2, i] + small[3, i]
-    small[:] = 0
+        counts[i] += copies[0, i] + copies[1, i] + copies[2, i] + copies[3, i]
+    copies[:] = 0
 
 
 def _min_max(values, start, stop):  # pragma: no cover - Numba uses the overload
@@ -201,7 +201,7 @@ def _linspace_bin(x, scale, offset, step, edge0):
     """The bin of ``x`` (float64, within the edges) as a float64, for
     edges that ``_fast_estimate`` passed.  ``x`` on the stop value may
     give ``n``, one past the last bin: callers count it there and fold it
-    into the last bin (``_fold_last``), which saves a clamp per value."""
+    into the last bin (``_merged_counts``), which saves a clamp per value."""
     k = _estimate(x, scale, offset)
     return k - (1.0 if x < _edge_at(k, step, edge0) else 0.0)
 
@@ -246,12 +246,14 @@ def _bin_pairs(values0, values1, edges0, edges1, fit0, fit1, fast, index):
 
 
 @njit(cache=True, nogil=True)
-def _count_pairs(values0, values1, edges0, edges1, fit0, fit1, fast, counts):
-    """Add the joint bins of all pairs to ``counts`` (flat int64, the
-    (n0 + 1) x (n1 + 1) table of ``_bin_pairs``).  Blocks are read last to
-    first: the range pass just read the chunk first to last, so its end is
-    still in this core's cache."""
-    small = np.zeros((_COPIES, counts.size), np.int32)
+def _count_pairs(values0, values1, edges0, edges1, fit0, fit1, fast, copies, spill):
+    """Count the joint bins of all pairs (the (n0 + 1) x (n1 + 1) table of
+    ``_bin_pairs``) into ``copies`` (int32, (_COPIES, table); zeroed
+    here).  Beyond ``_FLUSH`` pairs the copies are added to ``spill``
+    (int64, the table; empty for fewer pairs) before they could overflow.
+    Blocks are read last to first: the range pass just read the chunk first
+    to last, so its end is still in this core's cache."""
+    copies[:] = 0
     index = np.empty(_BLOCK, np.int32)
     size = values0.size
     for flush in range(0, size, _FLUSH):
@@ -263,22 +265,46 @@ def _count_pairs(values0, values1, edges0, edges1, fit0, fit1, fast, counts):
             _bin_pairs(values0[block:end], values1[block:end], edges0, edges1,
                        fit0, fit1, fast, index)
             for j in range(end - block):
-                small[j & 3, index[j]] += 1
-        _add_copies(small, counts)
+                copies[j & 3, index[j]] += 1
+        if spill.size:
+            _add_copies(copies, spill)
 
 
 @njit(cache=True, nogil=True)
-def _fold_last(table, n0, n1):
-    """The (n0, n1) counts of a flat (n0 + 1) x (n1 + 1) table whose
-    extra row and column hold stop values (see ``_linspace_bin``)."""
-    full = table.reshape(n0 + 1, n1 + 1)
-    counts = full[:n0, :n1].copy()
-    for i in range(n0):
-        counts[i, n1 - 1] += full[i, n1]
-    for j in range(n1):
-        counts[n0 - 1, j] += full[n0, j]
-    counts[n0 - 1, n1 - 1] += full[n0, n1]
+def _merged_counts(copies, spill, n0, n1):
+    """The (n0, n1) int64 counts of per-chunk tables: ``copies`` (n_chunks,
+    _COPIES, table) int32 plus ``spill`` (n_chunks, table or 0) int64, the
+    extra row and column (stop values, see ``_linspace_bin``) folded into
+    the last bin.  Integer sums: any order gives the same counts."""
+    row = n1 + 1
+    counts = np.zeros((n0, n1), np.int64)
+    total = np.empty(row, np.int64)
+    for i in range(n0 + 1):
+        total[:] = 0
+        for c in range(copies.shape[0]):
+            for k in range(_COPIES):
+                part = copies[c, k, i * row:(i + 1) * row]
+                for j in range(row):
+                    total[j] += part[j]
+            if spill.shape[1]:
+                extra = spill[c, i * row:(i + 1) * row]
+                for j in range(row):
+                    total[j] += extra[j]
+        out = counts[min(i, n0 - 1)]
+        for j in range(n1):
+            out[j] += total[j]
+        out[n1 - 1] += total[n1]
     return counts
+
+
+@njit(cache=True, nogil=True)
+def _tables(n_chunks, size, rows, columns):
+    """Uninitialised count copies and spills of a flat ``rows`` x
+    ``columns`` table for ``n_chunks`` chunks of at most ``size`` pairs."""
+    table = rows * columns
+    copies = np.empty((n_chunks, _COPIES, table), np.int32)
+    spill = np.zeros((n_chunks, table if size > _FLUSH else 0), np.int64)
+    return copies, spill
 
 
 @njit(cache=True, nogil=True)
@@ -297,24 +323,14 @@ def joint_histogram(values0, values1, edges0, edges1):
     ``(edges0.size - 1, edges1.size - 1)``.
     """
     fit0, fit1, fast = _fits(edges0, edges1)
-    table = np.zeros(edges0.size * edges1.size, np.int64)
-    _count_pairs(values0, values1, edges0, edges1, fit0, fit1, fast, table)
-    return _fold_last(table, edges0.size - 1, edges1.size - 1)
-
-
-@njit(cache=True, nogil=True)
-def _sum_partials(partial):
-    """Sum per-chunk histograms (leading axis): integer counts, so the
-    order of the chunks does not change a bit."""
-    counts = partial[0].copy()
-    for c in range(1, partial.shape[0]):
-        counts += partial[c]
-    return counts
+    copies, spill = _tables(1, values0.size, edges0.size, edges1.size)
+    _count_pairs(values0, values1, edges0, edges1, fit0, fit1, fast, copies[0], spill[0])
+    return _merged_counts(copies, spill, edges0.size - 1, edges1.size - 1)
 
 
 @njit(cache=True, nogil=True, parallel=True)
 def joint_histogram_parallel(values0, values1, edges0, edges1, n_chunks):
-    """``joint_histogram`` with one private histogram per chunk, merged.
+    """``joint_histogram`` with private tables per chunk, merged.
 
     Integer counts make the merge order irrelevant: the result is the same
     bits as the serial kernel's.
@@ -322,13 +338,13 @@ def joint_histogram_parallel(values0, values1, edges0, edges1, n_chunks):
     fit0, fit1, fast = _fits(edges0, edges1)
     size = values0.size
     step = (size + n_chunks - 1) // n_chunks
-    partial = np.zeros((n_chunks, edges0.size * edges1.size), np.int64)
+    copies, spill = _tables(n_chunks, step, edges0.size, edges1.size)
     for c in prange(n_chunks):
-        start = c * step
+        start = min(size, c * step)
         stop = min(size, start + step)
         _count_pairs(values0[start:stop], values1[start:stop], edges0, edges1,
-                     fit0, fit1, fast, partial[c])
-    return _fold_last(_sum_partials(partial), edges0.size - 1, edges1.size - 1)
+                     fit0, fit1, fast, copies[c], spill[c])
+    return _merged_counts(copies, spill, edges0.size - 1, edges1.size - 1)
 
 
 @njit(cache=True, nogil=True)
@@ -504,12 +520,12 @@ def masked_value_range_parallel(values, mask, n_chunks):
 
 
 @njit(cache=True, nogil=True)
-def _count_binned(bins0, values1, edges1, fit1, counts):
-    """``_count_pairs`` with the first value's bin given (-1: not counted);
-    uncounted values may lie outside the edges.  ``counts`` is flat
-    (n0, n1), int64."""
-    n1 = edges1.size - 1
-    small = np.zeros((_COPIES, counts.size), np.int32)
+def _count_binned(bins0, values1, edges1, fit1, copies, spill):
+    """``_count_pairs`` with the first value's bin given (-1: not counted),
+    into the same (n0 + 1) x (n1 + 1) tables; uncounted values may lie
+    outside the edges."""
+    row = edges1.size
+    copies[:] = 0
     index = np.empty(_BLOCK, np.int32)
     size = bins0.size
     for flush in range(0, size, _FLUSH):
@@ -520,8 +536,9 @@ def _count_binned(bins0, values1, edges1, fit1, counts):
             rows = bins0[block:end]
             for j in range(end - block):
                 if rows[j] >= 0:
-                    small[j & 3, rows[j] * n1 + index[j]] += 1
-        _add_copies(small, counts)
+                    copies[j & 3, rows[j] * row + index[j]] += 1
+        if spill.size:
+            _add_copies(copies, spill)
 
 
 @njit(cache=True, nogil=True)
@@ -529,21 +546,22 @@ def joint_histogram_binned(bins0, n_bins0, values1, edges1):
     """Joint histogram (int64, (n_bins0, edges1.size - 1)) of pixels whose
     first bin ``bins0`` is given (-1: not counted) and second value is
     binned as ``joint_histogram`` does."""
-    counts = np.zeros(n_bins0 * (edges1.size - 1), np.int64)
-    _count_binned(bins0, values1, edges1, _fast_estimate(edges1), counts)
-    return counts.reshape(n_bins0, edges1.size - 1)
+    copies, spill = _tables(1, bins0.size, n_bins0 + 1, edges1.size)
+    _count_binned(bins0, values1, edges1, _fast_estimate(edges1), copies[0], spill[0])
+    return _merged_counts(copies, spill, n_bins0, edges1.size - 1)
 
 
 @njit(cache=True, nogil=True, parallel=True)
 def joint_histogram_binned_parallel(bins0, n_bins0, values1, edges1, n_chunks):
-    """``joint_histogram_binned`` with a private histogram per chunk: the
-    same counts."""
+    """``joint_histogram_binned`` with private tables per chunk: the same
+    counts."""
     fit1 = _fast_estimate(edges1)
     size = bins0.size
     step = (size + n_chunks - 1) // n_chunks
-    partial = np.zeros((n_chunks, n_bins0 * (edges1.size - 1)), np.int64)
+    copies, spill = _tables(n_chunks, step, n_bins0 + 1, edges1.size)
     for c in prange(n_chunks):
-        start = c * step
+        start = min(size, c * step)
         stop = min(size, start + step)
-        _count_binned(bins0[start:stop], values1[start:stop], edges1, fit1, partial[c])
-    return _sum_partials(partial).reshape(n_bins0, edges1.size - 1)
+        _count_binned(bins0[start:stop], values1[start:stop], edges1, fit1, copies[c],
+                      spill[c])
+    return _merged_counts(copies, spill, n_bins0, edges1.size - 1)
