@@ -151,6 +151,28 @@ def test_serial_and_parallel_histogram_kernels_agree_bitwise(rng):
         assert kernels.value_ranges_parallel(a, b, n_chunks) == kernels.value_ranges(a, b)
 
 
+@pytest.mark.parametrize("size", [1000, 40_000])  # one table, four tables
+def test_counts_spill_to_int64_every_flush(rng, size):
+    # Chunks of more than 2**30 pairs add their int32 tables to int64 as
+    # they go; the same code with a flush every 997 pairs must count alike.
+    from mireg._kernels import histogram as kernels
+    a, b = rng.random(size), rng.random(size)
+    e = np.linspace(0.0, 1.0, 33)
+    fit0 = fit1 = kernels._fast_estimate(e)
+    copies, _ = kernels._tables(1, size, e.size, e.size)
+    spill = np.zeros((1, e.size * e.size), np.int64)
+    kernels._count_pairs(a, b, e, e, fit0, fit1, True, copies[0], spill[0], 997)
+    assert not copies.any()  # all flushed
+    np.testing.assert_array_equal(kernels._merged_counts(copies, spill, 32, 32),
+                                  np.histogramdd([a, b], bins=(e, e))[0])
+    bins0 = np.searchsorted(e, a, side="right").astype(np.int32) - 1
+    copies, _ = kernels._tables(1, size, e.size, e.size)
+    spill[:] = 0
+    kernels._count_binned(bins0, b, e, fit1, copies[0], spill[0], 997)
+    np.testing.assert_array_equal(kernels._merged_counts(copies, spill, 32, 32),
+                                  np.histogramdd([a, b], bins=(e, e))[0])
+
+
 def _values_on_and_beside_edges(edges, rng, n_random=2000):
     """Every edge, its float neighbours in the edges' dtype (clipped into
     the range), and random values: what the bin estimate gets wrong most."""

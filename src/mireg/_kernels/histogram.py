@@ -20,20 +20,23 @@ from numba.extending import overload
 
 # Pairs are binned in blocks: a vectorised pass writes each pair's joint bin
 # to a small buffer, then a scalar pass counts them.  Per-thread counts are
-# int32 and are added to int64 every _FLUSH pairs.  Consecutive pairs count
-# into _COPIES interleaved tables: runs of one bin (a uniform background)
-# otherwise wait on the previous increment of the same counter (measured,
-# 512^2 with 60% background: 0.32 -> 0.23 ms, no cost on the camera pair).
+# int32 and are added to int64 every _FLUSH pairs.  Chunks of _MANY_COPIES
+# pairs or more count consecutive pairs into four interleaved tables: runs
+# of one bin (a uniform background) otherwise wait on the previous increment
+# of the same counter (measured, 512^2 with 60% background: 0.32 -> 0.23 ms,
+# no cost on the camera pair).  Smaller chunks keep one table: zeroing and
+# merging four cost more than they save there.
 _BLOCK = 2048
 _FLUSH = 1 << 30
-_COPIES = 4  # the scatter loops pick a copy with ``j & 3``
+_MANY_COPIES = 1 << 15
 
 
 @njit(cache=True, nogil=True)
 def _add_copies(copies, counts):
-    """counts += the sum of the int32 copies; the copies are zeroed."""
-    for i in range(counts.size):
-        counts[i] += copies[0, i] + copies[1, i] + copies[2, i] + copies[3, i]
+    """counts += the sum of the int32 copies (rows); the copies are zeroed."""
+    for k in range(copies.shape[0]):
+        for i in range(counts.size):
+            counts[i] += copies[k, i]
     copies[:] = 0
 
 
@@ -132,7 +135,8 @@ def value_ranges_parallel(values0, values1, n_chunks):
 
 # ------------------------------------------------------------------------
 # Bins.  ``edges`` are float32 or float64 (their own dtype); counts go to a
-# flat row-major table of (edges0.size - 1) x (edges1.size - 1).
+# flat row-major table of edges0.size x edges1.size: one row and column more
+# than there are bins, for stop values (see ``_linspace_bin``).
 
 
 def _edge_at(k, step, first):  # pragma: no cover - Numba uses the overload
@@ -246,26 +250,33 @@ def _bin_pairs(values0, values1, edges0, edges1, fit0, fit1, fast, index):
 
 
 @njit(cache=True, nogil=True)
-def _count_pairs(values0, values1, edges0, edges1, fit0, fit1, fast, copies, spill):
+def _count_pairs(values0, values1, edges0, edges1, fit0, fit1, fast, copies, spill,
+                 flush_every):
     """Count the joint bins of all pairs (the (n0 + 1) x (n1 + 1) table of
-    ``_bin_pairs``) into ``copies`` (int32, (_COPIES, table); zeroed
-    here).  Beyond ``_FLUSH`` pairs the copies are added to ``spill``
+    ``_bin_pairs``) into ``copies`` (int32, (copies, table); zeroed
+    here; one or four, see ``_tables``).  Every ``flush_every`` pairs
+    (``_FLUSH``) the copies are added to ``spill``
     (int64, the table; empty for fewer pairs) before they could overflow.
     Blocks are read last to first: the range pass just read the chunk first
     to last, so its end is still in this core's cache."""
     copies[:] = 0
+    four = copies.shape[0] == 4
     index = np.empty(_BLOCK, np.int32)
     size = values0.size
-    for flush in range(0, size, _FLUSH):
-        stop = min(size, flush + _FLUSH)
+    for flush in range(0, size, flush_every):
+        stop = min(size, flush + flush_every)
         n_blocks = (stop - flush + _BLOCK - 1) // _BLOCK
         for b in range(n_blocks - 1, -1, -1):
             block = flush + b * _BLOCK
             end = min(block + _BLOCK, stop)
             _bin_pairs(values0[block:end], values1[block:end], edges0, edges1,
                        fit0, fit1, fast, index)
-            for j in range(end - block):
-                copies[j & 3, index[j]] += 1
+            if four:  # the constant mask lets LLVM unroll by four
+                for j in range(end - block):
+                    copies[j & 3, index[j]] += 1
+            else:
+                for j in range(end - block):
+                    copies[0, index[j]] += 1
         if spill.size:
             _add_copies(copies, spill)
 
@@ -273,7 +284,7 @@ def _count_pairs(values0, values1, edges0, edges1, fit0, fit1, fast, copies, spi
 @njit(cache=True, nogil=True)
 def _merged_counts(copies, spill, n0, n1):
     """The (n0, n1) int64 counts of per-chunk tables: ``copies`` (n_chunks,
-    _COPIES, table) int32 plus ``spill`` (n_chunks, table or 0) int64, the
+    copies, table) int32 plus ``spill`` (n_chunks, table or 0) int64, the
     extra row and column (stop values, see ``_linspace_bin``) folded into
     the last bin.  Integer sums: any order gives the same counts."""
     row = n1 + 1
@@ -282,7 +293,7 @@ def _merged_counts(copies, spill, n0, n1):
     for i in range(n0 + 1):
         total[:] = 0
         for c in range(copies.shape[0]):
-            for k in range(_COPIES):
+            for k in range(copies.shape[1]):
                 part = copies[c, k, i * row:(i + 1) * row]
                 for j in range(row):
                     total[j] += part[j]
@@ -302,7 +313,8 @@ def _tables(n_chunks, size, rows, columns):
     """Uninitialised count copies and spills of a flat ``rows`` x
     ``columns`` table for ``n_chunks`` chunks of at most ``size`` pairs."""
     table = rows * columns
-    copies = np.empty((n_chunks, _COPIES, table), np.int32)
+    n_copies = 4 if size >= _MANY_COPIES else 1
+    copies = np.empty((n_chunks, n_copies, table), np.int32)
     spill = np.zeros((n_chunks, table if size > _FLUSH else 0), np.int64)
     return copies, spill
 
@@ -324,7 +336,8 @@ def joint_histogram(values0, values1, edges0, edges1):
     """
     fit0, fit1, fast = _fits(edges0, edges1)
     copies, spill = _tables(1, values0.size, edges0.size, edges1.size)
-    _count_pairs(values0, values1, edges0, edges1, fit0, fit1, fast, copies[0], spill[0])
+    _count_pairs(values0, values1, edges0, edges1, fit0, fit1, fast, copies[0], spill[0],
+                 _FLUSH)
     return _merged_counts(copies, spill, edges0.size - 1, edges1.size - 1)
 
 
@@ -343,7 +356,7 @@ def joint_histogram_parallel(values0, values1, edges0, edges1, n_chunks):
         start = min(size, c * step)
         stop = min(size, start + step)
         _count_pairs(values0[start:stop], values1[start:stop], edges0, edges1,
-                     fit0, fit1, fast, copies[c], spill[c])
+                     fit0, fit1, fast, copies[c], spill[c], _FLUSH)
     return _merged_counts(copies, spill, edges0.size - 1, edges1.size - 1)
 
 
@@ -520,23 +533,29 @@ def masked_value_range_parallel(values, mask, n_chunks):
 
 
 @njit(cache=True, nogil=True)
-def _count_binned(bins0, values1, edges1, fit1, copies, spill):
+def _count_binned(bins0, values1, edges1, fit1, copies, spill, flush_every):
     """``_count_pairs`` with the first value's bin given (-1: not counted),
     into the same (n0 + 1) x (n1 + 1) tables; uncounted values may lie
     outside the edges."""
     row = edges1.size
     copies[:] = 0
+    four = copies.shape[0] == 4
     index = np.empty(_BLOCK, np.int32)
     size = bins0.size
-    for flush in range(0, size, _FLUSH):
-        stop = min(size, flush + _FLUSH)
+    for flush in range(0, size, flush_every):
+        stop = min(size, flush + flush_every)
         for block in range(flush, stop, _BLOCK):
             end = min(block + _BLOCK, stop)
             _bin_values(values1[block:end], edges1, fit1, index)
             rows = bins0[block:end]
-            for j in range(end - block):
-                if rows[j] >= 0:
-                    copies[j & 3, rows[j] * row + index[j]] += 1
+            if four:
+                for j in range(end - block):
+                    if rows[j] >= 0:
+                        copies[j & 3, rows[j] * row + index[j]] += 1
+            else:
+                for j in range(end - block):
+                    if rows[j] >= 0:
+                        copies[0, rows[j] * row + index[j]] += 1
         if spill.size:
             _add_copies(copies, spill)
 
@@ -547,7 +566,8 @@ def joint_histogram_binned(bins0, n_bins0, values1, edges1):
     first bin ``bins0`` is given (-1: not counted) and second value is
     binned as ``joint_histogram`` does."""
     copies, spill = _tables(1, bins0.size, n_bins0 + 1, edges1.size)
-    _count_binned(bins0, values1, edges1, _fast_estimate(edges1), copies[0], spill[0])
+    _count_binned(bins0, values1, edges1, _fast_estimate(edges1), copies[0], spill[0],
+                  _FLUSH)
     return _merged_counts(copies, spill, n_bins0, edges1.size - 1)
 
 
@@ -563,5 +583,5 @@ def joint_histogram_binned_parallel(bins0, n_bins0, values1, edges1, n_chunks):
         start = min(size, c * step)
         stop = min(size, start + step)
         _count_binned(bins0[start:stop], values1[start:stop], edges1, fit1, copies[c],
-                      spill[c])
+                      spill[c], _FLUSH)
     return _merged_counts(copies, spill, n_bins0, edges1.size - 1)
