@@ -28,7 +28,6 @@ the same bits whichever runs.
 """
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 
@@ -57,34 +56,51 @@ def _backing_off():
     return time.monotonic() < _state["serial_until"]
 
 
-@contextlib.contextmanager
-def parallel_chunks(size, min_size=PARALLEL_MIN_SIZE, serial_seconds=None, kernel=None):
-    """Yield the number of chunks to run in parallel, or 0 for serial.
+class parallel_chunks:
+    """Context manager: enter gives the number of chunks to run in
+    parallel, or 0 for serial.
 
     ``serial_seconds``, if given, is what the serial kernel would take; a
     parallel run slower than ``STALLED`` times that (plus ``STALL_SLACK``)
     starts a back-off (see module notes) -- except the first run of each
     ``kernel`` in the process (a hashable naming the kernel and its
     argument dtypes: each dtype is its own compiled specialisation), which
-    loads it and may start the thread pool (~0.1 s).
+    loads it and may start the thread pool (~0.1 s).  A class rather than
+    a generator: it runs around every metric call, and costs a third.
     """
-    threads = numba.get_num_threads()
-    if (size < min_size or threads < 2 or _backing_off()
-            or not _SLOT.acquire(blocking=False)):
-        yield 0
-        return
-    start = time.perf_counter()
-    try:
-        yield threads
-    finally:
-        elapsed = time.perf_counter() - start
+
+    __slots__ = ("size", "min_size", "serial_seconds", "kernel", "start")
+
+    def __init__(self, size, min_size=PARALLEL_MIN_SIZE, serial_seconds=None, kernel=None):
+        self.size = size
+        self.min_size = min_size
+        self.serial_seconds = serial_seconds
+        self.kernel = kernel
+        self.start = None
+
+    def __enter__(self):
+        if self.size < self.min_size:
+            return 0
+        threads = numba.get_num_threads()
+        if threads < 2 or _backing_off() or not _SLOT.acquire(blocking=False):
+            return 0
+        self.start = time.perf_counter()
+        return threads
+
+    def __exit__(self, *exc_info):
+        if self.start is None:
+            return False
+        elapsed = time.perf_counter() - self.start
+        self.start = None
         _SLOT.release()
+        kernel = self.kernel
         first = kernel not in _state["warm"]
         _state["warm"].add(kernel)
-        if serial_seconds is not None and not first:
-            if elapsed > STALLED * serial_seconds + STALL_SLACK:
+        if self.serial_seconds is not None and not first:
+            if elapsed > STALLED * self.serial_seconds + STALL_SLACK:
                 backoff = _state["backoff"]
                 _state["serial_until"] = time.monotonic() + backoff
                 _state["backoff"] = min(2.0 * backoff, BACKOFF_MAX_SECONDS)
             else:
                 _state["backoff"] = BACKOFF_MIN_SECONDS
+        return False

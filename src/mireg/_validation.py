@@ -56,6 +56,8 @@ def kernel_view(array):
     never to float64; non-native byte order and non-contiguous layouts are
     copied in their own dtype.  The caller's array is never modified.
     """
+    if array.dtype in KERNEL_DTYPES and array.flags.c_contiguous:
+        return array  # the usual case, checked first
     if array.dtype == np.bool_:
         array = np.ascontiguousarray(array).view(np.uint8)
     elif array.dtype == np.float16:

@@ -410,10 +410,10 @@ def alignment(image0, image1, *, sigma=1.5, normalized=True, bins=100):
     if a.ndim > 3:  # the fused pass is 1-3-D
         information = metrics.mutual_information(a, b, bins=bins, normalized=normalized)
         return float(information * _agreement(a, b, sigma, names))
-    bins_pair(bins)
+    n_bins = bins_pair(bins)
     # the fused pass finds the ranges the joint histogram needs
     g, range0, range1 = _agreement(a, b, sigma, names, track=True)
     information = metrics.information_from_ranges(
         kernel_view(a).reshape(-1), kernel_view(b).reshape(-1),
-        np.result_type(a.dtype, b.dtype), range0, range1, bins, normalized, names)
+        np.result_type(a.dtype, b.dtype), range0, range1, n_bins, normalized, names)
     return float(information * g)

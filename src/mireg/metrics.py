@@ -113,15 +113,18 @@ def _binned_counts(a, b, common, ranges, n_bins, names):
     """Joint histogram of two flat kernel views whose ranges are known."""
     edges0 = histogram_edges(*ranges[0], common, n_bins[0], names[0])
     edges1 = histogram_edges(*ranges[1], common, n_bins[1], names[1])
+    return _counts(a, b, edges0, edges1), edges0, edges1
+
+
+def _counts(a, b, edges0, edges1):
+    """Joint histogram of two flat kernel views on these edges."""
     e0, e1 = kernel_edges(edges0), kernel_edges(edges1)
     with parallel_chunks(a.size, serial_seconds=_SERIAL_PAIRS_S * a.size,
                          kernel=("joint_histogram", a.dtype, b.dtype, e0.dtype,
                                  e1.dtype)) as n_chunks:
         if n_chunks:
-            counts = _hist.joint_histogram_parallel(a, b, e0, e1, n_chunks)
-        else:
-            counts = _hist.joint_histogram(a, b, e0, e1)
-    return counts, edges0, edges1
+            return _hist.joint_histogram_parallel(a, b, e0, e1, n_chunks)
+        return _hist.joint_histogram(a, b, e0, e1)
 
 
 _FLOAT64 = np.dtype(np.float64)
@@ -296,19 +299,18 @@ def _information(h0, h1, h01, normalized, names):
     return np.float64((h0 + h1) / h01)
 
 
-def information_from_ranges(values0, values1, common, range0, range1, bins, normalized,
+def information_from_ranges(values0, values1, common, range0, range1, n_bins, normalized,
                             names=("image0", "image1")):
     """:func:`mutual_information` of two flat kernel views of the same size
     whose minimum and maximum (in their own dtypes) are already known and
     finite, e.g. from a pass that read them for something else
     (``mireg.alignment``); ``common`` is the dtype ``np.histogramdd`` stacks
-    the original images in.  The same bins and entropies, one pass fewer."""
-    n0, n1 = bins_pair(bins)
-    edges0 = histogram_edges(*range0, common, n0, names[0])
-    edges1 = histogram_edges(*range1, common, n1, names[1])
+    the original images in, ``n_bins`` a pair from ``bins_pair``.  The same
+    bins and entropies, one pass fewer."""
+    edges0 = histogram_edges(*range0, common, n_bins[0], names[0])
+    edges1 = histogram_edges(*range1, common, n_bins[1], names[1])
     if edges0.dtype.itemsize == 2:  # float16 widths: NumPy's, from np.diff
-        counts, _, _ = _binned_counts(values0, values1, common, (range0, range1),
-                                      (n0, n1), names)
+        counts = _counts(values0, values1, edges0, edges1)
         return information_from_counts(counts, edges0, edges1, normalized, names)
     a, b = values0, values1
     with parallel_chunks(a.size, serial_seconds=_SERIAL_PAIRS_S * a.size,
