@@ -253,12 +253,12 @@ def _bin_pairs(values0, values1, edges0, edges1, fit0, fit1, fast, index):
 def _count_pairs(values0, values1, edges0, edges1, fit0, fit1, fast, copies, spill,
                  flush_every):
     """Count the joint bins of all pairs (the (n0 + 1) x (n1 + 1) table of
-    ``_bin_pairs``) into ``copies`` (int32, (copies, table); zeroed
-    here; one or four, see ``_tables``).  Every ``flush_every`` pairs
-    (``_FLUSH``) the copies are added to ``spill``
-    (int64, the table; empty for fewer pairs) before they could overflow.
-    Blocks are read last to first: the range pass just read the chunk first
-    to last, so its end is still in this core's cache."""
+    ``_bin_pairs``) into ``copies`` (int32, one or four tables, see
+    ``_tables``; zeroed here).  If ``spill`` (int64, the table) is not
+    empty, the copies are added to it every ``flush_every`` pairs
+    (``_FLUSH``), before they could overflow.  Blocks are read last to
+    first: the range pass just read the chunk first to last, so its end is
+    still in this core's cache."""
     copies[:] = 0
     four = copies.shape[0] == 4
     index = np.empty(_BLOCK, np.int32)
