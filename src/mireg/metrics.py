@@ -39,6 +39,8 @@ def _flat_pair(image0, image1, names):
     return kernel_view(a).reshape(-1), kernel_view(b).reshape(-1), common
 
 
+_FLOAT64 = np.dtype(np.float64)
+
 # log(c) for the counts most bins hold; entropies() falls back to np.log above
 _LOG_TABLE = np.log(np.maximum(np.arange(1 << 16, dtype=np.float64), 1.0))
 
@@ -53,8 +55,10 @@ def _raise_nonfinite(values, name):
 
 # What the serial kernels cost per pixel here (s): a parallel run slower than
 # this means the machine is busy, and parallel paths back off (_parallel).
-_SERIAL_RANGE_S = 1.2e-9      # both images' range scans
-_SERIAL_PAIRS_S = 2.2e-9      # binning one value pair
+# Measured (float64, serial): 0.54 / 0.63 ns a pixel for both range scans
+# at 512^2 / 2048^2; 1.16 / 1.96 ns for binning a pair and the entropies.
+_SERIAL_RANGE_S = 0.7e-9      # both images' range scans
+_SERIAL_PAIRS_S = 2.0e-9      # binning one value pair
 
 
 def checked_ranges(values0, values1, names):
@@ -125,9 +129,6 @@ def _counts(a, b, edges0, edges1):
         if n_chunks:
             return _hist.joint_histogram_parallel(a, b, e0, e1, n_chunks)
         return _hist.joint_histogram(a, b, e0, e1)
-
-
-_FLOAT64 = np.dtype(np.float64)
 
 
 def _counts_and_edges(image0, image1, bins, names=("image0", "image1")):
