@@ -165,10 +165,11 @@ def test_counts_spill_to_int64_every_flush(rng, size):
     assert not copies.any()  # all flushed
     np.testing.assert_array_equal(kernels._merged_counts(copies, spill, 32, 32),
                                   np.histogramdd([a, b], bins=(e, e))[0])
+    from mireg._kernels import binned
     bins0 = np.searchsorted(e, a, side="right").astype(np.int32) - 1
     copies, _ = kernels._tables(1, size, e.size, e.size)
     spill[:] = 0
-    kernels._count_binned(bins0, b, e, fit1, copies[0], spill[0], 997)
+    binned._count_binned(bins0, b, e, fit1, copies[0], spill[0], 997)
     np.testing.assert_array_equal(kernels._merged_counts(copies, spill, 32, 32),
                                   np.histogramdd([a, b], bins=(e, e))[0])
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import metrics
-from ._kernels import histogram as _hist
+from ._kernels import binned as _binned
 from ._parallel import parallel_chunks
 from ._validation import as_image, bins_pair, check_finite, kernel_view, positive_float
 from .gradient import _check_axes, _fused_sum, _half_kernel, _stacked_sum, gradient_stack
@@ -113,10 +113,10 @@ class AlignmentMetric:
         any value is NaN or inf."""
         with parallel_chunks(values.size) as n_chunks:
             if n_chunks:
-                lo, hi, finite, _ = _hist.masked_value_range_parallel(
+                lo, hi, finite, _ = _binned.masked_value_range_parallel(
                     values, self._mask, n_chunks)
             else:
-                lo, hi, finite, _ = _hist.masked_value_range(
+                lo, hi, finite, _ = _binned.masked_value_range(
                     values, self._mask, 0, values.size)
         if not finite:
             check_finite(values, name)
@@ -127,7 +127,7 @@ class AlignmentMetric:
         cached = self._bins0.get(common)
         if cached is None:
             edges = metrics.histogram_edges(*self._range0, common, self.bins[0])
-            bins = _hist.bin_indices(self._values, metrics.kernel_edges(edges), self._mask)
+            bins = _binned.bin_indices(self._values, metrics.kernel_edges(edges), self._mask)
             cached = self._bins0[common] = (edges, bins)
         return cached
 
@@ -146,10 +146,10 @@ class AlignmentMetric:
         e1 = metrics.kernel_edges(edges1)
         with parallel_chunks(values.size) as n_chunks:
             if n_chunks:
-                counts = _hist.joint_histogram_binned_parallel(
+                counts = _binned.joint_histogram_binned_parallel(
                     bins0, self.bins[0], values, e1, n_chunks)
             else:
-                counts = _hist.joint_histogram_binned(bins0, self.bins[0], values, e1)
+                counts = _binned.joint_histogram_binned(bins0, self.bins[0], values, e1)
         return metrics.information_from_counts(counts, edges0, edges1, normalized,
                                                ("reference", "moving"))
 

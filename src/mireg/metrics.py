@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from ._kernels import histogram as _hist
+from ._kernels.entropy import entropies
 from ._parallel import parallel_chunks
 from ._validation import as_image, bins_pair, kernel_view, same_ndim
 
@@ -284,7 +285,7 @@ def information_from_counts(counts, edges0, edges1, normalized, names=("image0",
     others against it (``mireg.AlignmentMetric``)."""
     widths0 = np.diff(edges0).astype(np.float64)
     widths1 = np.diff(edges1).astype(np.float64)
-    h0, h1, h01 = _hist.entropies(counts, widths0, widths1, _LOG_TABLE)
+    h0, h1, h01 = entropies(counts, widths0, widths1, _LOG_TABLE)
     return _information(h0, h1, h01, normalized, names)
 
 

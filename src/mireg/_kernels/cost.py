@@ -17,7 +17,7 @@ added in order, so the serial and parallel kernels give the same bits.
 import numpy as np
 from numba import njit, prange
 
-from .histogram import entropies
+from .entropy import entropies
 from .interpolate import (corner2, cubic2, cubic3, lerp2, lerp2_pair, lerp3,
                           lerp3_triple)
 
