@@ -188,8 +188,9 @@ def _fused_sum(xa, xb, given, shape, half, check, mask, out, track=False):
 def _agreement(a, b, sigma, names, out_map=None, track=False):
     """Sum of the gradient-agreement map of two validated images; the map
     into ``out_map`` (float64, C-contiguous, of their shape) if given.
-    With ``track``, returns (sum, (min a, max a), (min b, max b)), the
-    extremes in the kernel views' dtypes."""
+    With ``track``, returns (sum, (min a, max a), (min b, max b), view a,
+    view b): the flat kernel views read and their extremes, in their dtypes,
+    for a joint histogram of the same views."""
     if a.ndim > 3:
         return _agreement_stacked(a, b, sigma, names, out_map)
     xa = kernel_view(a).reshape(-1)
@@ -203,7 +204,7 @@ def _agreement(a, b, sigma, names, out_map=None, track=False):
         check_finite(a, names[0])
         check_finite(b, names[1])
     if track:
-        return float(total), (lo_a, hi_a), (lo_b, hi_b)
+        return float(total), (lo_a, hi_a), (lo_b, hi_b), xa, xb
     return float(total)
 
 
@@ -412,8 +413,7 @@ def alignment(image0, image1, *, sigma=1.5, normalized=True, bins=100):
         return float(information * _agreement(a, b, sigma, names))
     n_bins = bins_pair(bins)
     # the fused pass finds the ranges the joint histogram needs
-    g, range0, range1 = _agreement(a, b, sigma, names, track=True)
+    g, range0, range1, xa, xb = _agreement(a, b, sigma, names, track=True)
     information = metrics.information_from_ranges(
-        kernel_view(a).reshape(-1), kernel_view(b).reshape(-1),
-        np.result_type(a.dtype, b.dtype), range0, range1, n_bins, normalized, names)
+        xa, xb, np.result_type(a.dtype, b.dtype), range0, range1, n_bins, normalized, names)
     return float(information * g)

@@ -114,13 +114,6 @@ def kernel_edges(edges):
     return edges if edges.dtype.itemsize >= 4 else edges.astype(np.float32)
 
 
-def _binned_counts(a, b, common, ranges, n_bins, names):
-    """Joint histogram of two flat kernel views whose ranges are known."""
-    edges0 = histogram_edges(*ranges[0], common, n_bins[0], names[0])
-    edges1 = histogram_edges(*ranges[1], common, n_bins[1], names[1])
-    return _counts(a, b, edges0, edges1), edges0, edges1
-
-
 def _counts(a, b, edges0, edges1):
     """Joint histogram of two flat kernel views on these edges."""
     e0, e1 = kernel_edges(edges0), kernel_edges(edges1)
@@ -133,9 +126,13 @@ def _counts(a, b, edges0, edges1):
 
 
 def _counts_and_edges(image0, image1, bins, names=("image0", "image1")):
+    """Validated images' joint histogram and the edges of its bins."""
     a, b, common = _flat_pair(image0, image1, names)
     n0, n1 = bins_pair(bins)
-    return _binned_counts(a, b, common, checked_ranges(a, b, names), (n0, n1), names)
+    range0, range1 = checked_ranges(a, b, names)
+    edges0 = histogram_edges(*range0, common, n0, names[0])
+    edges1 = histogram_edges(*range1, common, n1, names[1])
+    return _counts(a, b, edges0, edges1), edges0, edges1
 
 
 def joint_histogram(image0, image1, *, bins=100):
