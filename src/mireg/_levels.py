@@ -21,14 +21,8 @@ from ._kernels import samples as _samples
 from . import gradient as _gradient
 from . import transforms as tf
 from .metrics import _LOG_TABLE
+from ._config import MIN_OVERLAP_FRACTION
 
-# a cost evaluation with fewer overlapping samples than this is "no overlap"
-MIN_OVERLAP_FRACTION = 0.05
-# A cost evaluation runs on both cores from this many samples: measured
-# here (median us per evaluation with the Python around it, serial vs 2
-# threads, camera with G): 6400 samples linear 132 vs 135, cubic 196 vs 194;
-# 9216 linear 188 vs 128, cubic 265 vs 170; 16384 linear 330 vs 191.
-PARALLEL_MIN_SAMPLES = 1 << 13
 
 
 def downsample(image, shrink, *, is_mask=False):

@@ -17,11 +17,8 @@ from scipy import optimize
 
 from . import transforms as tf
 from ._kernels import cost as _cost
-from ._levels import PARALLEL_MIN_SAMPLES
 from ._parallel import parallel_chunks
-
-# Powell iterations at most on every level but the finest
-COARSE_MAXITER = 3
+from ._config import COARSE_MAXITER, PARALLEL_MIN_SAMPLES
 
 
 def parameter_units(ndim, kind, radius, unit_length):

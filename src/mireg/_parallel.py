@@ -33,20 +33,9 @@ import time
 
 import numba
 
-# Below this many pixels a parallel launch (and one private histogram per
-# thread) costs more than it saves on two cores.  Measured with the
-# histogram kernels (serial vs 2 threads, us): 16k px 36 vs 49, 32k 70 vs
-# 65, 64k 135 vs 96, 256k 539 vs 304; the range scan breaks even at ~16k.
-PARALLEL_MIN_SIZE = 1 << 16
+from ._config import (BACKOFF_MAX_SECONDS, BACKOFF_MIN_SECONDS, PARALLEL_MIN_SIZE, STALL_SLACK,
+                      STALLED)
 
-BACKOFF_MIN_SECONDS = 0.1
-BACKOFF_MAX_SECONDS = 2.0
-# A stalled launch costs 30-100x the serial time; waking threads that went
-# idle costs ~0.1 ms.  Judging by the serial time alone, every first launch
-# after a back-off looked stalled and started the next one: mireg's NMI ran
-# serial for good (1.2 ms at 512^2 instead of 0.7).
-STALLED = 3.0
-STALL_SLACK = 0.5e-3
 
 _SLOT = threading.Lock()
 _state = {"serial_until": 0.0, "warm": set(), "backoff": BACKOFF_MIN_SECONDS}

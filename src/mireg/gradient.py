@@ -27,17 +27,11 @@ from ._kernels import gradient as _grad
 from ._parallel import parallel_chunks
 from ._validation import (as_image, bins_pair, check_finite, kernel_view,
                           positive_float, same_shape)
+from ._config import GAUSSIAN_BLOCK_SAMPLES, GRADIENT_PARALLEL_MIN_SIZE
 
 __all__ = ["gradient_similarity", "gradient_information", "alignment"]
 
 TRUNCATE = 4.0
-
-# The fused kernels cost ~6 ns per pixel and more: two threads pay from ~1000
-# pixels on an idle machine; 8192 keeps small images off the shared pool.
-_PARALLEL_MIN_SIZE = 1 << 13
-
-# Rows of the generic per-axis pass handled per block (see gaussian.py).
-_BLOCK = 4096
 
 
 def _isclose_zero_threshold(atol=1e-8):
@@ -121,7 +115,7 @@ def smooth(image, sigma):
         n = shape[axis]
         dst = np.empty(array.size)
         half = _half_kernel(s)
-        rows = max(1, _BLOCK // after)
+        rows = max(1, GAUSSIAN_BLOCK_SAMPLES // after)
         with parallel_chunks(array.size) as n_chunks:
             if n_chunks:
                 _gauss.smooth_axis_parallel(src, dst, half, before, n, after, rows, n_chunks)
@@ -169,7 +163,7 @@ def _fused_sum(xa, xb, given, shape, half, check, mask, out, track=False):
     float64; for 1-D with a zero component first) and ``xb``.  Returns
     (sum, finite, min a, max a, min b, max b), the extremes if ``track``."""
     g = given if given is not None else np.empty((3, 0))
-    with parallel_chunks(xb.size, _PARALLEL_MIN_SIZE) as n_chunks:
+    with parallel_chunks(xb.size, GRADIENT_PARALLEL_MIN_SIZE) as n_chunks:
         if len(shape) <= 2:
             n0, n1 = shape if len(shape) == 2 else (1, shape[0])
             h0 = half if len(shape) == 2 else np.ones(1)

@@ -16,6 +16,7 @@ from ._kernels import histogram as _hist
 from ._kernels.entropy import entropies
 from ._parallel import parallel_chunks
 from ._validation import as_image, bins_pair, kernel_view, same_ndim
+from ._config import SERIAL_PAIR_SECONDS, SERIAL_RANGE_SECONDS
 
 __all__ = ["joint_histogram", "mutual_information", "normalized_mutual_information"]
 
@@ -54,18 +55,11 @@ def _raise_nonfinite(values, name):
         f"mask or replace them first")
 
 
-# What the serial kernels cost per pixel here (s): a parallel run slower than
-# this means the machine is busy, and parallel paths back off (_parallel).
-# Measured (float64, serial): 0.54 / 0.63 ns a pixel for both range scans
-# at 512^2 / 2048^2; 1.16 / 1.96 ns for binning a pair and the entropies.
-_SERIAL_RANGE_S = 0.7e-9      # both images' range scans
-_SERIAL_PAIRS_S = 2.0e-9      # binning one value pair
-
 
 def checked_ranges(values0, values1, names):
     """((min0, max0), (min1, max1)) of two flat kernel views of one size, in
     one pass each; ValueError naming the argument on NaN or inf."""
-    with parallel_chunks(values0.size, serial_seconds=_SERIAL_RANGE_S * values0.size,
+    with parallel_chunks(values0.size, serial_seconds=SERIAL_RANGE_SECONDS * values0.size,
                          kernel=("value_ranges", values0.dtype, values1.dtype)) as n_chunks:
         if n_chunks:
             ranges = _hist.value_ranges_parallel(values0, values1, n_chunks)
@@ -117,7 +111,7 @@ def kernel_edges(edges):
 def _counts(a, b, edges0, edges1):
     """Joint histogram of two flat kernel views on these edges."""
     e0, e1 = kernel_edges(edges0), kernel_edges(edges1)
-    with parallel_chunks(a.size, serial_seconds=_SERIAL_PAIRS_S * a.size,
+    with parallel_chunks(a.size, serial_seconds=SERIAL_PAIR_SECONDS * a.size,
                          kernel=("joint_histogram", a.dtype, b.dtype, e0.dtype,
                                  e1.dtype)) as n_chunks:
         if n_chunks:
@@ -312,7 +306,7 @@ def information_from_ranges(values0, values1, common, range0, range1, n_bins, no
         counts = _counts(values0, values1, edges0, edges1)
         return information_from_counts(counts, edges0, edges1, normalized, names)
     a, b = values0, values1
-    with parallel_chunks(a.size, serial_seconds=_SERIAL_PAIRS_S * a.size,
+    with parallel_chunks(a.size, serial_seconds=SERIAL_PAIR_SECONDS * a.size,
                          kernel=("information", a.dtype, b.dtype, edges0.dtype,
                                  edges1.dtype)) as n_chunks:
         if n_chunks:

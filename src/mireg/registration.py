@@ -22,14 +22,13 @@ from . import transforms as tf
 from ._kernels import cost as _cost
 from ._levels import Level, Pyramid
 from ._validation import as_image, bins_pair, check_finite, positive_float, same_ndim
+from ._config import DEFAULT_MAX_SAMPLES
 
 __all__ = ["register", "warp", "RegistrationResult"]
 
 logger = logging.getLogger("mireg")
 
 METRICS = _cost.METRIC_CODES
-# reference samples per level at most, by ndim (see register's max_samples)
-DEFAULT_MAX_SAMPLES = {2: 1 << 15, 3: 1 << 16}
 
 
 @dataclass

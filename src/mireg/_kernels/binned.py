@@ -8,7 +8,8 @@ uint8 (1 = counted) or empty for everywhere.
 import numpy as np
 from numba import njit, prange
 
-from .histogram import (_BLOCK, _FLUSH, _add_copies, _edge_at, _estimate, _fast_estimate,
+from .._config import HISTOGRAM_BLOCK, HISTOGRAM_FLUSH
+from .histogram import (_add_copies, _edge_at, _estimate, _fast_estimate,
                         _linspace_step, _merged_counts, _tables, _walked_bin, value_range)
 
 
@@ -104,12 +105,12 @@ def _count_binned(bins0, values1, edges1, fit1, copies, spill, flush_every):
     row = edges1.size
     copies[:] = 0
     four = copies.shape[0] == 4
-    index = np.empty(_BLOCK, np.int32)
+    index = np.empty(HISTOGRAM_BLOCK, np.int32)
     size = bins0.size
     for flush in range(0, size, flush_every):
         stop = min(size, flush + flush_every)
-        for block in range(flush, stop, _BLOCK):
-            end = min(block + _BLOCK, stop)
+        for block in range(flush, stop, HISTOGRAM_BLOCK):
+            end = min(block + HISTOGRAM_BLOCK, stop)
             _bin_values(values1[block:end], edges1, fit1, index)
             rows = bins0[block:end]
             if four:
@@ -131,7 +132,7 @@ def joint_histogram_binned(bins0, n_bins0, values1, edges1):
     binned as ``joint_histogram`` does."""
     copies, spill = _tables(1, bins0.size, n_bins0 + 1, edges1.size)
     _count_binned(bins0, values1, edges1, _fast_estimate(edges1), copies[0], spill[0],
-                  _FLUSH)
+                  HISTOGRAM_FLUSH)
     return _merged_counts(copies, spill, n_bins0, edges1.size - 1)
 
 
@@ -147,5 +148,5 @@ def joint_histogram_binned_parallel(bins0, n_bins0, values1, edges1, n_chunks):
         start = min(size, c * step)
         stop = min(size, start + step)
         _count_binned(bins0[start:stop], values1[start:stop], edges1, fit1, copies[c],
-                      spill[c], _FLUSH)
+                      spill[c], HISTOGRAM_FLUSH)
     return _merged_counts(copies, spill, n_bins0, edges1.size - 1)

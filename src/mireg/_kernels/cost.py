@@ -21,9 +21,8 @@ from .entropy import entropies
 from .interpolate import (corner2, cubic2, cubic3, lerp2, lerp2_pair, lerp3,
                           lerp3_triple)
 
-# 1024, not 4096: chunks are dealt to the threads whole, and 25600 samples
-# (160^2) split 16384/9216 in 4096s (1.5x on two cores; 1.8x in 1024s)
-G_CHUNK = 1024
+from .._config import G_CHUNK
+
 _EPS_MAG2 = 1e-16  # |g| <= 1e-8, np.isclose(|g|, 0)'s threshold, squared
 
 

@@ -25,6 +25,8 @@ from numba.extending import intrinsic
 from .simd import (LANES, centre8, centre_1_8, centre_2_8, centre_3_8, four_taps8,
                    tap_one8, tap_pair8)
 
+from .._config import GAUSSIAN_SEGMENT
+
 
 @intrinsic
 def _address(typingctx, array, offset):
@@ -50,7 +52,6 @@ def line(array, start, n):
     """
     return carray(_address(array, start), n)
 
-_SEGMENT = 512
 
 # The taps are applied four per sweep over the output line: the partial sum
 # stays in a register for four taps (same order of operations), which cuts
@@ -142,11 +143,11 @@ def _tap_one(o, x, w):
 def _symmetric_taps(o, src, s, step, half):
     """``o[i] = src[s + i] * half[0] + sum over m = r..1 of
     (src[s + i - m * step] + src[s + i + m * step]) * half[m]``, every tap
-    inside ``src``; in segments of ``_SEGMENT`` outputs, which stay in L1
+    inside ``src``; in segments of ``GAUSSIAN_SEGMENT`` outputs, which stay in L1
     from one sweep to the next."""
     n = o.size
-    for start in range(0, n, _SEGMENT):
-        size = min(_SEGMENT, n - start)
+    for start in range(0, n, GAUSSIAN_SEGMENT):
+        size = min(GAUSSIAN_SEGMENT, n - start)
         _segment_taps(line(o, start, size), src, s + start, step, half)
 
 

@@ -20,18 +20,17 @@ from numba.extending import overload
 
 from .entropy import entropies
 
+from .._config import HISTOGRAM_BLOCK, HISTOGRAM_FLUSH, HISTOGRAM_MANY_COPIES
+
 
 # Pairs are binned in blocks: a vectorised pass writes each pair's joint bin
 # to a small buffer, then a scalar pass counts them.  Per-thread counts are
-# int32 and are added to int64 every _FLUSH pairs.  Chunks of _MANY_COPIES
+# int32 and are added to int64 every HISTOGRAM_FLUSH pairs.  Chunks of HISTOGRAM_MANY_COPIES
 # pairs or more count consecutive pairs into four interleaved tables: runs
 # of one bin (a uniform background) otherwise wait on the previous increment
 # of the same counter (measured, 512^2 with 60% background: 0.32 -> 0.23 ms,
 # no cost on the camera pair).  Smaller chunks keep one table: zeroing and
 # merging four cost more than they save there.
-_BLOCK = 2048
-_FLUSH = 1 << 30
-_MANY_COPIES = 1 << 15
 
 
 @njit(cache=True, nogil=True)
@@ -259,19 +258,19 @@ def _count_pairs(values0, values1, edges0, edges1, fit0, fit1, fast, copies, spi
     ``_bin_pairs``) into ``copies`` (int32, one or four tables, see
     ``_tables``; zeroed here).  If ``spill`` (int64, the table) is not
     empty, the copies are added to it every ``flush_every`` pairs
-    (``_FLUSH``), before they could overflow.  Blocks are read last to
+    (``HISTOGRAM_FLUSH``), before they could overflow.  Blocks are read last to
     first: the range pass just read the chunk first to last, so its end is
     still in this core's cache."""
     copies[:] = 0
     four = copies.shape[0] == 4
-    index = np.empty(_BLOCK, np.int32)
+    index = np.empty(HISTOGRAM_BLOCK, np.int32)
     size = values0.size
     for flush in range(0, size, flush_every):
         stop = min(size, flush + flush_every)
-        n_blocks = (stop - flush + _BLOCK - 1) // _BLOCK
+        n_blocks = (stop - flush + HISTOGRAM_BLOCK - 1) // HISTOGRAM_BLOCK
         for b in range(n_blocks - 1, -1, -1):
-            block = flush + b * _BLOCK
-            end = min(block + _BLOCK, stop)
+            block = flush + b * HISTOGRAM_BLOCK
+            end = min(block + HISTOGRAM_BLOCK, stop)
             _bin_pairs(values0[block:end], values1[block:end], edges0, edges1,
                        fit0, fit1, fast, index)
             if four:  # the constant mask lets LLVM unroll by four
@@ -316,9 +315,9 @@ def _tables(n_chunks, size, rows, columns):
     """Uninitialised count copies and spills of a flat ``rows`` x
     ``columns`` table for ``n_chunks`` chunks of at most ``size`` pairs."""
     table = rows * columns
-    n_copies = 4 if size >= _MANY_COPIES else 1
+    n_copies = 4 if size >= HISTOGRAM_MANY_COPIES else 1
     copies = np.empty((n_chunks, n_copies, table), np.int32)
-    spill = np.zeros((n_chunks, table if size > _FLUSH else 0), np.int64)
+    spill = np.zeros((n_chunks, table if size > HISTOGRAM_FLUSH else 0), np.int64)
     return copies, spill
 
 
@@ -340,7 +339,7 @@ def joint_histogram(values0, values1, edges0, edges1):
     fit0, fit1, fast = _fits(edges0, edges1)
     copies, spill = _tables(1, values0.size, edges0.size, edges1.size)
     _count_pairs(values0, values1, edges0, edges1, fit0, fit1, fast, copies[0], spill[0],
-                 _FLUSH)
+                 HISTOGRAM_FLUSH)
     return _merged_counts(copies, spill, edges0.size - 1, edges1.size - 1)
 
 
@@ -359,7 +358,7 @@ def joint_histogram_parallel(values0, values1, edges0, edges1, n_chunks):
         start = min(size, c * step)
         stop = min(size, start + step)
         _count_pairs(values0[start:stop], values1[start:stop], edges0, edges1,
-                     fit0, fit1, fast, copies[c], spill[c], _FLUSH)
+                     fit0, fit1, fast, copies[c], spill[c], HISTOGRAM_FLUSH)
     return _merged_counts(copies, spill, edges0.size - 1, edges1.size - 1)
 
 

@@ -1,0 +1,70 @@
+"""Tuning constants, in one place.
+
+None of these changes a result: they choose between code paths that give
+the same bits (serial or parallel, block sizes, chunk sizes) or set the
+registration's defaults.  What each was measured to do is recorded in
+``docs/performance.md``.
+
+The constants under "compiled into the kernels" are read by Numba when it
+compiles, and its on-disk cache does not notice when they change: after
+editing one, delete ``src/mireg/_kernels/__pycache__``.
+"""
+
+# ---- when a parallel kernel pays (see _parallel.py) -------------------------
+
+# Histogram and range kernels (metrics.py): below this many pixels a parallel
+# launch and one private histogram per thread cost more than they save.
+PARALLEL_MIN_SIZE = 1 << 16
+
+# The fused gradient kernels (gradient.py, alignment_metric.py) cost several
+# ns a pixel, so two threads pay from far fewer pixels; this keeps small
+# images off the shared thread pool.
+GRADIENT_PARALLEL_MIN_SIZE = 1 << 13
+
+# A registration cost evaluation runs on both cores from this many samples.
+PARALLEL_MIN_SAMPLES = 1 << 13
+
+# What the serial metric kernels cost, in seconds per pixel: a parallel run
+# several times slower than this means the machine is busy.
+SERIAL_RANGE_SECONDS = 0.7e-9  # both images' range scans
+SERIAL_PAIR_SECONDS = 2.0e-9  # binning one value pair
+
+# Back-off after a stalled parallel launch: serial for BACKOFF_MIN_SECONDS,
+# doubling while stalls repeat, up to BACKOFF_MAX_SECONDS.  A launch is
+# stalled when it takes more than STALLED times the serial estimate plus
+# STALL_SLACK (waking idle threads costs a little even on a quiet machine).
+BACKOFF_MIN_SECONDS = 0.1
+BACKOFF_MAX_SECONDS = 2.0
+STALLED = 3.0
+STALL_SLACK = 0.5e-3
+
+# ---- registration defaults ----------------------------------------------------
+
+# Reference samples per pyramid level at most, by ndim (register's max_samples).
+DEFAULT_MAX_SAMPLES = {2: 1 << 15, 3: 1 << 16}
+
+# A cost evaluation with fewer overlapping samples than this fraction of the
+# level's samples counts as "no overlap".
+MIN_OVERLAP_FRACTION = 0.05
+
+# Powell iterations at most on every level but the finest: a coarse level
+# only hands a start to the next one.
+COARSE_MAXITER = 3
+
+# ---- compiled into the kernels --------------------------------------------------
+
+# Samples per partial sum of G in the registration cost: chunks are dealt to
+# threads whole, so the serial and parallel sums add the same partials.
+G_CHUNK = 1024
+
+# Histogram binning: pairs binned per vectorised block; pairs counted in int32
+# before a flush to int64; chunks of at least HISTOGRAM_MANY_COPIES pairs count
+# into four interleaved tables.
+HISTOGRAM_BLOCK = 2048
+HISTOGRAM_FLUSH = 1 << 30
+HISTOGRAM_MANY_COPIES = 1 << 15
+
+# Gaussian: the outputs of a line computed per tap sweep (they stay in L1),
+# and the samples of the generic per-axis pass handled per block of rows.
+GAUSSIAN_SEGMENT = 512
+GAUSSIAN_BLOCK_SAMPLES = 4096
