@@ -15,6 +15,7 @@ from skimage import color, data, transform
 
 import mireg
 from mireg.batch import register_many
+from mireg.cli.batch import run_manifest
 from mireg.stack import StackResult, register_stack
 
 from registration_helpers import make_moving, mean_error, truth_matrix
@@ -291,7 +292,7 @@ def _run_cli(*args, cwd):
 
     src = os.path.dirname(os.path.dirname(package.__file__))
     env = dict(os.environ, PYTHONPATH=src + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    return subprocess.run([sys.executable, "-m", "mireg.batch_cli", *map(str, args)],
+    return subprocess.run([sys.executable, "-m", "mireg.cli.batch", *map(str, args)],
                           cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
@@ -369,4 +370,4 @@ def test_batch_cli_user_errors(png_manifest, args, match):
 def test_bad_manifest_is_a_user_error(tmp_path):
     (tmp_path / "m.csv").write_text("ref,mov\na.png,b.png\n")
     with pytest.raises(ValueError, match="columns reference,moving"):
-        mireg.batch.run_manifest(tmp_path / "m.csv", tmp_path / "out")
+        run_manifest(tmp_path / "m.csv", tmp_path / "out")

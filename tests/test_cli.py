@@ -251,7 +251,7 @@ def test_bench_prints_the_table():
 # ---- file formats, in process ------------------------------------------------------
 
 def test_io_round_trips(tmp_path):
-    from mireg.io import read_image, write_image
+    from mireg.cli.io import read_image, write_image
 
     deep = (np.arange(64 * 48, dtype=np.uint16).reshape(64, 48) * 21)
     imageio.imwrite(tmp_path / "deep.png", deep)
@@ -275,3 +275,16 @@ def test_io_round_trips(tmp_path):
     out = nibabel.load(tmp_path / "out.nii.gz")
     assert out.shape == (12, 10, 1) and out.get_data_dtype() == np.float32
     np.testing.assert_allclose(out.get_fdata(), 2.5)
+
+
+# ---- the application sits on the library -----------------------------------------
+
+def test_the_library_never_imports_the_application():
+    code = ("import sys, mireg, mireg.batch, mireg.stack, mireg.reference\n"
+            "print(sorted(m for m in sys.modules if m.startswith('mireg.cli')))")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [SRC, env.get("PYTHONPATH")]))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"

@@ -1,15 +1,20 @@
 """How batches run: a local thread pool or a dask cluster, one driver.
 
-The engines (:class:`_Local`, :class:`_Dask`) take tasks ``(index,
-function, args)``; :func:`_drive` keeps a bounded number in flight and
-yields ``(index, outcome)`` as they finish.  Every task runs the serial
-kernels (:func:`_one_core`): the pool or the cluster already keeps the
-cores busy, and parallel kernels on top of each other only oversubscribe
-(24 pairs on 2 dask workers took 12.9 s instead of 1.2 s).
+The shared machinery of :func:`mireg.register_many`,
+:func:`mireg.register_stack` and ``mireg batch``: the checks of their run
+options (:func:`check_run_options`), the engines (a thread pool or a dask
+cluster, chosen by :func:`engine_for`) that take tasks ``(index, function,
+args)``, :func:`drive`, which keeps a bounded number in flight and yields
+``(index, outcome)`` as they finish, and the :class:`Progress` line.  Every
+task runs the serial kernels (:func:`_one_core`): the pool or the cluster
+already keeps the cores busy, and parallel kernels on top of each other
+only oversubscribe them.
 """
 from __future__ import annotations
 
 import concurrent.futures
+import inspect
+import numbers
 import os
 import queue
 import sys
@@ -17,9 +22,47 @@ import time
 
 import numpy as np
 
-from .registration import register
+from . import transforms as tf
+from .registration import METRICS, register
 
-def _register_one(reference, moving, options, errors):
+ERRORS = ("raise", "return")
+REGISTER_OPTIONS = frozenset(inspect.signature(register).parameters) - {
+    "reference_image", "moving_image"}
+
+
+# ---- argument checks ------------------------------------------------------
+
+def check_run_options(n_jobs, client, errors, register_kwargs, jobs_name="n_jobs"):
+    """Raise on a bad ``errors``, ``n_jobs`` (named ``jobs_name`` in the
+    message) or register option, or on both ``n_jobs`` and ``client``."""
+    if errors not in ERRORS:
+        raise ValueError(f"`errors` must be one of {ERRORS}, got {errors!r}")
+    if client is not None and n_jobs is not None:
+        raise ValueError(f"give `n_jobs` (local threads) or `client` (a dask cluster), "
+                         f"not both; got n_jobs={n_jobs!r} and client={client!r}")
+    if n_jobs is not None and (isinstance(n_jobs, bool)
+                               or not isinstance(n_jobs, numbers.Integral) or n_jobs < 1):
+        raise ValueError(f"`{jobs_name}` must be an integer >= 1, got {n_jobs!r}")
+    check_register_options(register_kwargs, "register_kwargs")
+
+
+def check_register_options(options, name):
+    """Raise on options of :func:`~mireg.register` that every pair would
+    fail on alike (named ``name`` in the message), before any work."""
+    unknown = sorted(set(options) - REGISTER_OPTIONS)
+    if unknown:
+        raise TypeError(f"`{name}`: unknown mireg.register option(s) {unknown}; "
+                        f"known: {sorted(REGISTER_OPTIONS)}")
+    if "transform" in options and options["transform"] not in tf.TRANSFORMS:
+        raise ValueError(f"`transform` must be one of {tf.TRANSFORMS}, "
+                         f"got {options['transform']!r}")
+    if "metric" in options and options["metric"] not in METRICS:
+        raise ValueError(f"`metric` must be one of {METRICS}, got {options['metric']!r}")
+
+
+# ---- one task ---------------------------------------------------------------
+
+def register_one(reference, moving, options, errors):
     """One pair, on a pool thread or a dask worker; with ``errors="return"``
     a failure is the result, so it travels back like any other."""
     if errors == "raise":
@@ -37,9 +80,9 @@ def _one_core(function, *args):
 
     Pool threads and cluster tasks each keep one core busy; a parallel
     kernel inside one would put more runnable threads than cores on the
-    machine, and a parallel region waits for its slowest thread: measured
-    with 2 dask workers on 2 cores, 24 pairs took 13 s instead of 1.2 s.
-    (Numba's thread count is per thread, so this touches no other work.)
+    machine, and a parallel region waits for its slowest thread, so every
+    task would wait on the others.  (Numba's thread count is per thread,
+    so this touches no other work.)
     """
     import numba
 
@@ -160,13 +203,17 @@ def _arrays_in(args):
             yield from (v for v in value.values() if _is_bulky(v))
 
 
-def _engine(n_jobs, client, planned=None):
+def engine_for(n_jobs, client, planned=None):
+    """The engine: a dask cluster with ``client``, else ``n_jobs`` local
+    threads (default ``os.cpu_count()``).  ``planned``, the whole list of
+    tasks when known, lets the cluster release each array after its last
+    use."""
     if client is not None:
         return _Dask(client, planned)
     return _Local(n_jobs if n_jobs is not None else os.cpu_count() or 1)
 
 
-def _drive(tasks, engine, errors, progress=None, failed=None):
+def drive(tasks, engine, errors, progress=None, failed=None):
     """Run ``tasks`` with at most ``engine.window`` in flight; yield
     ``(index, outcome)`` in completion order.  With ``errors="raise"`` the
     first failure is raised (the tasks in flight are cancelled).
@@ -217,7 +264,7 @@ def _outcome(index, future, errors):
         raise
 
 
-class _Progress:
+class Progress:
     """A status line on stderr: redrawn in place on a terminal, else a line
     at most every few seconds."""
 
@@ -254,5 +301,3 @@ class _Progress:
             self.stream.write("\n")
             self.stream.flush()
 
-
-# ---- public API -------------------------------------------------------------

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import transforms as tf
-from .batch import _check_run_options, register_many
+from ._engines import check_run_options
+from .batch import register_many
 from .registration import RegistrationResult
 
 __all__ = ["register_stack", "StackResult"]
@@ -239,7 +240,7 @@ def register_stack(stack, *, reference="first", n_jobs=None, client=None,
     >>> np.round(result[2].parameters, 1).tolist()
     [3.0, 0.0]
     """
-    _check_run_options(n_jobs, client, errors, register_kwargs)
+    check_run_options(n_jobs, client, errors, register_kwargs)
     frames = _frames(stack)
     if not frames:
         raise ValueError("`stack` has no frames")
@@ -261,5 +262,3 @@ def register_stack(stack, *, reference="first", n_jobs=None, client=None,
         return StackResult(_chain(pairwise, frames[0].shape), target, pairwise=pairwise)
     return StackResult(outcomes[:target] + [identity] + outcomes[target:], target)
 
-
-# ---- manifests (mireg batch) ------------------------------------------------

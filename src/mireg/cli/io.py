@@ -37,7 +37,7 @@ import os
 import numpy as np
 
 __all__ = ["read_image", "write_image", "ImageInfo", "ImageReadError",
-           "MissingDependencyError", "image_format"]
+           "MissingDependencyError", "image_format", "check_writable", "require"]
 
 _SUFFIXES = {
     ".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg",
@@ -103,7 +103,9 @@ def image_format(path):
     raise ValueError(f"'{os.fspath(path)}': unknown image file type (use one of {known})")
 
 
-def _require(module_name, purpose):
+def require(module_name, purpose):
+    """The module ``module_name``, or :class:`MissingDependencyError`
+    saying that ``purpose`` needs it and how to install it."""
     try:
         return importlib.import_module(module_name)
     except ImportError:
@@ -156,7 +158,7 @@ def read_image(path):
         raise ImageReadError(f"'{path}' is a directory, not an image file")
     reader = {"png": _read_imageio, "jpeg": _read_imageio,
               "tiff": _read_tiff, "nifti": _read_nifti}[fmt]
-    module = _require(_PACKAGES[fmt], f"reading {_FORMAT_NAMES[fmt]} files")
+    module = require(_PACKAGES[fmt], f"reading {_FORMAT_NAMES[fmt]} files")
     try:
         array, spacing, info = reader(module, path, fmt)
     except (MissingDependencyError, ImageReadError):
@@ -252,7 +254,7 @@ def check_writable(path, ndim):
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"no such folder for the output: '{folder}'")
-    _require(_PACKAGES[fmt], f"writing {_FORMAT_NAMES[fmt]} files")
+    require(_PACKAGES[fmt], f"writing {_FORMAT_NAMES[fmt]} files")
     return fmt
 
 
@@ -297,16 +299,16 @@ def write_image(path, array, like=None, *, spacing=None):
         values = _as_integer_image(array, like)
         if fmt == "jpeg" and values.dtype != np.uint8:
             values = (values >> 8).astype(np.uint8)  # JPEG is 8-bit
-        _require("imageio.v3", "writing images").imwrite(path, values, plugin="pillow")
+        require("imageio.v3", "writing images").imwrite(path, values, plugin="pillow")
     elif fmt == "tiff":
-        _require("tifffile", "writing TIFF files").imwrite(
+        require("tifffile", "writing TIFF files").imwrite(
             path, np.asarray(array, dtype=np.float32))
     else:
         _write_nifti(path, np.asarray(array, dtype=np.float32), like, spacing)
 
 
 def _write_nifti(path, array, like, spacing):
-    nibabel = _require("nibabel", "writing NIfTI files")
+    nibabel = require("nibabel", "writing NIfTI files")
     if like is not None and like.format == "nifti":
         shape = tuple(like.header.get_data_shape())
         if np.prod(shape) == array.size:  # restore axes of length 1 dropped on reading

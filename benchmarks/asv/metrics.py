@@ -6,14 +6,14 @@ NumPy and fast-histogram.
 
 (asv drops PYTHONPATH; ASV_PYTHONPATH is what it passes on.)
 
-Images, implementations and result checks are those of ``bench_metrics.py``
-(the pytest-benchmark suite).
+Images, implementations and result checks are those of the pytest-benchmark
+suite and the report script (:mod:`benchmarks.cases.metrics`).
 """
 import numpy as np
 
-from .bench_metrics import (BINS, CASES, JOINT_HISTOGRAM_IMPLEMENTATIONS,
-                            NMI_IMPLEMENTATIONS, NMI_RTOL, check_joint_histogram,
-                            image_pair, mireg_joint_histogram, mireg_nmi)
+from benchmarks.cases.metrics import (BINS, CASES, JOINT_HISTOGRAM_IMPLEMENTATIONS,
+                                      NMI_IMPLEMENTATIONS, NMI_RTOL, check_joint_histogram,
+                                      image_pair, mireg_joint_histogram, mireg_nmi)
 
 # "512^2-float32" -> ((512, 512), "float32")
 _CASES = {f"{size}-{dtype}": (shape, dtype) for size, shape, dtype in CASES}

@@ -11,9 +11,11 @@ environment that has it.)
 
 ``time_register`` times one registration; ``track_error`` records its error
 (px in 2-D, mm in 3-D) so accuracy regressions show in asv's graphs too.
-Cases, runners and the error metric are those of ``registration_cases.py``.
+Cases, runners and the error metric are those of
+:mod:`benchmarks.cases.registration` and :mod:`benchmarks.cases.peers`.
 """
-from . import registration_cases as rc
+from benchmarks.cases import peers
+from benchmarks.cases import registration as rc
 
 
 class Registration:
@@ -41,7 +43,7 @@ class Registration:
 
 
 class SimpleITKRegistration:
-    """SimpleITK with the tutorial settings (see ``rc.SITK_SETTINGS``); its
+    """SimpleITK with the tutorial settings (see ``peers.SITK_SETTINGS``); its
     error is tracked, not required to be small."""
 
     params = list(rc.CASE_NAMES)
@@ -53,13 +55,13 @@ class SimpleITKRegistration:
     timeout = 300
 
     def setup(self, name):
-        if not rc.have_simpleitk():
+        if not peers.have_simpleitk():
             raise NotImplementedError("SimpleITK is not installed")
         self.case = rc.get_case(name)
 
     def _run(self):
         try:
-            return rc.run_simpleitk(self.case)
+            return peers.run_simpleitk(self.case)
         except RuntimeError:  # SimpleITK gave up: no overlap left
             return None
 

@@ -1,12 +1,12 @@
 """Register every benchmark case with mireg, its peers (SimpleITK, dipy if
-installed) and the seed's reference in one run, and print a Markdown table
-(for the README and for reviews).
+installed) and the reference implementation in one run, and print a
+Markdown table (for the README and for reviews).
 
-    PYTHONPATH=src python benchmarks/report_registration.py [--skip-check]
+    PYTHONPATH=src python benchmarks/report/report_registration.py [--skip-check]
 
 Cases, peers' settings and the error metric are those of
-``registration_cases.py`` (shared with ``bench_registration.py`` and the asv
-suite).  Timings:
+:mod:`benchmarks.cases.registration` (shared with the pytest-benchmark
+suite ``benchmarks/pytest/bench_registration.py`` and the asv suite).  Timings:
 
 * mireg: one warm-up run first (Numba compilation is not timed), then the
   minimum of 3 runs;
@@ -18,10 +18,11 @@ suite).  Timings:
 
 The minimum is the timing least disturbed by other jobs on the machine.
 Before timing, the peers' conversions to mireg's index-order matrix are
-checked (``registration_cases.check_conversions``).  Takes ~3-4 minutes.
+checked (``benchmarks.cases.peers.check_conversions``).  Takes ~3-4 minutes.
 """
 from __future__ import annotations
 
+import argparse
 import math
 import multiprocessing
 import os
@@ -29,13 +30,15 @@ import sys
 import textwrap
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 
-if __package__:  # imported as benchmarks.report_registration
-    from . import registration_cases as rc
-else:  # run as a script: benchmarks/ is sys.path[0]
-    import registration_cases as rc
+if not __package__:  # run as a script: the repository root holds `benchmarks`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from benchmarks.cases.peers import PEERS, SITK_SETTINGS, check_conversions  # noqa: E402
+from benchmarks.cases import registration as rc  # noqa: E402
 
 MIREG_REPEATS = 3
 PEER_REPEATS, SLOW_PEER_REPEATS, SLOW_PEER_SECONDS = 3, 2, 5.0
@@ -48,9 +51,8 @@ def best_of(function, case, repeats, warmup=False):
     """(error, min seconds, seconds of every timed run) of ``function(case)``;
     every run's error must agree (the runners are deterministic).  Errors
     are computed after the timed runs: their matrix products wake NumPy's
-    OpenBLAS threads, which spin for ~0.2 s and would share the cores with
-    the next timed run (a 512^2 registration measured 0.15 s alone, 0.20-0.25
-    s right after one)."""
+    OpenBLAS threads, which keep spinning for a while and would share the
+    cores with the next timed run."""
     if warmup:
         function(case)
     matrices, seconds = [], []
@@ -144,22 +146,27 @@ def source_fingerprint():
 
 
 def main(argv=()):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--skip-check", action="store_true",
+                        help="do not check the peers' matrix conversions first")
+    args = parser.parse_args(list(argv))
     started = time.perf_counter()
-    peers = dict(rc.PEERS)
+    peers = dict(PEERS)
     print(f"# mireg registration benchmarks ({os.cpu_count()} cores, load average "
           f"{', '.join(f'{x:.2f}' for x in os.getloadavg())} at start; mireg sources "
-          f"sha256 {source_fingerprint()}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})\n")
+          f"sha256 {source_fingerprint()}, "
+          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})\n")
     if "SimpleITK" not in peers:
         print("SimpleITK is not installed: its columns are left out "
               "(pip install 'mireg[bench]').\n")
     if "dipy" not in peers:
         print("dipy is not installed: its columns are left out (optional peer).\n")
-    if peers and "--skip-check" not in argv:
+    if peers and not args.skip_check:
         print("Peer matrix conversions checked (index order, against each peer's own "
               "resampler and on cases it solves):")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            for name, value in rc.check_conversions().items():
+            for name, value in check_conversions().items():
                 print(f"- {name}: {value:.3g}")
         print()
 
@@ -223,18 +230,20 @@ def main(argv=()):
         for p in timed_peers:
             if timed_peers[p][1] < mireg_seconds:
                 failures.append(f"{case.name}: mireg ({mireg_seconds:.3f} s) slower than "
-                                f"{p} ({timed_peers[p][1]:.3f} s, error {fmt_error(timed_peers[p][0], case, accurate)})")
+                                f"{p} ({timed_peers[p][1]:.3f} s, error "
+                                f"{fmt_error(timed_peers[p][0], case, accurate)})")
 
-    cfg = rc.SITK_SETTINGS
+    cfg = SITK_SETTINGS
     notes = [
         "Errors: mean over the reference grid of the distance between the recovered "
         "and the true reference -> moving index maps, px (2-D) or mm (3-D, 2 mm "
-        "isotropic voxels). ✗: above mireg's bound (0.05 px on the seed demo, 0.1 px "
+        "isotropic voxels). ✗: above mireg's bound (0.05 px on astronaut-rot40, 0.1 px "
         "2-D, 0.2 mm 3-D) for mireg, above the goal (0.1 px, 0.2 mm) for the others.",
         f"Times: mireg min of {MIREG_REPEATS} after a warm-up run; SimpleITK and dipy "
         f"min of {PEER_REPEATS} ({SLOW_PEER_REPEATS} when a run takes over "
         f"{SLOW_PEER_SECONDS:.0f} s); the reference min of 2 (one run when it takes over "
-        f"10 s), cut off after {REFERENCE_TIMEOUT:.0f} s. \"fastest peer\" is over SimpleITK and dipy "
+        f"10 s), cut off after {REFERENCE_TIMEOUT:.0f} s. "
+        "\"fastest peer\" is over SimpleITK and dipy "
         "whatever their error; \"fastest accurate peer\" only over those within the goal.",
         "mireg: `mireg.register(reference, moving, spacing=...)` with its defaults "
         "(rigid, alignment metric).",

@@ -4,13 +4,13 @@ mireg against mireg.reference, and mireg's AlignmentMetric.
     ASV_PYTHONPATH=src asv run --python=same --quick --bench Gradient  # current env
     asv continuous main HEAD --bench gradient                          # two commits
 
-Images, functions and result checks are those of ``bench_gradient.py``
-(the pytest-benchmark suite).
+Images, functions and result checks are those of the pytest-benchmark
+suite and the report script (:mod:`benchmarks.cases.gradient`).
 """
 import mireg
 
-from .bench_gradient import (BINS, CASES, FUNCTIONS, IMPLEMENTATIONS, SIGMA, check,
-                             image_pair, mireg_result)
+from benchmarks.cases.gradient import (BINS, CASES, FUNCTIONS, IMPLEMENTATIONS, SIGMA,
+                                       check, image_pair, mireg_result)
 
 # "512^2-float32" -> ((512, 512), "float32")
 _CASES = {f"{size}-{dtype}": (shape, dtype) for size, shape, dtype in CASES}

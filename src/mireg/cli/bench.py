@@ -3,8 +3,8 @@
 For each image size, NMI, gradient information and their product
 (Pluim's alignment measure) are timed in
 
-* ``reference``: :mod:`mireg.reference`, plain NumPy/SciPy (the chapter's
-  code, fixed);
+* ``reference``: :mod:`mireg.reference`, plain NumPy/SciPy (the
+  reference implementation);
 * ``skimage``: ``skimage.metrics.normalized_mutual_information`` (NMI only:
   scikit-image has no gradient information);
 * ``mireg``: the Numba kernels.
@@ -18,7 +18,7 @@ disturbed by other jobs on the machine.
 The images are two "modalities" of one scene: scikit-image's camera
 resized, and a non-linear, inverted remap of it plus noise (3-D sizes use
 a smooth random volume).  ``benchmarks/`` holds the asv and
-pytest-benchmark suites with more cases and peers.
+pytest-benchmark suites and the report scripts, with more cases and peers.
 """
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ def _implementations():
     import skimage.metrics
 
     import mireg
-    from . import reference
+    from .. import reference
 
     return {
         "nmi": {

@@ -1,8 +1,10 @@
-"""The ``mireg`` command line: ``demo``, ``register`` and ``bench``.
+"""The ``mireg`` command line: ``demo``, ``register``, ``bench`` and ``batch``.
 
-Mistakes a user can make (a missing or unreadable file, images of
-different dimensionality, a bad option) end with one line on stderr,
-``mireg: error: ...``, and exit status 2, never a traceback; set
+Argument parsing, the ``demo``, ``register`` and ``bench`` commands, and
+:func:`main`; ``batch`` is :mod:`mireg.cli.batch`.  Mistakes a user can
+make (a missing or unreadable file, images of different dimensionality, a
+bad option) end with one line on stderr, ``mireg: error: ...``, and exit
+status 2, never a traceback (:mod:`mireg.cli.errors`); set
 ``MIREG_DEBUG=1`` to see the traceback anyway.  Progress (per pyramid
 level, per benchmark case) goes to stderr through the ``"mireg"`` logger;
 ``-q`` silences it.  Results go to stdout.
@@ -18,15 +20,11 @@ import os
 import sys
 import time
 
-from .registration import METRICS
-from .transforms import TRANSFORMS
+from ..registration import METRICS
+from ..transforms import TRANSFORMS
+from .errors import EXIT_USAGE, run_reporting_errors
 
 __all__ = ["main"]
-
-EXIT_USAGE = 2
-# what a user's mistake raises: bad paths, unreadable files, rejected
-# inputs or options, optional packages not installed
-USER_ERRORS = (OSError, ValueError, TypeError, ImportError, MemoryError)
 
 logger = logging.getLogger("mireg")
 
@@ -68,7 +66,7 @@ def _positive_float(text):
 
 
 def _build_parser():
-    from . import __version__
+    from .. import __version__
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-q", "--quiet", action="store_true",
@@ -84,7 +82,9 @@ def _build_parser():
     _add_demo(commands, common)
     _add_register(commands, common)
     _add_bench(commands, common)
-    from .batch_cli import add_batch_parser
+    # imported here, not at the top: ``python -m mireg.cli.batch`` imports
+    # this package first, and runpy warns if that imported the module it runs
+    from .batch import add_batch_parser
 
     add_batch_parser(commands, parents=[common])
     return parser
@@ -92,7 +92,8 @@ def _build_parser():
 
 def _add_demo(commands, common):
     demo = commands.add_parser(
-        "demo", parents=[common], help="the chapter's astronaut experiment, with figures",
+        "demo", parents=[common],
+        help="the rotated astronaut experiment, with figures",
         description="Register scikit-image's astronaut against a copy rotated by 40 "
                     "degrees plus noise, print the result and write five PNG figures.")
     demo.add_argument("--out", default="mireg-demo", metavar="DIR",
@@ -151,9 +152,9 @@ def _add_bench(commands, common):
 
 def _run_demo(args):
     from . import demo
-    from .io import _require
+    from .io import require
 
-    _require("matplotlib", "mireg demo's figures")
+    require("matplotlib", "mireg demo's figures")
     demo.run(args.out, compare_reference=args.compare_reference)
     return 0
 
@@ -198,7 +199,7 @@ def _common_spacing(reference_spacing, moving_spacing, args):
 
 def _check_outputs(args, ndim):
     """Fail before the registration, not after it."""
-    from .io import _require, check_writable
+    from .io import check_writable, require
 
     check_writable(args.output, ndim)
     for path, suffix in ((args.json, ".json"), (args.plot, ".png")):
@@ -210,7 +211,7 @@ def _check_outputs(args, ndim):
         if not os.path.isdir(folder):
             raise FileNotFoundError(f"no such folder for the output: '{folder}'")
     if args.plot is not None:
-        _require("matplotlib", "--plot")
+        require("matplotlib", "--plot")
 
 
 def _read_pair(args):
@@ -304,29 +305,6 @@ def _run_register(args):
 
 
 # ---- entry point ----------------------------------------------------------
-
-def _one_line(error):
-    text = " ".join(str(error).split())
-    if isinstance(error, MemoryError):
-        return f"not enough memory{': ' + text if text else ''}"
-    return text or type(error).__name__
-
-
-def run_reporting_errors(handler, args):
-    """``handler(args)``'s exit status; a user's mistake (``USER_ERRORS``)
-    printed in one line with status 2 instead of a traceback (unless
-    ``MIREG_DEBUG`` is set), Ctrl-C as status 130."""
-    try:
-        return handler(args)
-    except KeyboardInterrupt:
-        print("mireg: interrupted", file=sys.stderr)
-        return 130
-    except USER_ERRORS as error:
-        if os.environ.get("MIREG_DEBUG"):
-            raise
-        print(f"mireg: error: {_one_line(error)}", file=sys.stderr)
-        return EXIT_USAGE
-
 
 def main(argv=None):
     """Run the ``mireg`` command; returns the exit status."""

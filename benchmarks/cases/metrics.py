@@ -1,14 +1,10 @@
-"""pytest-benchmark suite: mireg's NMI against scikit-image, the reference
-and a fast-histogram peer, one group per image size and dtype.
+"""The metric benchmarks' cases: images, implementations, result checks.
 
-Run with::
-
-    PYTHONPATH=src python -m pytest benchmarks/bench_metrics.py --benchmark-enable -q
-
-(pyproject's ``addopts`` disables benchmarks by default.)  Every benchmark
-checks its result against mireg's, so none can silently time broken code.
-This module also holds the benchmark images and the fast-histogram peer
-that ``report_metrics.py`` and the asv suite ``benchmarks_metrics.py`` use.
+Shared by the pytest-benchmark suite ``benchmarks/pytest/bench_metrics.py``,
+the asv suite ``benchmarks/asv/metrics.py``, the report script
+``benchmarks/report/report_metrics.py`` and the gradient cases
+(:mod:`benchmarks.cases.gradient`).  The images are those of ``mireg bench``
+(:func:`mireg.cli.bench.image_pair`); the fast-histogram NMI is a peer.
 """
 from __future__ import annotations
 
@@ -16,12 +12,11 @@ import functools
 
 import fast_histogram
 import numpy as np
-import pytest
 import skimage.metrics
 
 import mireg
-import mireg.bench
 import mireg.reference
+from mireg.cli.bench import image_pair as image_pair_float64
 
 BINS = 100
 
@@ -36,7 +31,8 @@ CASES = [
 ]
 
 
-def _to_dtype(image, dtype):
+def to_dtype(image, dtype):
+    """``image`` in ``dtype``; uint8 stretched from its minimum and maximum."""
     if dtype == "uint8":
         lo, hi = image.min(), image.max()
         return np.round(255.0 * (image - lo) / (hi - lo)).astype(np.uint8)
@@ -45,11 +41,11 @@ def _to_dtype(image, dtype):
 
 @functools.lru_cache(maxsize=None)
 def image_pair(shape, dtype):
-    """``mireg.bench.image_pair`` (two modalities of one scene: skimage's
-    camera resized for 2-D, a smooth random volume for 3-D, seeded) in
-    ``dtype``.  Cached; treat the arrays as read-only."""
-    image, other = mireg.bench.image_pair(shape)
-    return _to_dtype(image, dtype), _to_dtype(other, dtype)
+    """``mireg.cli.bench.image_pair`` (two modalities of one scene: skimage's
+    camera resized for 2-D, a smooth random volume for 3-D, from a fixed
+    random state) in ``dtype``.  Cached; treat the arrays as read-only."""
+    image, other = image_pair_float64(shape)
+    return to_dtype(image, dtype), to_dtype(other, dtype)
 
 
 def _entropy(counts, total):
@@ -116,23 +112,3 @@ def check_joint_histogram(name, counts, expected, image0, image1):
 def mireg_nmi(shape, dtype):
     """mireg's NMI of the pair; the first call also compiles the kernels."""
     return mireg.normalized_mutual_information(*image_pair(shape, dtype), bins=BINS)
-
-
-@pytest.mark.parametrize("implementation", list(NMI_IMPLEMENTATIONS))
-@pytest.mark.parametrize(("size", "shape", "dtype"), CASES,
-                         ids=[f"{size}-{dtype}" for size, _, dtype in CASES])
-def test_nmi(benchmark, size, shape, dtype, implementation):
-    image0, image1 = image_pair(shape, dtype)
-    expected = mireg_nmi(shape, dtype)  # warm-up: compile outside the timing
-    benchmark.group = f"nmi-{size}-{dtype}"
-    result = benchmark(NMI_IMPLEMENTATIONS[implementation], image0, image1, bins=BINS)
-    np.testing.assert_allclose(result, expected, rtol=NMI_RTOL[implementation])
-
-
-@pytest.mark.parametrize("implementation", list(JOINT_HISTOGRAM_IMPLEMENTATIONS))
-def test_joint_histogram(benchmark, implementation):
-    image0, image1 = image_pair((512, 512), "float64")
-    expected = mireg_joint_histogram(image0, image1)
-    benchmark.group = "joint_histogram-512^2-float64"
-    counts = benchmark(JOINT_HISTOGRAM_IMPLEMENTATIONS[implementation], image0, image1)
-    check_joint_histogram(implementation, counts, expected, image0, image1)

@@ -1,28 +1,30 @@
 """Time mireg's NMI against scikit-image, the reference and fast-histogram
 in one run and print a Markdown table (for the README and for reviews).
 
-    PYTHONPATH=src python benchmarks/report_metrics.py
+    PYTHONPATH=src python benchmarks/report/report_metrics.py
 
-Same images, implementations and result checks as ``bench_metrics.py``.
+Same images, implementations and result checks as the pytest-benchmark
+suite ``benchmarks/pytest/bench_metrics.py`` (:mod:`benchmarks.cases.metrics`).
 Each timing is timeit-style: a warm-up call first (Numba compilation is
 not timed), then the minimum over repeats, the least disturbed by other
 jobs on the machine.  Takes ~20-30 s.
 """
 from __future__ import annotations
 
+import argparse
 import math
+import sys
 import timeit
+from pathlib import Path
 
 import numpy as np
 
-if __package__:  # imported by asv's benchmark discovery
-    from .bench_metrics import (BINS, CASES, JOINT_HISTOGRAM_IMPLEMENTATIONS,
-                                NMI_IMPLEMENTATIONS, NMI_RTOL,
-                                check_joint_histogram, image_pair, mireg_nmi)
-else:  # run as a script: benchmarks/ is sys.path[0]
-    from bench_metrics import (BINS, CASES, JOINT_HISTOGRAM_IMPLEMENTATIONS,
-                               NMI_IMPLEMENTATIONS, NMI_RTOL,
-                               check_joint_histogram, image_pair, mireg_nmi)
+if not __package__:  # run as a script: the repository root holds `benchmarks`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from benchmarks.cases.metrics import (  # noqa: E402
+    BINS, CASES, JOINT_HISTOGRAM_IMPLEMENTATIONS, NMI_IMPLEMENTATIONS, NMI_RTOL,
+    check_joint_histogram, image_pair, mireg_nmi)
 
 REPEATS = 5
 SLOW_REPEATS = 3  # for calls above SLOW_SECONDS, to keep the run short
@@ -104,7 +106,8 @@ def joint_histogram_table(shape=(512, 512), dtype="float64"):
     return lines
 
 
-def main():
+def main(argv=None):
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args(argv)
     print(f"NMI, bins={BINS}, min of {REPEATS} repeats "
           f"({SLOW_REPEATS} above {SLOW_SECONDS * 1e3:.0f} ms per call), "
           "Numba compilation excluded\n")

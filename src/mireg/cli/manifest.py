@@ -1,132 +1,37 @@
-"""``mireg batch``: register the image pairs a CSV manifest lists.
+"""The files of ``mireg batch``: the manifest, one row's work, ``results.csv``.
 
-The command (:func:`add_batch_parser`, :func:`run_batch`) and the file
-side of :func:`mireg.batch.run_manifest`: reading the manifest, one row's
-work (read, register, resample, write), and ``results.csv``.
-
-Exit status: 0 when every row is registered, 1 when some rows failed (each
-failure is a row of ``results.csv`` with its message), 2 for a user error
-(missing manifest, bad option: one line on stderr).
+:func:`read_manifest` reads a CSV of image pairs; :func:`process_row` is
+one row's work where it is scheduled (read, register, resample, write);
+the ``results.csv`` records (:data:`RESULT_COLUMNS`) are written as rows
+finish and read back by a re-run (:func:`read_results`,
+:func:`is_finished`) so that it skips the rows already done.
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import dataclasses
 import json
-import logging
 import math
 import os
-import sys
 import time
 
 import numpy as np
 
-from .cli import EXIT_USAGE, run_reporting_errors
-from .registration import METRICS, register
-from .transforms import TRANSFORMS
+from ..registration import register
+from . import io
 
-__all__ = ["add_batch_parser", "run_batch", "main"]
+__all__ = ["RESULT_COLUMNS", "RESULTS_NAME", "Row", "read_manifest", "read_results",
+           "process_row"]
 
 RESULT_COLUMNS = ("reference", "moving", "output", "status", "error", "parameters",
                   "matrix", "metric", "seconds")
 RESULTS_NAME = "results.csv"
-EXIT_FAILED_ROWS = 1
 
-logger = logging.getLogger("mireg")
-
-
-# ---- the command ------------------------------------------------------------
-
-def add_batch_parser(subparsers, parents=()):
-    """Add the ``batch`` command to an ``argparse`` subparsers object; its
-    ``handler`` default is :func:`run_batch`."""
-    parser = subparsers.add_parser(
-        "batch", parents=list(parents), help="register the image pairs of a CSV manifest",
-        description="Register each MOVING image of MANIFEST.csv to its REFERENCE and write "
-                    "it resampled onto the reference grid in DIR, with DIR/results.csv "
-                    "(status, error, parameters, matrix, metric, seconds per row). "
-                    "Manifest columns: reference,moving[,output]; image paths are "
-                    "relative to the manifest's folder, outputs to DIR (default "
-                    "<moving name>_registered<suffix>). Re-running skips the rows "
-                    "already done.",
-        epilog="Exit status: 0 all rows registered, 1 some rows failed (see "
-               "results.csv), 2 usage error.")
-    parser.add_argument("manifest", metavar="MANIFEST.csv")
-    parser.add_argument("--out", required=True, metavar="DIR",
-                        help="folder for the outputs and results.csv (created if missing)")
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument("--scheduler", metavar="ADDRESS",
-                       help="dask scheduler (e.g. tcp://host:8786) to run the rows on; "
-                            "the workers must see the same files")
-    where.add_argument("--jobs", type=int, metavar="N",
-                       help="local threads (default: the number of CPUs)")
-    parser.add_argument("--transform", default="rigid", choices=TRANSFORMS,
-                        help="default: %(default)s")
-    parser.add_argument("--metric", default="alignment", choices=METRICS,
-                        help="alignment = NMI x gradient information (default: %(default)s)")
-    parser.add_argument("--bins", type=int, default=32,
-                        help="histogram bins per image (default: %(default)s)")
-    parser.add_argument("--sigma", type=float, default=1.5,
-                        help="Gaussian sigma of the gradients, pixels (default: %(default)s)")
-    parser.add_argument("--order", type=int, default=3, choices=range(6), metavar="0-5",
-                        help="spline order of the outputs' resampling (default: %(default)s)")
-    try:
-        parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    except argparse.ArgumentError:
-        pass  # a parent parser gave it already
-    parser.set_defaults(handler=run_batch)
-    return parser
-
-
-def run_batch(args):
-    """Run ``mireg batch`` for parsed ``args``; returns the exit status.
-
-    User errors are raised (``ValueError``, ``OSError``...) for the caller
-    to report in one line, as :func:`mireg.cli.main` does.
-    """
-    from .batch import run_manifest
-
-    if args.jobs is not None and args.jobs < 1:
-        raise ValueError(f"--jobs must be >= 1, got {args.jobs}")
-    previous = logger.level
-    logger.setLevel(max(previous, logging.WARNING))  # per-level lines of every pair
-    try:                                               # would drown the progress bar
-        records = run_manifest(args.manifest, args.out, scheduler=args.scheduler,
-                               jobs=args.jobs, progress=not args.quiet, order=args.order,
-                               transform=args.transform, metric=args.metric,
-                               bins=args.bins, sigma=args.sigma)
-    finally:
-        logger.setLevel(previous)
-    failed = [r for r in records if r["status"] != "ok"]
-    skipped = sum(r["skipped"] for r in records)
-    for record in failed:
-        print(f"mireg batch: {record['moving']}: {record['error']}", file=sys.stderr)
-    print(f"{len(records) - len(failed)} of {len(records)} pairs registered"
-          f"{f' ({skipped} by an earlier run)' if skipped else ''}, {len(failed)} failed; "
-          f"results in {os.path.join(args.out, RESULTS_NAME)}")
-    return EXIT_FAILED_ROWS if failed else 0
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        print(f"{self.prog}: error: {message} (see '{self.prog} --help')", file=sys.stderr)
-        raise SystemExit(EXIT_USAGE)
-
-
-def main(argv=None):
-    """``python -m mireg.batch_cli MANIFEST.csv --out DIR ...``: the batch
-    command on its own; returns the exit status."""
-    parser = _Parser(prog="mireg")
-    add_batch_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["batch"] + list(sys.argv[1:] if argv is None else argv))
-    return run_reporting_errors(run_batch, args)
-
-
-# ---- the manifest and results.csv ---------------------------------------------
 
 @dataclasses.dataclass
 class Row:
+    """One manifest row: its key in results.csv and the absolute paths."""
+
     key: tuple            # (reference, moving, output) as the manifest names them
     reference_path: str   # absolute
     moving_path: str
@@ -216,15 +121,6 @@ def rewrite_results(path, rows, records):
     os.replace(temporary, path)
 
 
-def connect(address):
-    try:
-        from distributed import Client
-    except ImportError:
-        raise ImportError("a dask scheduler needs dask.distributed: "
-                          "pip install 'mireg[dask]'") from None
-    return Client(os.fspath(address))
-
-
 def row_record(status, *, error="", result=None, seconds=math.nan):
     record = {"status": status, "error": error, "seconds": f"{seconds:.3f}",
               "parameters": "", "matrix": "", "metric": "", "skipped": False}
@@ -234,15 +130,14 @@ def row_record(status, *, error="", result=None, seconds=math.nan):
     return record
 
 
-def one_line(error):
+def error_line(error):
+    """A row's error for ``results.csv``: its type and message, on one line."""
     return f"{type(error).__name__}: {' '.join(str(error).split())}"
 
 
 def process_row(reference, moving, output, options, order):
     """One manifest row, where it is scheduled: read, register, resample,
     write.  Any failure becomes the row's record, never raised."""
-    from . import io
-
     start = time.perf_counter()
     try:
         ref, ref_spacing, ref_info = io.read_image(reference)
@@ -258,7 +153,7 @@ def process_row(reference, moving, output, options, order):
         io.write_image(output, result.warp(mov, order=order), like=like,
                        spacing=options["spacing"])
     except Exception as error:  # noqa: BLE001 -- recorded in results.csv
-        return row_record("error", error=one_line(error), seconds=time.perf_counter() - start)
+        return row_record("error", error=error_line(error), seconds=time.perf_counter() - start)
     return row_record("ok", result=result, seconds=time.perf_counter() - start)
 
 
@@ -271,7 +166,3 @@ def common_spacing(reference_spacing, moving_spacing):
                          f"{tuple(moving_spacing)} in the moving image; resample one to "
                          "the other's voxel size first")
     return reference_spacing
-
-
-if __name__ == "__main__":
-    sys.exit(main())

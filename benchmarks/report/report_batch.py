@@ -2,12 +2,13 @@
 
 A script, not a test suite::
 
-    PYTHONPATH=src python benchmarks/bench_batch.py [--pairs 24] [--size 160]
+    PYTHONPATH=src python benchmarks/report/report_batch.py [--pairs 24] [--size 160]
         [--repeats 5] [--no-dask] [--gil] [--wait-for-quiet]
 
-24 pairs of 160x160 (camera, moon, coins, astronaut; 6 known rigid motions
-each, every image one reference object shared by its 6 pairs) are
-registered with ``mireg.register_many`` three ways.  Every way is warmed up
+24 pairs of 160x160 (:mod:`benchmarks.cases.batch`: camera, moon, coins,
+astronaut; 6 known rigid motions each, every image one reference object
+shared by its 6 pairs) are registered with ``mireg.register_many`` three
+ways.  Every way is warmed up
 once (Numba caches loaded, dask workers started and importing mireg), then
 timed ``--repeats`` times; the table shows the minimum and the median wall
 time -- the minimum is the one to compare on a shared machine -- and the
@@ -27,39 +28,18 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
-from scipy import ndimage as ndi
-from skimage import color, data, transform
 
-import mireg
-from mireg.batch import register_many
-from mireg import transforms as tf
+if not __package__:  # run as a script: the repository root holds `benchmarks`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-
-def make_pairs(n_pairs, size, seed=2024):
-    """``n_pairs`` (reference, moving, truth) of known rigid motion."""
-    rng = np.random.default_rng(seed)
-    sources = [data.camera() / 255.0, data.moon() / 255.0, data.coins() / 255.0,
-               color.rgb2gray(data.astronaut())]
-    references = [transform.resize(s, (size, size), anti_aliasing=True) for s in sources]
-    center = np.full(2, (size - 1) / 2)
-    grid = tf.grid_to_physical(np.ones(2), np.zeros(2))
-    pairs = []
-    for i in range(n_pairs):
-        reference = references[i % len(references)]
-        params = (np.deg2rad(rng.uniform(-20, 20)),) + tuple(rng.uniform(-0.06, 0.06, 2) * size)
-        truth = tf.index_matrix(tf.physical_matrix(params, 2, "rigid", center), grid, grid)
-        moving = ndi.affine_transform(reference, np.linalg.inv(truth), order=3)
-        pairs.append((reference, moving, truth))
-    return pairs
-
-
-def mean_error(matrix, truth, shape):
-    idx = np.indices(shape).reshape(len(shape), -1).astype(float)
-    h = np.vstack([idx, np.ones(idx.shape[1])])
-    return float(np.mean(np.linalg.norm((matrix @ h - truth @ h)[:-1], axis=0)))
+import mireg  # noqa: E402
+from benchmarks.cases.batch import make_pairs, mean_error  # noqa: E402
+from mireg.batch import register_many  # noqa: E402
 
 
 def _busy_seconds():
@@ -194,13 +174,15 @@ def main(argv=None):
     print(f"{args.pairs} pairs of {args.size}x{args.size}, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.2f} at start")
     rows = []
-    serial, reference = time_runs(lambda: register_many(inputs, n_jobs=1), args.repeats, args.wait_for_quiet)
+    serial, reference = time_runs(lambda: register_many(inputs, n_jobs=1), args.repeats,
+                                  args.wait_for_quiet)
     rows.append(("serial (n_jobs=1)", serial))
     one_core, results = time_runs(lambda: serial_one_core(inputs), args.repeats,
                                   args.wait_for_quiet)
     rows.append(("serial, Numba threads 1 (one core)", one_core))
     checks = [results]
-    threads, results = time_runs(lambda: register_many(inputs, n_jobs=2), args.repeats, args.wait_for_quiet)
+    threads, results = time_runs(lambda: register_many(inputs, n_jobs=2), args.repeats,
+                                 args.wait_for_quiet)
     rows.append(("threads (n_jobs=2)", threads))
     checks.append(results)
     if not args.no_dask:

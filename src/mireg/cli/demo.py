@@ -1,8 +1,9 @@
-"""The chapter's experiment, run end to end: ``mireg demo``.
+"""The reference implementation's experiment, run end to end: ``mireg demo``.
 
-"Function optimization in SciPy" aligns scikit-image's astronaut with a
-copy of itself rotated by 40 degrees and degraded by Gaussian noise.  Its
-figures, all written here as PNG:
+scikit-image's astronaut is aligned with a copy of itself rotated by 40
+degrees and degraded by Gaussian noise, as in "Function optimization in
+SciPy", which :mod:`mireg.reference` implements.  The figures, all
+written here as PNG:
 
 1. NMI of an image and a noisy copy aligned, slightly off and very off;
 2. NMI while sliding the copy past the image along the columns: a narrow
@@ -27,7 +28,7 @@ import time
 import numpy as np
 from scipy import ndimage as ndi
 
-from . import transforms as tf
+from .. import transforms as tf
 
 __all__ = ["run", "demo_images", "plot_registration", "checkerboard", "FIGURES"]
 
@@ -38,9 +39,9 @@ FIGURES = {
     "cost": "fig4_cost_profile_angle.png",
     "registration": "fig5_registration.png",
 }
-THETA = 40.0            # the chapter's rotation, degrees
+THETA = 40.0            # the rotation of the moving image, degrees
 NOISE_VARIANCE = 1e-3
-NMI_BINS = 100          # the chapter's (and scikit-image's) histogram size
+NMI_BINS = 100          # the reference implementation's (and scikit-image's) bins
 POSES = [("aligned", 0.0, 0.0), ("slightly off", 2.0, 0.0), ("very off", 20.0, 0.0),
          ("slightly off", 0.0, 2.0), ("very off", 0.0, 20.0)]  # (name, shift px, angle deg)
 SLIDE = np.arange(-60, 61)
@@ -49,8 +50,8 @@ DPI = 80
 
 
 def demo_images():
-    """The chapter's pair: reference, and the moving image rotated by 40
-    degrees about its centre plus Gaussian noise (seeded)."""
+    """The experiment's pair: reference, and the moving image rotated by
+    40 degrees about its centre plus Gaussian noise (fixed random state)."""
     from skimage import color, data, transform, util
 
     reference = transform.rescale(color.rgb2gray(data.astronaut()), 0.3)
@@ -70,7 +71,7 @@ def _pose_matrix(shape, shift=0.0, angle=0.0):
 def overlap_nmi(reference, moving, matrix):
     """NMI of ``reference`` and ``moving`` resampled by ``matrix``, over the
     reference pixels that land inside the moving image."""
-    from . import normalized_mutual_information
+    from .. import normalized_mutual_information
 
     warped = ndi.affine_transform(moving, matrix, order=1, mode="constant", cval=0.0)
     coverage = ndi.affine_transform(np.ones(moving.shape), matrix, order=1,
@@ -94,10 +95,10 @@ def sliding_profile(reference, copy, offsets=SLIDE):
 
 
 def cost_profile(reference, moving, parameters, angles):
-    """The chapter's cost, -alignment, with the recovered shift and each
-    angle (degrees) of ``angles``; the moving image resampled as the chapter
-    does (cubic, zero outside)."""
-    from . import alignment
+    """The reference implementation's cost, -alignment, with the recovered
+    shift and each angle (degrees) of ``angles``; the moving image resampled
+    as the reference implementation does (cubic, zero outside)."""
+    from .. import alignment
 
     center = (np.array(reference.shape, float) - 1.0) / 2.0
     costs = []
@@ -258,7 +259,7 @@ def _register(reference, moving, echo):
 def _compare_reference(reference, moving, result, echo):
     """Time the slow oracle on the same pair; returns the speed-ups."""
     import mireg
-    from . import reference as oracle
+    from .. import reference as oracle
 
     log = logging.getLogger("mireg")
     level, warm = log.level, []
@@ -271,7 +272,8 @@ def _compare_reference(reference, moving, result, echo):
     finally:
         log.setLevel(level)
     fast = min(warm)
-    echo("Timing mireg.reference.register (the chapter's method in NumPy/SciPy) ...")
+    echo("Timing mireg.reference.register (the reference implementation in "
+         "NumPy/SciPy) ...")
     start = time.perf_counter()
     slow = oracle.register(reference, moving)
     slow_seconds = time.perf_counter() - start
