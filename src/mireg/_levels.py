@@ -3,7 +3,8 @@
 Where this sits in :func:`mireg.register`::
 
     registration._validate          checked images, masks, options
-        -> Level(...)               this module: one per shrink factor
+        -> Level(...)               this module: one per shrink factor,
+                                    built by _optimize.level_maker
              .data                  records.LevelData: samples, moving image
              .transform(origin, u)  records.Transform: x -> index map
         -> _optimize.global_search  Level.stats_grid, then Level.minimize

@@ -183,18 +183,9 @@ class _Inputs:
 
 def _validate(reference_image, moving_image, transform, metric, sigma, bins, spacing,
               reference_mask, moving_mask, initial, levels, max_samples):
-    ref = as_image(reference_image, "reference_image", min_ndim=2)
-    mov = as_image(moving_image, "moving_image", min_ndim=2)
-    same_ndim(ref, mov, ("reference_image", "moving_image"))
-    if ref.ndim not in (2, 3):
-        raise ValueError(f"`reference_image` must be 2-D or 3-D, got {ref.ndim}-D")
-    for image, name in ((ref, "reference_image"), (mov, "moving_image")):
-        check_finite(image, name)
-        if min(image.shape) < 4:
-            raise ValueError(f"`{name}` must be at least 4 pixels along every axis, "
-                             f"got shape {image.shape}")
-        if image.min() == image.max():
-            raise ValueError(f"`{name}` is constant: there is nothing to align")
+    """:func:`register`'s arguments checked, in the order the errors are
+    reported, and normalised into ``_Inputs``."""
+    ref, mov = _checked_images(reference_image, moving_image)
     if transform not in tf.TRANSFORMS:
         raise ValueError(f"`transform` must be one of {tf.TRANSFORMS}, got {transform!r}")
     if metric not in METRICS:
@@ -203,27 +194,10 @@ def _validate(reference_image, moving_image, transform, metric, sigma, bins, spa
     n_bins = bins_pair(bins)[0]
     if n_bins < 2:
         raise ValueError(f"`bins` must be >= 2 for registration, got {bins!r}")
-    if spacing is None:
-        spacing = np.ones(ref.ndim)
-    else:
-        spacing = np.asarray(spacing, dtype=np.float64).reshape(-1)
-        if spacing.size == 1:
-            spacing = np.repeat(spacing, ref.ndim)
-        if spacing.size != ref.ndim or not np.all(np.isfinite(spacing)) or np.any(spacing <= 0):
-            raise ValueError(f"`spacing` must be {ref.ndim} positive finite values, "
-                             f"got {spacing.tolist()}")
-    masks = []
-    for mask, image, name in ((reference_mask, ref, "reference_mask"),
-                              (moving_mask, mov, "moving_mask")):
-        if mask is not None:
-            mask = np.asarray(mask)
-            if mask.shape != image.shape:
-                raise ValueError(f"`{name}` must have the image's shape {image.shape}, "
-                                 f"got {mask.shape}")
-            mask = mask.astype(bool)
-            if not mask.any():
-                raise ValueError(f"`{name}` is all False")
-        masks.append(mask)
+    spacing = _checked_spacing(spacing, ref.ndim)
+    masks = [_checked_mask(mask, image, name)
+             for mask, image, name in ((reference_mask, ref, "reference_mask"),
+                                       (moving_mask, mov, "moving_mask"))]
     n_par = tf.n_parameters(ref.ndim, transform)
     if initial is not None:
         initial = np.asarray(initial, dtype=np.float64).reshape(-1)
@@ -244,6 +218,47 @@ def _validate(reference_image, moving_image, transform, metric, sigma, bins, spa
                    moving=mov.astype(np.float64, copy=False), sigma=sigma, n_bins=n_bins,
                    spacing=spacing, reference_mask=masks[0], moving_mask=masks[1],
                    initial=initial, shrinks=levels, max_samples=int(max_samples))
+
+
+def _checked_images(reference_image, moving_image):
+    ref = as_image(reference_image, "reference_image", min_ndim=2)
+    mov = as_image(moving_image, "moving_image", min_ndim=2)
+    same_ndim(ref, mov, ("reference_image", "moving_image"))
+    if ref.ndim not in (2, 3):
+        raise ValueError(f"`reference_image` must be 2-D or 3-D, got {ref.ndim}-D")
+    for image, name in ((ref, "reference_image"), (mov, "moving_image")):
+        check_finite(image, name)
+        if min(image.shape) < 4:
+            raise ValueError(f"`{name}` must be at least 4 pixels along every axis, "
+                             f"got shape {image.shape}")
+        if image.min() == image.max():
+            raise ValueError(f"`{name}` is constant: there is nothing to align")
+    return ref, mov
+
+
+def _checked_spacing(spacing, ndim):
+    if spacing is None:
+        return np.ones(ndim)
+    spacing = np.asarray(spacing, dtype=np.float64).reshape(-1)
+    if spacing.size == 1:
+        spacing = np.repeat(spacing, ndim)
+    if spacing.size != ndim or not np.all(np.isfinite(spacing)) or np.any(spacing <= 0):
+        raise ValueError(f"`spacing` must be {ndim} positive finite values, "
+                         f"got {spacing.tolist()}")
+    return spacing
+
+
+def _checked_mask(mask, image, name):
+    if mask is None:
+        return None
+    mask = np.asarray(mask)
+    if mask.shape != image.shape:
+        raise ValueError(f"`{name}` must have the image's shape {image.shape}, "
+                         f"got {mask.shape}")
+    mask = mask.astype(bool)
+    if not mask.any():
+        raise ValueError(f"`{name}` is all False")
+    return mask
 
 
 def register(reference_image, moving_image, *, transform="rigid", metric="alignment",
