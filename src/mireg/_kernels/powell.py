@@ -7,8 +7,8 @@ so that it visits the same points and returns the same bits as scipy does
 on the same objective (tested).  The whole optimisation of one pyramid
 level is one call with the GIL released: between evaluations there is no
 Python, so threads running registrations side by side do not queue for the
-interpreter (scipy's loop holds it between evaluations, which
-serialises ``register_many``'s threads).
+interpreter (scipy's loop holds it between evaluations, a large share
+of the time under ``register_many``).
 
 The objective is ``cost.objective_at(x, criterion, transform, level)``, its
 three records (see ``records.py``) passed through unchanged; the options
