@@ -54,9 +54,10 @@ def test_sample_table_rows(ndim, masked):
     reference = ndi.gaussian_filter(rng.random(shape), 2.0)
     mask = reference > np.median(reference) if masked else None
     level = Level(reference, reference, 1, spacing=np.ones(ndim), sigma=1.5, bins=32,
-                  reference_mask=mask, moving_mask=None, cubic=False, max_samples=None)
+                  reference_mask=mask, moving_mask=None, cubic=False, max_samples=None,
+                  center=np.zeros(ndim), kind="rigid", use_gradient=True)
     index = np.nonzero(np.ones(shape, bool) if mask is None else mask)
-    table = level.table
+    table = level.data.table
     assert table.dtype == np.float32 and table.shape == (index[0].size, 8)
     np.testing.assert_array_equal(table[:, 3 - ndim:3], np.stack(index, axis=1))
     assert np.all(table[:, :3 - ndim] == 0) and np.all(table[:, 3:6 - ndim] == 0)
@@ -80,9 +81,11 @@ def test_moving_gradient_is_np_gradient_interleaved_float32(shape, spacing):
     moving = rng.random(shape)
     reference = ndi.gaussian_filter(rng.random(shape), 1.0)
     level = Level(reference, moving, 1, spacing=np.asarray(spacing), sigma=1.5, bins=16,
-                  reference_mask=None, moving_mask=None, cubic=True, max_samples=None)
+                  reference_mask=None, moving_mask=None, cubic=True, max_samples=None,
+                  center=np.zeros(len(shape)), kind="rigid", use_gradient=True)
     expected = np.moveaxis(smoothed_gradient(moving, 1.5, np.asarray(spacing)), 0, -1)
-    got = level.grad[0] if len(shape) == 2 else level.grad
+    grad = level.data.moving_grad
+    got = grad[0] if len(shape) == 2 else grad
     assert got.dtype == np.float32 and got.flags.c_contiguous
     assert got.tobytes() == expected.astype(np.float32).tobytes()
 

@@ -99,7 +99,7 @@ def test_registration_cost_same_bits_serial_and_parallel():
     center = (np.array(image.shape) - 1) / 2
     level = Level(image, moving, 1, spacing=np.ones(2), sigma=1.5, bins=32,
                   reference_mask=None, moving_mask=None, cubic=True,
-                  max_samples=None).bind(center, "rigid", True)
+                  max_samples=None, center=center, kind="rigid", use_gradient=True)
     x, origin, units = np.array([0.2, 1.5, -0.7]), np.array([0.2, 0, 0]), np.array([0.01, 1, 1])
     serial = level.stats(x, origin, units)
     for n_chunks in (2, 3):

@@ -25,7 +25,8 @@ def _level(ndim, shrink, kind, metric, cubic):
     center = (np.array(image.shape, float) - 1) / 2 * spacing
     level = Level(image, moving, shrink, spacing=spacing, sigma=1.5, bins=24,
                   reference_mask=None, moving_mask=None, cubic=cubic,
-                  max_samples=1 << 16).bind(center, kind, metric == "alignment")
+                  max_samples=1 << 16, center=center, kind=kind,
+                  use_gradient=metric == "alignment")
     radius = float(np.mean(np.array(image.shape) * spacing)) / 2
     units = opt.parameter_units(ndim, kind, radius, float(np.mean(spacing)))
     return level, units

@@ -1,11 +1,25 @@
 """One pyramid level, prepared once: everything the cost kernel reads.
 
+Where this sits in :func:`mireg.register`::
+
+    registration._validate          checked images, masks, options
+        -> Level(...)               this module: one per shrink factor,
+                                    built by _optimize.level_maker
+             .data                  records.LevelData: samples, moving image
+             .transform(origin, u)  records.Transform: x -> index map
+        -> _optimize.global_search  Level.stats_grid, then Level.minimize
+        -> _optimize.powell         Level.minimize (Numba Powell) or scipy's
+                                    Powell on Level.stats, level by level
+        -> RegistrationResult
+
 Reference side: sample coordinates (masked, subsampled on a regular grid if
 there are more than ``max_samples``), their intensity bins and smoothed
-gradients.  Moving side: the image (or its cubic B-spline coefficients), its
-smoothed gradient stack, its intensity range and mask.  Each level's grid is
-tied to physical space (``grid``: index -> physical), so parameters stay in
-physical units across levels: the true scale between grids, no blind x2.
+gradients, in one table.  Moving side: the image (or its cubic B-spline
+coefficients), its smoothed gradient stack, its intensity range and mask.
+Each level's grid is tied to physical space (index -> physical), so
+parameters stay in physical units across levels: the true scale between
+grids, no blind x2.  Kernel arrays are 3-D (a 2-D image is a
+(1, rows, cols) volume): see ``_kernels/records.py``.
 """
 from __future__ import annotations
 
@@ -18,11 +32,12 @@ from skimage.transform import resize
 from ._kernels import cost as _cost
 from ._kernels import powell as _powell
 from ._kernels import samples as _samples
+from ._kernels.modes import metric_code, transform_code
+from ._kernels.records import Criterion, LevelData, PowellOptions, Transform
 from . import gradient as _gradient
 from . import transforms as tf
 from .metrics import _LOG_TABLE
 from ._config import MIN_OVERLAP_FRACTION
-
 
 
 def downsample(image, shrink, *, is_mask=False):
@@ -62,8 +77,8 @@ class Pyramid:
     where one resize by ``a b`` does (so :func:`level_grid` holds); the
     anti-aliasing Gaussians compound to sigma ``sqrt(((a-1)/2)^2 +
     (a (b-1)/2)^2)`` instead of ``(a b - 1) / 2`` (1/8 via 1/2: 3.04 px
-    instead of 3.5).  A 2 mm MNI-sized volume's 1/8 level then costs 1 ms
-    instead of 18.
+    instead of 3.5), and a coarse level of a volume is computed from a
+    small image instead of the full one.
     """
 
     def __init__(self, image):
@@ -95,7 +110,8 @@ def smoothed(image, sigma_px, level_spacing):
     borders, which then pull the registration towards aligning frames.
     The same bits as ``ndi.gaussian_filter(image, sigma, mode="nearest",
     truncate=4)``: mireg's Gaussian (scipy's sums, constant mode) on the
-    image padded with its edge values by the kernel's radius, ~1.5x faster.
+    image padded with its edge values by the kernel's radius, which is
+    faster than scipy's.
     """
     spacing = np.asarray(level_spacing, float)
     sigma = sigma_px * spacing.min() / spacing
@@ -109,11 +125,95 @@ def _embed3(array):
     return array.reshape((1,) + array.shape) if array.ndim == 2 else array
 
 
+def _embed_affine(matrix):
+    """(ndim+1)-square homogeneous matrix -> 4x4, identity on unused axes."""
+    ndim = matrix.shape[0] - 1
+    out = np.eye(4)
+    out[3 - ndim:3, 3 - ndim:3] = matrix[:ndim, :ndim]
+    out[3 - ndim:3, 3] = matrix[:ndim, ndim]
+    return out
+
+
+def _sampled(shape, reference_mask, shrink, max_samples):
+    """Where the reference is sampled at this level, and the grid stride:
+    the (downsampled) mask, thinned to a regular grid of stride 2, 3, ...
+    if more than ``max_samples`` pixels remain (0 or None: no limit)."""
+    ndim = len(shape)
+    keep = np.ones(shape, bool)
+    if reference_mask is not None:
+        keep &= downsample(reference_mask, shrink, is_mask=True)
+    stride = 1
+    if max_samples and keep.sum() > max_samples:
+        stride = int(math.ceil((keep.sum() / max_samples) ** (1.0 / ndim)))
+        sub = np.zeros_like(keep)
+        sub[(slice(None, None, stride),) * ndim] = True
+        keep &= sub
+    return keep, stride
+
+
+def _moving_data(mov, shrink, *, moving_mask, sigma, spacing, cubic, n_bins):
+    """The moving-side fields of ``LevelData`` for the level image ``mov``."""
+    lo, hi = float(mov.min()), float(mov.max())
+    coefficients = ndi.spline_filter(mov, order=3, mode="mirror") if cubic else mov
+    # interleaved (..., ndim): a corner's components in one load; float32
+    # (as the reference's in the table): half the memory of a volume's stack,
+    # so fewer cache misses per evaluation
+    grad = _samples.interleaved_gradient(_embed3(smoothed(mov, sigma, spacing)),
+                                         np.asarray(spacing, float))
+    if moving_mask is not None:
+        mask = np.ascontiguousarray(
+            _embed3(downsample(moving_mask, shrink, is_mask=True)), dtype=np.uint8)
+    else:
+        mask = np.zeros((0, 0, 0), np.uint8)  # the kernels' type, never read
+    return {"moving": np.ascontiguousarray(_embed3(coefficients), dtype=np.float64),
+            "moving_grad": grad, "moving_mask": mask,
+            "has_moving_mask": moving_mask is not None,
+            "moving_lo": lo, "moving_scale": n_bins / (hi - lo)}
+
+
 class Level:
-    """Prepared reference and moving data for one shrink factor."""
+    """Prepared reference and moving data for one shrink factor.
+
+    Parameters
+    ----------
+    reference, moving : ndarray of float64
+        The full-resolution images (2-D or 3-D, same ndim).
+    shrink : int
+        This level's shrink factor.
+    spacing : ndarray
+        Voxel size of both full-resolution images.
+    sigma : float
+        Gaussian sigma, in pixels of this level, of the gradients.
+    bins : int
+        Histogram bins per image at most (coarse levels use fewer).
+    reference_mask, moving_mask : ndarray of bool or None
+        Full-resolution masks.
+    cubic : bool
+        Interpolate the moving image by cubic B-spline (else linearly).
+    max_samples : int or None
+        Reference samples at most (0 or None: every pixel).
+    center : ndarray
+        Rotation centre in physical units (ndim values).
+    kind : str
+        Transform kind, one of ``transforms.TRANSFORMS``.
+    use_gradient : bool
+        Whether evaluations compute Pluim's gradient term.
+    pyramids : (Pyramid, Pyramid), optional
+        The images' pyramids, to share downsampled images between levels.
+
+    Attributes
+    ----------
+    data : records.LevelData
+        What the cost kernels read.
+    ndim, shrink, shape, stride, n_bins, min_overlap
+        The level's dimensionality, shrink factor, image shape, sampling
+        stride, histogram bins and the overlap below which a pose scores
+        "no overlap".
+    """
 
     def __init__(self, reference, moving, shrink, *, spacing, sigma, bins,
-                 reference_mask, moving_mask, cubic, max_samples, pyramids=None):
+                 reference_mask, moving_mask, cubic, max_samples, center, kind,
+                 use_gradient, pyramids=None):
         ndim = reference.ndim
         self.ndim = ndim
         self.shrink = shrink
@@ -123,89 +223,60 @@ class Level:
         else:  # the images' Pyramid objects: levels shared between calls
             ref, mov = pyramids[0](shrink), pyramids[1](shrink)
         self.shape = ref.shape
-        self.ref_grid, ref_spacing = level_grid(reference.shape, ref.shape, spacing)
-        self.mov_grid, mov_spacing = level_grid(moving.shape, mov.shape, spacing)
-        self.cubic = cubic
+        ref_grid, ref_spacing = level_grid(reference.shape, ref.shape, spacing)
+        mov_grid, mov_spacing = level_grid(moving.shape, mov.shape, spacing)
 
-        # reference samples
-        keep = np.ones(ref.shape, bool)
-        if reference_mask is not None:
-            keep &= downsample(reference_mask, shrink, is_mask=True)
-        stride = 1
-        if max_samples and keep.sum() > max_samples:
-            stride = int(math.ceil((keep.sum() / max_samples) ** (1.0 / ndim)))
-            sub = np.zeros_like(keep)
-            sub[(slice(None, None, stride),) * ndim] = True
-            keep &= sub
-        self.stride = stride
+        keep, self.stride = _sampled(ref.shape, reference_mask, shrink, max_samples)
         n_samples = int(np.count_nonzero(keep))
         if n_samples == 0:
             raise ValueError("`reference_mask` leaves no reference pixels to compare")
         # a coarse level has few samples: fewer bins keep its histogram
         # populated (a smoother cost) and its entropies cheap
-        bins = int(min(bins, max(12, round(math.sqrt(n_samples / 4.0)))))
-        self.n_bins = bins
-        # one float32 row per sample: coordinate (3), gradient (3), |g|^2, bin
+        n_bins = int(min(bins, max(12, round(math.sqrt(n_samples / 4.0)))))
+        self.n_bins = n_bins
         lo, hi = float(ref.min()), float(ref.max())
-        self.table = _samples.fill_table(
+        table = _samples.fill_table(
             _embed3(ref), _embed3(smoothed(ref, sigma, ref_spacing)),
-            np.asarray(ref_spacing, float), _embed3(keep), lo, bins / (hi - lo), bins)
-
-        # moving side
-        self.mov_lo = float(mov.min())
-        mov_hi = float(mov.max())
-        self.mov_scale = bins / (mov_hi - self.mov_lo)
-        coefficients = ndi.spline_filter(mov, order=3, mode="mirror") if cubic else mov
-        self.moving = np.ascontiguousarray(_embed3(coefficients), dtype=np.float64)
-        # interleaved (..., ndim): a corner's components in one load; float32
-        # (as the reference's in the table): a 2 mm MNI-sized volume's stack
-        # is 11 MB instead of 22, fewer cache misses (3-D evaluations -12%)
-        self.grad = _samples.interleaved_gradient(_embed3(smoothed(mov, sigma, mov_spacing)),
-                                                  np.asarray(mov_spacing, float))
-        if moving_mask is not None:
-            self.moving_mask = np.ascontiguousarray(
-                _embed3(downsample(moving_mask, shrink, is_mask=True)), dtype=np.uint8)
-        else:
-            self.moving_mask = np.zeros((0, 0, 0), np.uint8)
+            np.asarray(ref_spacing, float), _embed3(keep), lo, n_bins / (hi - lo), n_bins)
+        moving_fields = _moving_data(mov, shrink, moving_mask=moving_mask, sigma=sigma,
+                                     spacing=mov_spacing, cubic=cubic, n_bins=n_bins)
+        self.data = LevelData(table=table, **moving_fields, n_bins=n_bins, cubic=cubic,
+                              use_gradient=use_gradient, log_table=_LOG_TABLE)
         self.min_overlap = max(8, int(MIN_OVERLAP_FRACTION * n_samples))
+
+        # the fixed part of every Transform record of this level
+        self.kind = transform_code(kind)
+        self.center = np.zeros(3)
+        self.center[3 - ndim:] = center
+        self.ref_grid = _embed_affine(ref_grid)
+        self.mov_inverse = _embed_affine(np.linalg.inv(mov_grid))
 
     @property
     def n_samples(self):
-        return self.table.shape[0]
+        return self.data.table.shape[0]
 
-    def bind(self, center, kind, use_gradient):
-        """Fix the transform kind and centre; precompute the embedded grids."""
-        ndim = self.ndim
-        self.kind_code = tf.TRANSFORMS.index(kind)
-        self.use_gradient = use_gradient
-        self.center3 = np.zeros(3)
-        self.center3[3 - ndim:] = center
-        self.ref_grid4 = _embed_affine(self.ref_grid)
-        self.mov_inverse4 = _embed_affine(np.linalg.inv(self.mov_grid))
-        return self
+    def transform(self, origin, units):
+        """The ``records.Transform`` of parameters ``origin + x * units``."""
+        return Transform(origin=origin, units=units, kind=self.kind, ndim=self.ndim,
+                         center=self.center, ref_grid=self.ref_grid,
+                         mov_inverse=self.mov_inverse)
 
-    def _arguments(self, origin, units):
-        return (origin, units, self.kind_code, self.ndim, self.center3, self.ref_grid4,
-                self.mov_inverse4, self.table, self.moving, self.grad,
-                self.moving_mask, self.mov_lo,
-                self.mov_scale, self.n_bins, self.cubic, self.use_gradient, _LOG_TABLE)
+    def criterion(self, metric):
+        """The ``records.Criterion`` scoring ``metric`` at this level."""
+        return Criterion(metric=metric_code(metric), min_overlap=self.min_overlap)
 
     def stats(self, x, origin, units, n_chunks=0):
         """(H0, H1, H01, G, overlap) at parameters ``origin + x * units``.
 
         The parallel kernel is called from Python, never from inside another
         jitted function: when a process's first parallel launch came through
-        such a wrapper, every later launch took ~30 ms instead of ~0.3 ms
-        (Numba 0.68, OpenMP layer)."""
+        such a wrapper, every later launch stalled (Numba 0.68, OpenMP
+        threading layer)."""
+        transform = self.transform(origin, units)
         if n_chunks:
-            matrix, rotation = _cost.parameter_matrices(
-                x, origin, units, self.kind_code, self.ndim, self.center3,
-                self.ref_grid4, self.mov_inverse4)
-            return _cost.evaluate_parallel(
-                self.table, self.moving, self.grad, self.moving_mask, matrix, rotation,
-                self.mov_lo, self.mov_scale, self.n_bins, self.n_bins, self.cubic,
-                self.use_gradient, _LOG_TABLE, n_chunks)
-        return _cost.evaluate_at(x, *self._arguments(origin, units))
+            matrix, rotation = _cost.parameter_matrices(x, transform)
+            return _cost.evaluate_parallel(self.data, matrix, rotation, n_chunks)
+        return _cost.evaluate_at(x, transform, self.data)
 
     def minimize(self, origin, units, metric, bounds, direc, xtol, ftol, maxfev,
                  maxiter=None, n_chunks=0):
@@ -215,31 +286,31 @@ class Level:
         dealt to ``n_chunks`` threads if not 0) and returns arrays of those."""
         reach = np.asarray(bounds, dtype=np.float64)
         origin = np.asarray(origin, dtype=np.float64)
-        args = (reach[:, 0].copy(), reach[:, 1].copy(), np.asarray(direc, dtype=np.float64),
-                float(xtol), float(ftol), int(maxfev),
-                int(np.iinfo(np.int64).max if maxiter is None else maxiter),
-                _cost.METRIC_CODES.index(metric),
-                self.min_overlap)
-        level = self._arguments(origin[0] if origin.ndim == 2 else origin, units)
-        if origin.ndim == 2 and n_chunks:
-            return _powell.minimize_each_parallel(origin, n_chunks, *args, level)
-        if origin.ndim == 2:
-            return _powell.minimize_each(origin, *args, level)
-        return _powell.minimize(np.zeros(units.size), *args, level)
-
-    def stats_grid(self, xs, origin, units, n_chunks=0):
-        """``stats`` for each row of ``xs``, in one kernel call (on
-        ``n_chunks`` threads if not 0)."""
+        options = PowellOptions(
+            lower=reach[:, 0].copy(), upper=reach[:, 1].copy(),
+            direc=np.asarray(direc, dtype=np.float64), xtol=float(xtol), ftol=float(ftol),
+            maxfev=int(maxfev),
+            maxiter=int(np.iinfo(np.int64).max if maxiter is None else maxiter))
+        criterion = self.criterion(metric)
+        if origin.ndim == 1:
+            transform = self.transform(origin, units)
+            return _powell.minimize(np.zeros(units.size), options, criterion, transform,
+                                    self.data)
+        # each run replaces the origin (of the first row's record) by its row
+        transform = self.transform(origin[0], units)
         if n_chunks:
-            return _cost.evaluate_grid_parallel(xs, n_chunks,
-                                                *self._arguments(origin, units))
-        return _cost.evaluate_grid(xs, *self._arguments(origin, units))
+            return _powell.minimize_each_parallel(origin, options, criterion, transform,
+                                                  self.data, n_chunks)
+        return _powell.minimize_each(origin, options, criterion, transform, self.data)
 
-
-def _embed_affine(matrix):
-    """(ndim+1)-square homogeneous matrix -> 4x4, identity on unused axes."""
-    ndim = matrix.shape[0] - 1
-    out = np.eye(4)
-    out[3 - ndim:3, 3 - ndim:3] = matrix[:ndim, :ndim]
-    out[3 - ndim:3, 3] = matrix[:ndim, ndim]
-    return out
+    def stats_grid(self, xs, origin, units, n_chunks=0, *, use_gradient=None):
+        """``stats`` for each row of ``xs``, in one kernel call (on
+        ``n_chunks`` threads if not 0); ``use_gradient`` overrides the
+        level's own setting (None: keep it)."""
+        data = self.data
+        if use_gradient is not None:
+            data = data._replace(use_gradient=use_gradient)
+        transform = self.transform(origin, units)
+        if n_chunks:
+            return _cost.evaluate_grid_parallel(xs, transform, data, n_chunks)
+        return _cost.evaluate_grid(xs, transform, data)

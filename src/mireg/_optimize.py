@@ -2,12 +2,27 @@
 the global search grid, and Powell on one level.
 
 The machinery of :func:`mireg.register` (``registration.py`` keeps the
-public API, validation and the coarse-to-fine loop); the Numba kernels it
-drives are ``_kernels/cost.py`` and ``_kernels/powell.py``.
+public API, validation and the coarse-to-fine loop)::
+
+    parameter_units, default_shrinks, search_shrink   the plan
+    level_maker(inputs, ...)        prepare(shrink, cubic) -> _levels.Level
+    search_stage -> global_search   a coarse level: search_grid evaluated in
+                                    one kernel call (Level.stats_grid), the
+                                    best candidates polished by powell()
+    powell_stage -> powell          one level: Numba's Powell in one nogil
+                                    call (Level.minimize), or scipy's Powell
+                                    on Objective (Level.stats) when a level
+                                    is large enough for parallel evaluations
+
+Parameters are optimised in scaled units ``x`` about an origin,
+``p = origin + x * units``, one unit moving the image by about one pixel.
+The Numba kernels driven through ``_levels.Level`` are
+``_kernels/cost.py`` and ``_kernels/powell.py``.
 """
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 import time
 
@@ -17,8 +32,11 @@ from scipy import optimize
 
 from . import transforms as tf
 from ._kernels import cost as _cost
+from ._levels import Level, Pyramid
 from ._parallel import parallel_chunks
 from ._config import COARSE_MAXITER, PARALLEL_MIN_SAMPLES
+
+logger = logging.getLogger("mireg")
 
 
 def parameter_units(ndim, kind, radius, unit_length):
@@ -68,6 +86,7 @@ class Objective:
 
     def __init__(self, level, metric, origin, units):
         self.level, self.metric = level, metric
+        self.criterion = level.criterion(metric)
         self.origin = np.asarray(origin, dtype=np.float64)
         self.units = units
         self.nfev = 0
@@ -79,8 +98,7 @@ class Objective:
 
     def value(self, stats):
         """The measure (larger is better), -inf without enough overlap."""
-        return _cost.measure(*stats, _cost.METRIC_CODES.index(self.metric),
-                             self.level.min_overlap)
+        return _cost.measure(*stats, self.criterion)
 
     def __call__(self, x):
         self.nfev += 1
@@ -112,7 +130,7 @@ def powell(level, metric, origin, units, shrink, maxiter=None):
     Bounds of +-3 pixels of the level around the level's start switch
     Powell to its bounded line search, whose tolerance ``xtol`` is absolute
     in those units: unbounded Brent line searches tighten to 1e-11 near the
-    optimum and spend ~40 evaluations per line there.  A later level starts
+    optimum and spend many evaluations per line there.  A later level starts
     from this one's answer, so the bound only limits each step of the
     coarse-to-fine walk.  ``xtol`` grows with the shrink factor: 0.05 pixel
     of the level, whatever its size.
@@ -157,9 +175,9 @@ def powell(level, metric, origin, units, shrink, maxiter=None):
 def search_shrink(shape, ndim):
     """The coarse grid for the global search: smallest side 16-31 px (10-19
     in 3-D), where a grid of hundreds of candidates costs milliseconds.  In
-    3-D, 10 rather than 12: the 2 mm MNI-sized volume searches on 12x14x12
-    instead of 23x28x23 (search 173 -> 81 ms), and 12 random rigid motions
-    up to 20 deg and 18 mm per axis were all still recovered to < 0.15 mm."""
+    3-D the bound is 10 rather than 12: a volume's search grid then has
+    half the side (an eighth of the samples) and large random rigid motions
+    were still all recovered."""
     smallest = 16 if ndim == 2 else 10
     shrink = 1
     while min(shape) / (shrink * 2) >= smallest:
@@ -174,22 +192,94 @@ def global_search(level, kind, metric, extent, origin, units, max_angle, max_shi
     One kernel call evaluates the grid with both NMI (or ``metric``) and
     Pluim's NMI x G.  The ``keep`` best by each go on: G's wide basins catch
     poses whose NMI peak is too narrow for the grid at this scale (a
-    periodic pattern such as coins, where NMI alone chose an alias 45 px
-    off), while NMI is not fooled by edges that are not anatomy (a
-    zero-filled border, where G chose a pose 92 px off).  Each candidate is
+    periodic pattern such as coins, where NMI alone chooses an alias),
+    while NMI is not fooled by edges that are not anatomy (a zero-filled
+    border, which pulls G towards aligning frames).  Each candidate is
     polished by Powell on ``metric`` and the best polished one wins.
     """
     grid = search_grid(level.ndim, kind, extent, max_angle, max_shift)
-    level.use_gradient = True
     with parallel_chunks(len(grid) * level.n_samples, PARALLEL_MIN_SAMPLES,
                          kernel="search") as n_chunks:
-        stats = level.stats_grid(grid / units, origin, units, n_chunks)
-    level.use_gradient = False
+        # G for the "alignment" ranking, whatever the level computes later
+        stats = level.stats_grid(grid / units, origin, units, n_chunks, use_gradient=True)
     picks = []
     for ranking in (metric, "alignment"):
-        values = _cost.measures(stats, _cost.METRIC_CODES.index(ranking), level.min_overlap)
+        values = _cost.measures(stats, level.criterion(ranking))
         picks.extend(np.argsort(-values, kind="stable")[:keep].tolist())
     starts = origin + grid[list(dict.fromkeys(picks))]  # unique, in order
     params, costs, evaluations = powell(level, metric, starts, units, level.shrink)
     # the first of the lowest costs, as min() over the candidates in order
     return params[int(np.argmin(costs))], len(grid) + int(np.sum(evaluations))
+
+
+# ---- the stages of register ------------------------------------------------
+
+def level_maker(inputs, shrinks, center, kind, metric):
+    """``prepare(shrink, cubic, use_gradient=...)``: the ``Level`` of one
+    shrink factor of ``inputs`` (``register``'s checked inputs: images,
+    masks, spacing, sigma, bins, max_samples); ``use_gradient`` defaults
+    to whether ``metric`` needs G.
+
+    Volumes share each image's pyramid between the levels, its finest
+    reduced level computed first so that the coarser ones (the global
+    search's too) are resized from it rather than from the full volume.
+    Images resize from the full image, which is cheap at 2-D sizes.
+    """
+    pyramids = None
+    if inputs.reference.ndim == 3:
+        pyramids = (Pyramid(inputs.reference), Pyramid(inputs.moving))
+        reduced = [s for s in shrinks if s > 1]
+        if reduced:
+            for pyramid in pyramids:
+                pyramid(min(reduced))
+
+    def prepare(shrink, cubic, use_gradient=metric == "alignment"):
+        return Level(inputs.reference, inputs.moving, shrink, spacing=inputs.spacing,
+                     sigma=inputs.sigma, bins=inputs.n_bins,
+                     reference_mask=inputs.reference_mask, moving_mask=inputs.moving_mask,
+                     cubic=cubic, max_samples=inputs.max_samples, center=center, kind=kind,
+                     use_gradient=use_gradient, pyramids=pyramids)
+
+    return prepare
+
+
+def search_stage(prepare, shape, kind, metric, extent, params, units, max_angle,
+                 max_shift):
+    """The global search on a coarse level: (start parameters, record)."""
+    shrink = search_shrink(shape, len(shape))
+    t0 = time.perf_counter()
+    search_metric = "nmi" if metric == "alignment" else metric
+    level = prepare(shrink, cubic=False, use_gradient=False)
+    params, n = global_search(level, kind, search_metric, extent, params, units,
+                              max_angle, max_shift)
+    record = {"shrink": shrink, "shape": level.shape, "stage": "search",
+              "samples": level.n_samples, "interpolation": "linear",
+              "parameters": params.copy(), "metric": float("nan"),
+              "evaluations": n, "seconds": time.perf_counter() - t0}
+    logger.info("global search at 1/%d: %d candidates tried, best %s",
+                shrink, n, np.round(params, 4))
+    return params, record
+
+
+def powell_stage(prepare, shrink, finest, metric, params, units):
+    """Powell on the level of ``shrink`` from ``params``: (parameters,
+    cost, record); linear interpolation and at most COARSE_MAXITER
+    iterations unless ``finest``."""
+    t0 = time.perf_counter()
+    level = prepare(shrink, cubic=finest)
+    # a coarse level only hands a start to the next one: past a few Powell
+    # iterations its ftol test chases the roughness of linear interpolation
+    maxiter = None if finest else COARSE_MAXITER
+    params, value, evaluations = powell(level, metric, params, units, shrink, maxiter)
+    if value == 0.0:
+        raise ValueError(
+            "the transform leaves (almost) no overlap between the images; "
+            "check `initial`, `spacing` and that the images show the same scene")
+    seconds = time.perf_counter() - t0
+    record = {"shrink": shrink, "shape": level.shape, "stage": "powell",
+              "samples": level.n_samples, "interpolation": "cubic" if finest else "linear",
+              "parameters": params.copy(), "metric": -value,
+              "evaluations": evaluations, "seconds": seconds}
+    logger.info("level 1/%d %s: parameters %s metric %.6g (%d evaluations, %.3f s)",
+                shrink, level.shape, np.round(params, 4), -value, evaluations, seconds)
+    return params, value, record

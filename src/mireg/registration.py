@@ -1,17 +1,30 @@
 """Rigid / similarity / translation registration: pyramid + Powell.
 
-The seed's method (coarse-to-fine Powell on the negated combined measure),
-made N-d, robust and fast: one fused Numba pass per cost evaluation, a
-global search over rotations and shifts at a coarse level for a wide
-capture range, parameters scaled so Powell's unit step moves pixels alike
-in rotation and translation, and per-level records like SimpleITK and
-dipy keep them.
+Coarse-to-fine Powell on the negated combined measure (Pluim's NMI x G, or
+NMI, or MI), as the reference implementation does it, made N-d, robust and
+fast: one fused Numba pass per cost evaluation, a global search over
+rotations and shifts at a coarse level for a wide capture range, parameters
+scaled so Powell's unit step moves pixels alike in rotation and
+translation, and per-level records like SimpleITK and dipy keep them.
+
+How the data flows through :func:`register`::
+
+    _validate(...)                   -> _Inputs: float64 images, bool masks,
+                                        spacing, bins, shrinks, max_samples
+    _optimize.level_maker(...)       -> prepare(shrink, cubic): the
+                                        _levels.Level of a shrink factor
+                                        (the kernels' records, built once)
+    _optimize.search_stage(...)      global search on a coarse level
+                                        (_optimize.global_search): a start
+    _optimize.powell_stage(...)      Powell on each level, coarse to fine
+                                        (_optimize.powell): parameters
+    _result(...)                     -> RegistrationResult (index matrix,
+                                        parameters, per-level records)
 """
 from __future__ import annotations
 
 import logging
 import numbers
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,8 +32,7 @@ from scipy import ndimage as ndi
 
 from . import _optimize as _opt
 from . import transforms as tf
-from ._kernels import cost as _cost
-from ._levels import Level, Pyramid
+from ._kernels import modes
 from ._validation import as_image, bins_pair, check_finite, positive_float, same_ndim
 from ._config import DEFAULT_MAX_SAMPLES
 
@@ -28,7 +40,7 @@ __all__ = ["register", "warp", "RegistrationResult"]
 
 logger = logging.getLogger("mireg")
 
-METRICS = _cost.METRIC_CODES
+METRICS = modes.METRICS
 
 
 @dataclass
@@ -153,20 +165,27 @@ def warp(moving_image, result, *, order=3, cval=0.0, output_shape=None):
 
 # ---- parameter handling -------------------------------------------------
 
+@dataclass(frozen=True)
+class _Inputs:
+    """:func:`register`'s data, checked and normalised by :func:`_validate`."""
+
+    reference: np.ndarray  # float64
+    moving: np.ndarray  # float64, same ndim (2 or 3)
+    sigma: float
+    n_bins: int
+    spacing: np.ndarray  # one positive value per axis
+    reference_mask: np.ndarray  # bool, the reference's shape; or None
+    moving_mask: np.ndarray  # bool, the moving image's shape; or None
+    initial: np.ndarray  # the transform's parameters; or None
+    shrinks: list  # shrink factors, coarse to fine; or None (the default plan)
+    max_samples: int  # 0: every pixel
+
+
 def _validate(reference_image, moving_image, transform, metric, sigma, bins, spacing,
               reference_mask, moving_mask, initial, levels, max_samples):
-    ref = as_image(reference_image, "reference_image", min_ndim=2)
-    mov = as_image(moving_image, "moving_image", min_ndim=2)
-    same_ndim(ref, mov, ("reference_image", "moving_image"))
-    if ref.ndim not in (2, 3):
-        raise ValueError(f"`reference_image` must be 2-D or 3-D, got {ref.ndim}-D")
-    for image, name in ((ref, "reference_image"), (mov, "moving_image")):
-        check_finite(image, name)
-        if min(image.shape) < 4:
-            raise ValueError(f"`{name}` must be at least 4 pixels along every axis, "
-                             f"got shape {image.shape}")
-        if image.min() == image.max():
-            raise ValueError(f"`{name}` is constant: there is nothing to align")
+    """:func:`register`'s arguments checked, in the order the errors are
+    reported, and normalised into ``_Inputs``."""
+    ref, mov = _checked_images(reference_image, moving_image)
     if transform not in tf.TRANSFORMS:
         raise ValueError(f"`transform` must be one of {tf.TRANSFORMS}, got {transform!r}")
     if metric not in METRICS:
@@ -175,27 +194,10 @@ def _validate(reference_image, moving_image, transform, metric, sigma, bins, spa
     n_bins = bins_pair(bins)[0]
     if n_bins < 2:
         raise ValueError(f"`bins` must be >= 2 for registration, got {bins!r}")
-    if spacing is None:
-        spacing = np.ones(ref.ndim)
-    else:
-        spacing = np.asarray(spacing, dtype=np.float64).reshape(-1)
-        if spacing.size == 1:
-            spacing = np.repeat(spacing, ref.ndim)
-        if spacing.size != ref.ndim or not np.all(np.isfinite(spacing)) or np.any(spacing <= 0):
-            raise ValueError(f"`spacing` must be {ref.ndim} positive finite values, "
-                             f"got {spacing.tolist()}")
-    masks = []
-    for mask, image, name in ((reference_mask, ref, "reference_mask"),
-                              (moving_mask, mov, "moving_mask")):
-        if mask is not None:
-            mask = np.asarray(mask)
-            if mask.shape != image.shape:
-                raise ValueError(f"`{name}` must have the image's shape {image.shape}, "
-                                 f"got {mask.shape}")
-            mask = mask.astype(bool)
-            if not mask.any():
-                raise ValueError(f"`{name}` is all False")
-        masks.append(mask)
+    spacing = _checked_spacing(spacing, ref.ndim)
+    masks = [_checked_mask(mask, image, name)
+             for mask, image, name in ((reference_mask, ref, "reference_mask"),
+                                       (moving_mask, mov, "moving_mask"))]
     n_par = tf.n_parameters(ref.ndim, transform)
     if initial is not None:
         initial = np.asarray(initial, dtype=np.float64).reshape(-1)
@@ -212,8 +214,51 @@ def _validate(reference_image, moving_image, transform, metric, sigma, bins, spa
           or max_samples < 0):
         raise ValueError(f"`max_samples` must be an integer >= 0 (0: every pixel), "
                          f"got {max_samples!r}")
-    return (ref, mov, sigma, n_bins, spacing, masks[0], masks[1], initial, levels,
-            int(max_samples))
+    return _Inputs(reference=ref.astype(np.float64, copy=False),
+                   moving=mov.astype(np.float64, copy=False), sigma=sigma, n_bins=n_bins,
+                   spacing=spacing, reference_mask=masks[0], moving_mask=masks[1],
+                   initial=initial, shrinks=levels, max_samples=int(max_samples))
+
+
+def _checked_images(reference_image, moving_image):
+    ref = as_image(reference_image, "reference_image", min_ndim=2)
+    mov = as_image(moving_image, "moving_image", min_ndim=2)
+    same_ndim(ref, mov, ("reference_image", "moving_image"))
+    if ref.ndim not in (2, 3):
+        raise ValueError(f"`reference_image` must be 2-D or 3-D, got {ref.ndim}-D")
+    for image, name in ((ref, "reference_image"), (mov, "moving_image")):
+        check_finite(image, name)
+        if min(image.shape) < 4:
+            raise ValueError(f"`{name}` must be at least 4 pixels along every axis, "
+                             f"got shape {image.shape}")
+        if image.min() == image.max():
+            raise ValueError(f"`{name}` is constant: there is nothing to align")
+    return ref, mov
+
+
+def _checked_spacing(spacing, ndim):
+    if spacing is None:
+        return np.ones(ndim)
+    spacing = np.asarray(spacing, dtype=np.float64).reshape(-1)
+    if spacing.size == 1:
+        spacing = np.repeat(spacing, ndim)
+    if spacing.size != ndim or not np.all(np.isfinite(spacing)) or np.any(spacing <= 0):
+        raise ValueError(f"`spacing` must be {ndim} positive finite values, "
+                         f"got {spacing.tolist()}")
+    return spacing
+
+
+def _checked_mask(mask, image, name):
+    if mask is None:
+        return None
+    mask = np.asarray(mask)
+    if mask.shape != image.shape:
+        raise ValueError(f"`{name}` must have the image's shape {image.shape}, "
+                         f"got {mask.shape}")
+    mask = mask.astype(bool)
+    if not mask.any():
+        raise ValueError(f"`{name}` is all False")
+    return mask
 
 
 def register(reference_image, moving_image, *, transform="rigid", metric="alignment",
@@ -262,10 +307,8 @@ def register(reference_image, moving_image, *, transform="rigid", metric="alignm
         Reference samples per level at most: a level with more is sampled
         on a regular grid of stride 2, 3, ... (deterministic); 0 uses every
         pixel.  Default: 32768 in 2-D (every pixel up to ~180x180), 65536
-        in 3-D (the 6 parameters of a volume need more).  Measured on the
-        benchmark cases: 256^2 pairs register ~2x faster than with every
-        pixel, mean errors 0.02-0.03 px instead of 0.01-0.04 px; in 3-D,
-        32768 samples let 2 of 12 random motions end above 0.2 mm.
+        in 3-D (the 6 parameters of a volume need more): on larger images,
+        much faster than every pixel, at a similar accuracy.
     callback : callable, optional
         ``callback(level, parameters, value)`` after each level.
 
@@ -288,9 +331,8 @@ def register(reference_image, moving_image, *, transform="rigid", metric="alignm
     and Pluim's measure and decides by NMI even when ``metric="alignment"``:
     G rewards lining up strong edges, and edges that are not anatomy (the
     border of a zero-filled field of view left by an earlier resampling)
-    can pull it into a wrong basin (seen: 92 px off on a rotated,
-    zero-padded camera image, where NMI finds it to 0.01 px); Pluim's
-    measure refines from there, where it is robust.  Coarse levels
+    can pull it into a wrong basin far from the true pose, where NMI is
+    not misled; Pluim's measure refines from there, where it is robust.  Coarse levels
     interpolate linearly and run at most three Powell iterations; the
     finest level uses cubic B-splines and runs until Powell's ``ftol``.
     Gradients for G are smoothed with the border extended by its nearest
@@ -321,88 +363,47 @@ def register(reference_image, moving_image, *, transform="rigid", metric="alignm
     >>> np.round(result.parameters, 1)  # moving(x + t) = reference(x)
     array([ 3., -5.])
     """
-    (ref, mov, sigma, n_bins, spacing, ref_mask, mov_mask, initial, shrinks,
-     max_samples) = _validate(reference_image, moving_image, transform, metric, sigma,
-                              bins, spacing, reference_mask, moving_mask, initial, levels,
-                              max_samples)
+    inputs = _validate(reference_image, moving_image, transform, metric, sigma, bins,
+                       spacing, reference_mask, moving_mask, initial, levels, max_samples)
+    ref = inputs.reference
     ndim = ref.ndim
-    ref = ref.astype(np.float64, copy=False)
-    mov = mov.astype(np.float64, copy=False)
-    extent = np.array(ref.shape, float) * spacing
-    center = (np.array(ref.shape, float) - 1.0) / 2.0 * spacing
+    extent = np.array(ref.shape, float) * inputs.spacing
+    center = (np.array(ref.shape, float) - 1.0) / 2.0 * inputs.spacing
     radius = float(np.mean(extent)) / 2.0
-    units = _opt.parameter_units(ndim, transform, radius, float(np.mean(spacing)))
-    shrinks = shrinks or _opt.default_shrinks(ref.shape, ndim)
+    units = _opt.parameter_units(ndim, transform, radius, float(np.mean(inputs.spacing)))
+    shrinks = inputs.shrinks or _opt.default_shrinks(ref.shape, ndim)
     if global_search is None:
-        global_search = initial is None
-    params = np.zeros(tf.n_parameters(ndim, transform)) if initial is None else initial.copy()
-
-    # Volumes: each image's pyramid shared by the levels, the finest reduced
-    # level first, so the coarser ones (the search's too) are resized from
-    # it: 2 mm MNI-sized volumes' level preparation 147 -> ~95 ms.  Images
-    # resize from the full image (< 0.5 ms a level at 512^2).
-    pyramids = None
-    if ndim == 3:
-        pyramids = (Pyramid(ref), Pyramid(mov))
-        reduced = [s for s in shrinks if s > 1]
-        if reduced:
-            for pyramid in pyramids:
-                pyramid(min(reduced))
-
-    def prepare(shrink, cubic, use_gradient=metric == "alignment"):
-        level = Level(ref, mov, shrink, spacing=spacing, sigma=sigma, bins=n_bins,
-                      reference_mask=ref_mask, moving_mask=mov_mask, cubic=cubic,
-                      max_samples=max_samples, pyramids=pyramids)
-        return level.bind(center, transform, use_gradient)
+        global_search = inputs.initial is None
+    if inputs.initial is None:
+        params = np.zeros(tf.n_parameters(ndim, transform))
+    else:
+        params = inputs.initial.copy()
+    prepare = _opt.level_maker(inputs, shrinks, center, transform, metric)
 
     records, nfev = [], 0
     if global_search:
-        search_shrink = _opt.search_shrink(ref.shape, ndim)
-        t0 = time.perf_counter()
-        search_metric = "nmi" if metric == "alignment" else metric
-        level = prepare(search_shrink, cubic=False, use_gradient=False)
-        params, n = _opt.global_search(level, transform, search_metric, extent, params,
-                                       units, max_angle, max_shift)
-        nfev += n
-        records.append({"shrink": search_shrink, "shape": level.shape, "stage": "search",
-                        "samples": level.n_samples, "interpolation": "linear",
-                        "parameters": params.copy(), "metric": float("nan"),
-                        "evaluations": n, "seconds": time.perf_counter() - t0})
-        logger.info("global search at 1/%d: %d candidates tried, best %s",
-                    search_shrink, n, np.round(params, 4))
-
+        params, record = _opt.search_stage(prepare, ref.shape, transform, metric, extent,
+                                           params, units, max_angle, max_shift)
+        records.append(record)
+        nfev += record["evaluations"]
     for index, shrink in enumerate(shrinks):
-        t0 = time.perf_counter()
         finest = index == len(shrinks) - 1
-        level = prepare(shrink, cubic=finest)
-        # a coarse level only hands a start to the next one: past three
-        # Powell iterations its ftol test chases the roughness of linear
-        # interpolation (the moon case's 1/2 level ran 178 evaluations)
-        maxiter = None if finest else _opt.COARSE_MAXITER
-        params, value, evaluations = _opt.powell(level, metric, params, units, shrink,
-                                                 maxiter)
-        nfev += evaluations
-        if value == 0.0:
-            raise ValueError(
-                "the transform leaves (almost) no overlap between the images; "
-                "check `initial`, `spacing` and that the images show the same scene")
-        seconds = time.perf_counter() - t0
-        records.append({"shrink": shrink, "shape": level.shape, "stage": "powell",
-                        "samples": level.n_samples,
-                        "interpolation": "cubic" if finest else "linear",
-                        "parameters": params.copy(), "metric": -value,
-                        "evaluations": evaluations, "seconds": seconds})
-        logger.info("level 1/%d %s: parameters %s metric %.6g (%d evaluations, %.3f s)",
-                    shrink, level.shape, np.round(params, 4), -value, evaluations, seconds)
+        params, value, record = _opt.powell_stage(prepare, shrink, finest, metric, params,
+                                                  units)
+        records.append(record)
+        nfev += record["evaluations"]
         if callback is not None:
             callback(index, params.copy(), -value)
+    return _result(params, value, transform, metric, nfev, records, inputs, center)
 
-    physical = tf.physical_matrix(params, ndim, transform, center)
-    grid = tf.grid_to_physical(spacing, np.zeros(ndim))
+
+def _result(params, value, kind, metric, nfev, records, inputs, center):
+    """The ``RegistrationResult`` of the final parameters and cost."""
+    ndim = inputs.reference.ndim
+    physical = tf.physical_matrix(params, ndim, kind, center)
+    grid = tf.grid_to_physical(inputs.spacing, np.zeros(ndim))
     matrix = tf.index_matrix(physical, grid, grid)
-    return RegistrationResult(matrix=matrix, parameters=params, kind=transform,
+    return RegistrationResult(matrix=matrix, parameters=params, kind=kind,
                               metric=float(-value), metric_name=metric, nfev=nfev,
-                              levels=records, spacing=spacing, center=center,
-                              reference_shape=ref.shape)
-
-
+                              levels=records, spacing=inputs.spacing, center=center,
+                              reference_shape=inputs.reference.shape)

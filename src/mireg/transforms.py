@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-TRANSFORMS = ("translation", "rigid", "similarity")
+from ._kernels.modes import TRANSFORMS  # noqa: F401  (re-exported: the kinds, in code order)
 
 
 def n_rotations(ndim):

@@ -9,17 +9,23 @@ moving image's smoothed gradient at that point (linearly interpolated,
 rotated into the reference frame by ``grad_rotation``) against the
 reference's precomputed gradient.
 
-2-D and 3-D have their own kernels (unrolled taps); both take the same flat
-per-sample arrays, so masks and subsampling are settled before the loop.
+Kernels read a level's data from the records of ``records.py``: a
+``LevelData`` (samples, moving image, binning), a ``Transform`` (how Powell's
+scaled coordinates become the index map) and, to score, a ``Criterion``.
+2-D and 3-D share the per-sample loop (2-D is a (1, rows, cols) volume,
+with unrolled planar taps); masks and subsampling are settled in the sample
+table before the loop.
 G is summed per fixed sub-chunk of ``G_CHUNK`` samples and the sub-sums are
 added in order, so the serial and parallel kernels give the same bits.
 """
 import numpy as np
 from numba import njit, prange
 
+from .chunks import ceil_div, chunk_bounds
 from .entropy import entropies
 from .interpolate import (corner2, cubic2, cubic3, lerp2, lerp2_pair, lerp3,
                           lerp3_triple)
+from .modes import ALIGNMENT, MI, SIMILARITY, TRANSLATION
 
 from .._config import G_CHUNK
 
@@ -54,26 +60,33 @@ def _gradient_term_2d(gm1, gm2, rot, r1, r2, rmag2):
 
 
 @njit(cache=True, nogil=True)
-def _accumulate(table, moving, grad, moving_mask, matrix, grad_rotation, lo, scale,
-                n_bins1, cubic, use_gradient, counts, g_partial, start, stop):
-    """Accumulate samples [start, stop) into ``counts`` (flat) and the
-    per-G_CHUNK gradient sums ``g_partial``; returns the overlap count.
+def _accumulate(level, matrix, grad_rotation, counts, g_partial, start, stop):
+    """Accumulate samples [start, stop) of ``level`` (a ``LevelData``) into
+    ``counts`` (flat, reference bin major) and the per-G_CHUNK gradient sums
+    ``g_partial``; returns the overlap count.
 
-    ``table`` holds one float32 row per reference sample: index coordinate
-    (3), smoothed gradient (3), its squared norm, intensity bin.  One stream
-    of 32 bytes a sample instead of four arrays: at full resolution the
-    per-sample reads, not the arithmetic, set the pace.
-
-    Everything is 3-D: a 2-D image is a (1, rows, cols) volume, its
-    coordinates (0, row, col), its matrix 4x4 with the identity on axis 0;
-    ``grad`` is interleaved: (..., 2) for 2-D (row, col), (..., 3) for 3-D.
+    ``matrix`` (4x4) maps reference to moving index coordinates,
+    ``grad_rotation`` (3x3) turns moving gradients into the reference frame.
+    The table holds one float32 row per reference sample (see
+    ``records.LevelData``): one stream of 32 bytes a sample instead of four
+    arrays, because at full resolution the per-sample reads, not the
+    arithmetic, set the pace.
     """
+    table = level.table
+    moving = level.moving
+    grad = level.moving_grad
+    moving_mask = level.moving_mask
+    has_mask = level.has_moving_mask
+    lo = level.moving_lo
+    scale = level.moving_scale
+    n_bins = level.n_bins
+    cubic = level.cubic
+    use_gradient = level.use_gradient
     d0, d1, d2 = moving.shape
     planar = d0 == 1
     m = matrix
-    has_mask = moving_mask.size > 0
     overlap = 0
-    last = n_bins1 - 1
+    last = n_bins - 1
     # the planes of a 2-D image, taken once (a view per sample costs)
     plane = moving[0]
     grad_plane = grad[0]
@@ -106,7 +119,7 @@ def _accumulate(table, moving, grad, moving_mask, matrix, grad_rotation, lo, sca
                 else:
                     value = lerp3(moving, i, j, k, t, u, v)
             b = min(max(int((value - lo) * scale), 0), last)
-            counts[int(table[s, 7]) * n_bins1 + b] += 1
+            counts[int(table[s, 7]) * n_bins + b] += 1
             if use_gradient:
                 if planar:
                     gm1, gm2 = lerp2_pair(grad_plane, j, k, u, v)
@@ -124,12 +137,13 @@ def _accumulate(table, moving, grad, moving_mask, matrix, grad_rotation, lo, sca
 
 
 @njit(cache=True, nogil=True)
-def _finish(counts, n_bins0, n_bins1, g_partial, overlap, log_table):
+def _finish(counts, n_bins, g_partial, overlap, log_table):
+    # (H0, H1, H01, G, overlap) from the counts and the G sub-sums, in order
     if overlap == 0:
         return 0.0, 0.0, 0.0, 0.0, 0
-    ones0 = np.ones(n_bins0)
-    ones1 = np.ones(n_bins1)
-    h0, h1, h01 = entropies(counts.reshape((n_bins0, n_bins1)), ones0, ones1, log_table)
+    ones0 = np.ones(n_bins)
+    ones1 = np.ones(n_bins)
+    h0, h1, h01 = entropies(counts.reshape((n_bins, n_bins)), ones0, ones1, log_table)
     g = 0.0
     for x in g_partial:
         g += x
@@ -137,57 +151,64 @@ def _finish(counts, n_bins0, n_bins1, g_partial, overlap, log_table):
 
 
 @njit(cache=True, nogil=True)
-def evaluate(table, moving, grad, moving_mask, matrix, grad_rotation, lo, scale,
-             n_bins0, n_bins1, cubic, use_gradient, log_table):
-    """One cost evaluation, serial.  Returns (H0, H1, H01, G, overlap)."""
-    n = table.shape[0]
-    counts = np.zeros(n_bins0 * n_bins1, np.int64)
-    g_partial = np.zeros((n + G_CHUNK - 1) // G_CHUNK)
-    overlap = _accumulate(table, moving, grad, moving_mask, matrix, grad_rotation, lo,
-                          scale, n_bins1, cubic, use_gradient, counts, g_partial, 0, n)
-    return _finish(counts, n_bins0, n_bins1, g_partial, overlap, log_table)
+def evaluate(level, matrix, grad_rotation):
+    """One cost evaluation of ``level`` (a ``LevelData``) under the index map
+    ``matrix`` and gradient rotation ``grad_rotation``, serial.
+
+    Returns
+    -------
+    (H0, H1, H01, G, overlap)
+        Reference, moving and joint entropies of the overlapping samples,
+        Pluim's gradient sum G (0.0 unless ``level.use_gradient``), and the
+        number of overlapping samples.  All zero if nothing overlaps.
+    """
+    n = level.table.shape[0]
+    counts = np.zeros(level.n_bins * level.n_bins, np.int64)
+    g_partial = np.zeros(ceil_div(n, G_CHUNK))
+    overlap = _accumulate(level, matrix, grad_rotation, counts, g_partial, 0, n)
+    return _finish(counts, level.n_bins, g_partial, overlap, level.log_table)
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def evaluate_parallel(table, moving, grad, moving_mask, matrix, grad_rotation, lo,
-                      scale, n_bins0, n_bins1, cubic, use_gradient, log_table, n_chunks):
-    """``evaluate`` with samples split over ``n_chunks`` threads; chunk
-    boundaries fall on G_CHUNK multiples so the G sub-sums, and so the
-    result, are the same bits as the serial kernel's."""
-    n = table.shape[0]
-    n_g = (n + G_CHUNK - 1) // G_CHUNK
-    per_chunk = (n_g + n_chunks - 1) // n_chunks * G_CHUNK
-    partial = np.zeros((n_chunks, n_bins0 * n_bins1), np.int64)
+def evaluate_parallel(level, matrix, grad_rotation, n_chunks):
+    """``evaluate`` with the samples split over ``n_chunks`` threads.
+
+    Chunk boundaries fall on G_CHUNK multiples, so the G sub-sums, and so
+    the result, are the same bits as the serial kernel's.
+    """
+    n = level.table.shape[0]
+    n_bins = level.n_bins
+    partial = np.zeros((n_chunks, n_bins * n_bins), np.int64)
     overlaps = np.zeros(n_chunks, np.int64)
-    g_partial = np.zeros(n_g)
+    g_partial = np.zeros(ceil_div(n, G_CHUNK))
     for c in prange(n_chunks):
-        start = min(n, c * per_chunk)
-        stop = min(n, start + per_chunk)
-        overlaps[c] = _accumulate(table, moving, grad, moving_mask, matrix,
-                                  grad_rotation, lo, scale, n_bins1, cubic, use_gradient,
-                                  partial[c], g_partial, start, stop)
+        start, stop = chunk_bounds(n, n_chunks, c, G_CHUNK)
+        overlaps[c] = _accumulate(level, matrix, grad_rotation, partial[c], g_partial,
+                                  start, stop)
     counts = partial[0].copy()
     for c in range(1, n_chunks):
         counts += partial[c]
-    return _finish(counts, n_bins0, n_bins1, g_partial, overlaps.sum(), log_table)
+    return _finish(counts, n_bins, g_partial, overlaps.sum(), level.log_table)
 
 
 @njit(cache=True, nogil=True)
-def parameter_matrices(x, origin, units, kind, ndim, center, ref_grid, mov_inverse):
+def parameter_matrices(x, transform):
     """Scaled Powell coordinates -> (4x4 index matrix, 3x3 gradient rotation).
 
-    ``p = origin + x * units`` are the transform parameters (see
-    mireg.transforms; ``kind`` 0 translation, 1 rigid, 2 similarity) of the
-    physical map ``L (r - center) + center + t``.  The index matrix is
+    ``p = transform.origin + x * transform.units`` are the parameters (see
+    mireg.transforms and ``records.Transform``) of the physical map
+    ``L (r - center) + center + t``.  The index matrix is
     ``mov_inverse @ physical @ ref_grid`` (all embedded in 3-D), the
     rotation ``L^T`` (the gradient of moving(L r + ...) is L^T grad).
     """
-    p = origin + x * units
+    p = transform.origin + x * transform.units
+    ndim = transform.ndim
+    center = transform.center
     off = 3 - ndim
     linear = np.eye(3)
     shift = np.zeros(3)
     n_rot = 0
-    if kind != 0:
+    if transform.kind != TRANSLATION:
         if ndim == 2:
             c, s = np.cos(p[0]), np.sin(p[0])
             linear[1, 1], linear[1, 2], linear[2, 1], linear[2, 2] = c, -s, s, c
@@ -201,7 +222,7 @@ def parameter_matrices(x, origin, units, kind, ndim, center, ref_grid, mov_inver
                 k /= theta
                 linear += np.sin(theta) * k + (1.0 - np.cos(theta)) * (k @ k)
             n_rot = 3
-        if kind == 2:
+        if transform.kind == SIMILARITY:
             scale = np.exp(p[n_rot + ndim])
             for a in range(off, 3):
                 for b in range(off, 3):
@@ -211,105 +232,83 @@ def parameter_matrices(x, origin, units, kind, ndim, center, ref_grid, mov_inver
     physical = np.eye(4)
     physical[:3, :3] = linear
     physical[:3, 3] = center + shift - linear @ center
-    return mov_inverse @ (physical @ ref_grid), linear.T.copy()
+    return transform.mov_inverse @ (physical @ transform.ref_grid), linear.T.copy()
 
 
 @njit(cache=True, nogil=True)
-def evaluate_at(x, origin, units, kind, ndim, center, ref_grid, mov_inverse,
-                table, moving, grad, moving_mask, lo, scale, n_bins, cubic,
-                use_gradient, log_table):
-    """``evaluate`` at scaled parameters: one call per Powell step."""
-    matrix, rotation = parameter_matrices(x, origin, units, kind, ndim, center,
-                                          ref_grid, mov_inverse)
-    return evaluate(table, moving, grad, moving_mask, matrix, rotation, lo, scale,
-                    n_bins, n_bins, cubic, use_gradient, log_table)
+def evaluate_at(x, transform, level):
+    """``evaluate`` at scaled parameters ``x``: one call per Powell step."""
+    matrix, rotation = parameter_matrices(x, transform)
+    return evaluate(level, matrix, rotation)
 
 
 @njit(cache=True, nogil=True)
-def _grid_rows(xs, first, stop, out, origin, units, kind, ndim, center, ref_grid,
-               mov_inverse, table, moving, grad, moving_mask, lo, scale, n_bins, cubic,
-               use_gradient, log_table):
+def _grid_rows(xs, first, stop, out, transform, level):
     # rows [first, stop) of evaluate_grid, with one histogram for them all
-    n = table.shape[0]
+    n = level.table.shape[0]
+    n_bins = level.n_bins
     counts = np.zeros(n_bins * n_bins, np.int64)
-    g_partial = np.zeros((n + G_CHUNK - 1) // G_CHUNK)
+    g_partial = np.zeros(ceil_div(n, G_CHUNK))
     for q in range(first, stop):
-        matrix, rotation = parameter_matrices(xs[q], origin, units, kind, ndim, center,
-                                              ref_grid, mov_inverse)
+        matrix, rotation = parameter_matrices(xs[q], transform)
         counts[:] = 0
-        overlap = _accumulate(table, moving, grad, moving_mask, matrix, rotation, lo,
-                              scale, n_bins, cubic, use_gradient, counts, g_partial, 0, n)
-        h0, h1, h01, g, overlap = _finish(counts, n_bins, n_bins, g_partial, overlap,
-                                          log_table)
+        overlap = _accumulate(level, matrix, rotation, counts, g_partial, 0, n)
+        h0, h1, h01, g, overlap = _finish(counts, n_bins, g_partial, overlap,
+                                          level.log_table)
         out[q, 0], out[q, 1], out[q, 2], out[q, 3], out[q, 4] = h0, h1, h01, g, overlap
 
 
 @njit(cache=True, nogil=True)
-def evaluate_grid(xs, origin, units, kind, ndim, center, ref_grid, mov_inverse,
-                  table, moving, grad, moving_mask, lo, scale, n_bins, cubic,
-                  use_gradient, log_table):
+def evaluate_grid(xs, transform, level):
     """``evaluate_at`` for every row of ``xs`` (a global search grid) in one
     call: no Python between evaluations.  Returns an (n, 5) array of
     (H0, H1, H01, G, overlap)."""
     out = np.empty((xs.shape[0], 5))
-    _grid_rows(xs, 0, xs.shape[0], out, origin, units, kind, ndim, center, ref_grid,
-               mov_inverse, table, moving, grad, moving_mask, lo, scale, n_bins, cubic,
-               use_gradient, log_table)
+    _grid_rows(xs, 0, xs.shape[0], out, transform, level)
     return out
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def evaluate_grid_parallel(xs, n_chunks, origin, units, kind, ndim, center, ref_grid,
-                           mov_inverse, table, moving, grad, moving_mask, lo, scale,
-                           n_bins, cubic, use_gradient, log_table):
+def evaluate_grid_parallel(xs, transform, level, n_chunks):
     """``evaluate_grid`` with the rows split into ``n_chunks`` contiguous
     runs on as many threads; each row is computed alone, so the split does
-    not change the bits.  2x on two cores (1029 candidates of 400 samples:
-    7.4 ms serial, 3.7 ms)."""
+    not change the bits."""
     m = xs.shape[0]
     out = np.empty((m, 5))
-    per_chunk = (m + n_chunks - 1) // n_chunks
     for c in prange(n_chunks):
-        first = min(m, c * per_chunk)
-        _grid_rows(xs, first, min(m, first + per_chunk), out, origin, units, kind, ndim,
-                   center, ref_grid, mov_inverse, table, moving, grad, moving_mask, lo,
-                   scale, n_bins, cubic, use_gradient, log_table)
+        first, stop = chunk_bounds(m, n_chunks, c)
+        _grid_rows(xs, first, stop, out, transform, level)
     return out
 
-METRIC_CODES = ("alignment", "nmi", "mi")
-
 
 @njit(cache=True, nogil=True)
-def measure(h0, h1, h01, g, overlap, metric, min_overlap):
-    """The measure (larger is better) from ``evaluate``'s statistics;
-    ``metric`` indexes METRIC_CODES; -inf below ``min_overlap`` samples."""
-    if overlap < min_overlap or h01 <= 0.0:
+def measure(h0, h1, h01, g, overlap, criterion):
+    """The measure (larger is better) from ``evaluate``'s statistics, by
+    ``criterion`` (a ``records.Criterion``); -inf below its minimum
+    overlap."""
+    if overlap < criterion.min_overlap or h01 <= 0.0:
         return -np.inf
-    if metric == 2:
+    if criterion.metric == MI:
         return h0 + h1 - h01
     nmi = (h0 + h1) / h01
-    return nmi * g if metric == 0 else nmi
+    return nmi * g if criterion.metric == ALIGNMENT else nmi
 
 
 @njit(cache=True, nogil=True)
-def objective_at(x, metric, min_overlap, origin, units, kind, ndim, center, ref_grid,
-                 mov_inverse, table, moving, grad, moving_mask, lo, scale, n_bins, cubic,
-                 use_gradient, log_table):
+def objective_at(x, criterion, transform, level):
     """The cost Powell minimises: minus the measure, and 0.0 (the worst
     possible, but finite, so Powell's bracketing arithmetic stays finite)
     where too little overlaps."""
-    h0, h1, h01, g, overlap = evaluate_at(
-        x, origin, units, kind, ndim, center, ref_grid, mov_inverse, table, moving, grad,
-        moving_mask, lo, scale, n_bins, cubic, use_gradient, log_table)
-    v = measure(h0, h1, h01, g, overlap, metric, min_overlap)
+    h0, h1, h01, g, overlap = evaluate_at(x, transform, level)
+    v = measure(h0, h1, h01, g, overlap, criterion)
     return 0.0 if v == -np.inf else -v
 
 
 @njit(cache=True, nogil=True)
-def measures(stats, metric, min_overlap):
+def measures(stats, criterion):
     """``measure`` of each row of ``evaluate_grid``'s output."""
     out = np.empty(stats.shape[0])
     for q in range(stats.shape[0]):
         out[q] = measure(stats[q, 0], stats[q, 1], stats[q, 2], stats[q, 3], stats[q, 4],
-                         metric, min_overlap)
+                         criterion)
     return out

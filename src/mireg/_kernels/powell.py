@@ -7,10 +7,12 @@ so that it visits the same points and returns the same bits as scipy does
 on the same objective (tested).  The whole optimisation of one pyramid
 level is one call with the GIL released: between evaluations there is no
 Python, so threads running registrations side by side do not queue for the
-interpreter (scipy's loop held it ~35% of the time under
-``register_many``).
+interpreter (scipy's loop holds it between evaluations, a large share
+of the time under ``register_many``).
 
-The objective is ``cost.objective_at``: finite bounds on every parameter
+The objective is ``cost.objective_at(x, criterion, transform, level)``, its
+three records (see ``records.py``) passed through unchanged; the options
+come as one ``records.PowellOptions``.  Finite bounds on every parameter
 and a start inside them are the only case ``register`` uses, so only
 scipy's bounded branch is ported.
 """
@@ -20,19 +22,20 @@ import numpy as np
 from numba import njit, prange
 
 from .cost import objective_at
+from .records import Transform
 
 _SQRT_EPS = math.sqrt(2.2e-16)
 _GOLDEN_MEAN = 0.5 * (3.0 - math.sqrt(5.0))
 
 
 @njit(cache=True, nogil=True)
-def _evaluate(x, count, maxfev, metric, min_overlap, level):
+def _evaluate(x, count, maxfev, criterion, transform, level):
     """One counted evaluation; (value, False) once ``maxfev`` are spent
     (scipy raises ``_MaxFuncCallError`` there and keeps its last point)."""
     if count[0] >= maxfev:
         return 0.0, False
     count[0] += 1
-    return objective_at(x, metric, min_overlap, *level), True
+    return objective_at(x, criterion, transform, level), True
 
 
 @njit(cache=True, nogil=True)
@@ -67,7 +70,7 @@ def _sign(v):
 
 
 @njit(cache=True, nogil=True)
-def _fminbound(p, xi, x1, x2, xatol, count, maxfev, metric, min_overlap, level):
+def _fminbound(p, xi, x1, x2, xatol, count, maxfev, criterion, transform, level):
     """Brent's bounded minimisation of ``f(p + a xi)`` over ``[x1, x2]``
     (scipy's ``_minimize_scalar_bounded`` with its default maxiter 500).
     Returns (a, f(a), completed)."""
@@ -80,7 +83,7 @@ def _fminbound(p, xi, x1, x2, xatol, count, maxfev, metric, min_overlap, level):
     x = xf
     for i in range(p.size):
         point[i] = p[i] + x * xi[i]
-    fx, ok = _evaluate(point, count, maxfev, metric, min_overlap, level)
+    fx, ok = _evaluate(point, count, maxfev, criterion, transform, level)
     if not ok:
         return 0.0, 0.0, False
     num = 1
@@ -117,7 +120,7 @@ def _fminbound(p, xi, x1, x2, xatol, count, maxfev, metric, min_overlap, level):
         x = xf + _sign(rat) * max(abs(rat), tol1)
         for i in range(p.size):
             point[i] = p[i] + x * xi[i]
-        fu, ok = _evaluate(point, count, maxfev, metric, min_overlap, level)
+        fu, ok = _evaluate(point, count, maxfev, criterion, transform, level)
         if not ok:
             return 0.0, 0.0, False
         num += 1
@@ -148,33 +151,45 @@ def _fminbound(p, xi, x1, x2, xatol, count, maxfev, metric, min_overlap, level):
 
 
 @njit(cache=True, nogil=True)
-def _linesearch(p, xi, fval, tol, lower, upper, count, maxfev, metric, min_overlap,
-                level):
-    """scipy's bounded ``_linesearch_powell``: (f, new point, step, completed)."""
+def _linesearch(p, xi, fval, options, count, criterion, transform, level):
+    """scipy's bounded ``_linesearch_powell`` with its tolerance
+    ``100 xtol``: (f, new point, step, completed)."""
     if not np.any(xi != 0.0):
         return fval, p.copy(), xi.copy(), True
-    lmin, lmax = _line_for_search(p, xi, lower, upper)
-    alpha, f, ok = _fminbound(p, xi, lmin, lmax, tol / 100.0, count, maxfev, metric,
-                              min_overlap, level)
+    tol = options.xtol * 100.0
+    lmin, lmax = _line_for_search(p, xi, options.lower, options.upper)
+    alpha, f, ok = _fminbound(p, xi, lmin, lmax, tol / 100.0, count, options.maxfev,
+                              criterion, transform, level)
     step = alpha * xi
     return f, p + step, step, ok
 
 
 @njit(cache=True, nogil=True)
-def minimize(x0, lower, upper, direc, xtol, ftol, maxfev, maxiter, metric, min_overlap,
-             level):
-    """scipy's bounded Powell from ``x0`` (inside the bounds) with initial
-    directions ``direc`` (rows, copied).  ``level`` is the tuple of
-    ``cost.evaluate_at``'s arguments after ``x``.  Returns (x, f, nfev).
+def minimize(x0, options, criterion, transform, level):
+    """scipy's bounded Powell from ``x0`` (inside the bounds).
 
-    ``maxiter`` counts Powell iterations (one line search along every
-    direction), as scipy's option does.
+    Parameters
+    ----------
+    x0 : ndarray of float64, shape (n,)
+        Start, in scaled units about ``transform.origin``.
+    options : records.PowellOptions
+        Bounds, initial directions (copied), tolerances and budgets;
+        ``maxiter`` counts Powell iterations (one line search along every
+        direction), as scipy's option does.
+    criterion, transform, level : records.Criterion, records.Transform, records.LevelData
+        The arguments of ``cost.objective_at`` after ``x``.
+
+    Returns
+    -------
+    (x, f, nfev)
+        The minimiser (scaled units), the cost there and the number of
+        cost evaluations.
     """
     n = x0.size
-    direc = direc.copy()
+    direc = options.direc.copy()
     count = np.zeros(1, np.int64)
     x = x0.copy()
-    fval, ok = _evaluate(x, count, maxfev, metric, min_overlap, level)
+    fval, ok = _evaluate(x, count, options.maxfev, criterion, transform, level)
     if not ok:
         return x, fval, count[0]
     x1 = x.copy()
@@ -186,8 +201,8 @@ def minimize(x0, lower, upper, direc, xtol, ftol, maxfev, maxiter, metric, min_o
         stopped = False
         for i in range(n):
             fx2 = fval
-            f, xn, _, ok = _linesearch(x, direc[i], fval, xtol * 100.0, lower, upper,
-                                       count, maxfev, metric, min_overlap, level)
+            f, xn, _, ok = _linesearch(x, direc[i], fval, options, count, criterion,
+                                       transform, level)
             if not ok:
                 stopped = True
                 break
@@ -198,20 +213,20 @@ def minimize(x0, lower, upper, direc, xtol, ftol, maxfev, maxiter, metric, min_o
         if stopped:
             break
         iteration += 1
-        bnd = ftol * (abs(fx) + abs(fval)) + 1e-20
+        bnd = options.ftol * (abs(fx) + abs(fval)) + 1e-20
         if 2.0 * (fx - fval) <= bnd:
             break
-        if count[0] >= maxfev:
+        if count[0] >= options.maxfev:
             break
-        if iteration >= maxiter:
+        if iteration >= options.maxiter:
             break
         if np.isnan(fx) and np.isnan(fval):
             break
         direc1 = x - x1
         x1 = x.copy()
-        _, lmax = _line_for_search(x, direc1, lower, upper)
+        _, lmax = _line_for_search(x, direc1, options.lower, options.upper)
         x2 = x + min(lmax, 1.0) * direc1
-        fx2, ok = _evaluate(x2, count, maxfev, metric, min_overlap, level)
+        fx2, ok = _evaluate(x2, count, options.maxfev, criterion, transform, level)
         if not ok:
             break
         if fx > fx2:
@@ -221,8 +236,8 @@ def minimize(x0, lower, upper, direc, xtol, ftol, maxfev, maxiter, metric, min_o
             temp = fx - fx2
             t -= delta * temp * temp
             if t < 0.0:
-                f, xn, step, ok = _linesearch(x, direc1, fval, xtol * 100.0, lower, upper,
-                                              count, maxfev, metric, min_overlap, level)
+                f, xn, step, ok = _linesearch(x, direc1, fval, options, count, criterion,
+                                              transform, level)
                 if not ok:
                     break
                 fval, x = f, xn
@@ -233,36 +248,36 @@ def minimize(x0, lower, upper, direc, xtol, ftol, maxfev, maxiter, metric, min_o
 
 
 @njit(cache=True, nogil=True)
-def minimize_each(origins, lower, upper, direc, xtol, ftol, maxfev, maxiter, metric,
-                  min_overlap, level):
-    """``minimize`` from each row of ``origins`` (each replaces the origin,
-    ``level[0]``), in one call: the global search's candidates polished
-    with no Python between them.  Returns (x, f, nfev) arrays, ``x`` in
-    scaled units about each row's origin."""
+def minimize_each(origins, options, criterion, transform, level):
+    """``minimize`` from each row of ``origins`` (each replaces
+    ``transform.origin``; ``x`` starts at 0), in one call: the global
+    search's candidates polished with no Python between them.  Returns
+    (x, f, nfev) arrays, ``x`` in scaled units about each row's origin."""
     m, n = origins.shape
     xs = np.empty((m, n))
     fs = np.empty(m)
     nfevs = np.empty(m, np.int64)
-    _minimize_rows(origins, 0, m, xs, fs, nfevs, lower, upper, direc, xtol, ftol, maxfev,
-                   maxiter, metric, min_overlap, level)
+    _minimize_rows(origins, 0, m, xs, fs, nfevs, options, criterion, transform, level)
     return xs, fs, nfevs
 
 
 @njit(cache=True, nogil=True)
-def _minimize_rows(origins, first, stop, xs, fs, nfevs, lower, upper, direc, xtol, ftol,
-                   maxfev, maxiter, metric, min_overlap, level):
+def _minimize_rows(origins, first, stop, xs, fs, nfevs, options, criterion, transform,
+                   level):
+    # rows [first, stop) of minimize_each
     n = origins.shape[1]
     for q in range(first, stop):
-        x, f, nfev = minimize(np.zeros(n), lower, upper, direc, xtol, ftol, maxfev, maxiter,
-                              metric, min_overlap, (origins[q].copy(),) + level[1:])
+        start = Transform(origins[q].copy(), transform.units, transform.kind,
+                          transform.ndim, transform.center, transform.ref_grid,
+                          transform.mov_inverse)
+        x, f, nfev = minimize(np.zeros(n), options, criterion, start, level)
         xs[q] = x
         fs[q] = f
         nfevs[q] = nfev
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def minimize_each_parallel(origins, n_chunks, lower, upper, direc, xtol, ftol, maxfev,
-                           maxiter, metric, min_overlap, level):
+def minimize_each_parallel(origins, options, criterion, transform, level, n_chunks):
     """``minimize_each`` with the starts dealt to ``n_chunks`` threads
     (start ``q`` to thread ``q % n_chunks``; each run is alone, so the
     results are the same bits)."""
@@ -272,6 +287,6 @@ def minimize_each_parallel(origins, n_chunks, lower, upper, direc, xtol, ftol, m
     nfevs = np.empty(m, np.int64)
     for c in prange(n_chunks):
         for q in range(c, m, n_chunks):
-            _minimize_rows(origins, q, q + 1, xs, fs, nfevs, lower, upper, direc, xtol,
-                           ftol, maxfev, maxiter, metric, min_overlap, level)
+            _minimize_rows(origins, q, q + 1, xs, fs, nfevs, options, criterion,
+                           transform, level)
     return xs, fs, nfevs
