@@ -18,9 +18,9 @@ from skimage.transform import resize
 from ._kernels import cost as _cost
 from ._kernels import powell as _powell
 from ._kernels import samples as _samples
-from . import gradient as _gradient
+from . import _fused
 from . import transforms as tf
-from .metrics import _LOG_TABLE
+from ._information import LOG_TABLE as _LOG_TABLE
 from ._config import MIN_OVERLAP_FRACTION
 
 
@@ -46,7 +46,7 @@ def downsample(image, shrink, *, is_mask=False):
         return resize(image, shape, order=1, anti_aliasing=True, preserve_range=True)
     padded = np.pad(image, [(r, r) for r in radii], mode="reflect")
     inner = tuple(slice(r, r + n) for r, n in zip(radii, image.shape))
-    filtered = _gradient.smooth(padded, sigma)[inner]
+    filtered = _fused.smooth(padded, sigma)[inner]
     out = ndi.zoom(filtered, [1 / f for f in factors], order=1, mode="mirror",
                    grid_mode=True)
     return np.clip(out, image.min(), image.max(), out=out)
@@ -102,7 +102,7 @@ def smoothed(image, sigma_px, level_spacing):
     radii = [int(4.0 * s + 0.5) for s in sigma]
     padded = np.pad(image, [(r, r) for r in radii], mode="edge")
     inner = tuple(slice(r, r + n) for r, n in zip(radii, image.shape))
-    return np.ascontiguousarray(_gradient.smooth(padded, sigma)[inner])
+    return np.ascontiguousarray(_fused.smooth(padded, sigma)[inner])
 
 
 def _embed3(array):

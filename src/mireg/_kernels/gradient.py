@@ -1,5 +1,12 @@
 """Fused gradient-agreement kernels (Pluim et al. 2000).
 
+``agreement_2d`` (1-D and 2-D images) and ``agreement_3d``, each with a
+parallel twin, serve ``mireg.gradient_similarity``,
+``mireg.gradient_information``, ``mireg.alignment`` and
+``mireg.AlignmentMetric`` (through ``mireg._fused.fused_sum``);
+``agreement_stacks`` serves images of more than three dimensions, from
+their gradient stacks.
+
 Per pixel, for the Gaussian-smoothed images A and B: the central-difference
 gradients (``np.gradient`` semantics: ``(f[i+1] - f[i-1]) / 2`` inside,
 ``f[1] - f[0]`` and ``f[n-1] - f[n-2]`` at the borders), and
@@ -35,8 +42,9 @@ once more.
 import numpy as np
 from numba import njit, prange
 
+from .chunks import ceil_div, chunk_bounds
 from .gaussian import combine_lines, correlate_padded, line
-from .histogram import _min_max
+from .ranges import min_max
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
@@ -108,14 +116,30 @@ def _inspect(x, start, n, lo, hi, finite):
     """Fold samples ``x[start:start + n]`` into the running (min, max,
     finite) of an image: one vectorised pass over a line that is about to
     be smoothed (see above)."""
-    line_lo, line_hi, line_ok = _min_max(x, start, start + n)
+    line_lo, line_hi, line_ok = min_max(x, start, start + n)
     return min(lo, line_lo), max(hi, line_hi), finite and line_ok
 
 
 @njit(cache=True, nogil=True)
+def _chunks_with_work(n, n_chunks):
+    """How many of ``chunk_bounds(n, n_chunks, c)`` hold at least one of
+    the ``n`` rows (planes): the parallel kernels run only those, so every
+    chunk's extremes are of samples it read."""
+    return ceil_div(n, ceil_div(n, n_chunks))
+
+
+@njit(cache=True, nogil=True)
+def _chunk_results(n_run, xa, xb):
+    """Per-chunk (finite, min a, max a, min b, max b) arrays for ``_merge``."""
+    return (np.ones(n_run, np.bool_), np.empty(n_run, xa.dtype), np.empty(n_run, xa.dtype),
+            np.empty(n_run, xb.dtype), np.empty(n_run, xb.dtype))
+
+
+@njit(cache=True, nogil=True)
 def _merge(values, oks, lo_a, hi_a, lo_b, hi_b):
-    """(finite, min a, max a, min b, max b) of per-chunk results; chunks
-    that ran are those with ``values`` filled."""
+    """(sum of ``values``, finite, min a, max a, min b, max b) of per-chunk
+    results: the per-row (plane) sums added in order, the extremes of the
+    chunks merged."""
     a0, a1, b0, b1 = lo_a[0], hi_a[0], lo_b[0], hi_b[0]
     for c in range(oks.size):
         a0 = lo_a[c] if lo_a[c] < a0 else a0
@@ -257,16 +281,13 @@ def agreement_2d_parallel(xa, xb, g0, g1, n0, n1, h0, h1, threshold, check, trac
                           out_map, n_chunks):
     """``agreement_2d`` on ``n_chunks`` chunks of rows: the same bits."""
     row_sums = np.empty(n0)
-    step = (n0 + n_chunks - 1) // n_chunks
-    n_run = (n0 + step - 1) // step
-    oks = np.ones(n_run, np.bool_)
-    lo_a, hi_a = np.empty(n_run, xa.dtype), np.empty(n_run, xa.dtype)
-    lo_b, hi_b = np.empty(n_run, xb.dtype), np.empty(n_run, xb.dtype)
+    n_run = _chunks_with_work(n0, n_chunks)
+    oks, lo_a, hi_a, lo_b, hi_b = _chunk_results(n_run, xa, xb)
     for c in prange(n_run):
-        start = c * step
+        start, stop = chunk_bounds(n0, n_chunks, c)
         oks[c], lo_a[c], hi_a[c], lo_b[c], hi_b[c] = _rows(
-            xa, xb, g0, g1, n0, n1, h0, h1, threshold, check, track, mask, start,
-            min(n0, start + step), out_map, row_sums)
+            xa, xb, g0, g1, n0, n1, h0, h1, threshold, check, track, mask, start, stop,
+            out_map, row_sums)
     return _merge(row_sums, oks, lo_a, hi_a, lo_b, hi_b)
 
 
@@ -432,16 +453,13 @@ def agreement_3d_parallel(xa, xb, g0, g1, g2, n0, n1, n2, h0, h1, h2, threshold,
                           check, track, mask, out_map, n_chunks):
     """``agreement_3d`` on ``n_chunks`` chunks of planes: the same bits."""
     plane_sums = np.empty(n0)
-    step = (n0 + n_chunks - 1) // n_chunks
-    n_run = (n0 + step - 1) // step
-    oks = np.ones(n_run, np.bool_)
-    lo_a, hi_a = np.empty(n_run, xa.dtype), np.empty(n_run, xa.dtype)
-    lo_b, hi_b = np.empty(n_run, xb.dtype), np.empty(n_run, xb.dtype)
+    n_run = _chunks_with_work(n0, n_chunks)
+    oks, lo_a, hi_a, lo_b, hi_b = _chunk_results(n_run, xa, xb)
     for c in prange(n_run):
-        start = c * step
+        start, stop = chunk_bounds(n0, n_chunks, c)
         oks[c], lo_a[c], hi_a[c], lo_b[c], hi_b[c] = _planes(
             xa, xb, g0, g1, g2, n0, n1, n2, h0, h1, h2, threshold, check, track, mask,
-            start, min(n0, start + step), out_map, plane_sums)
+            start, stop, out_map, plane_sums)
     return _merge(plane_sums, oks, lo_a, hi_a, lo_b, hi_b)
 
 
