@@ -6,7 +6,7 @@
 ``gradient_stack``  ``smooth``, then ``np.gradient``'s differences
 ``fused_sum``       ``_kernels.gradient.agreement_2d`` / ``agreement_3d``
                     (smoothing, gradients, agreement and sum in one pass)
-``stacked_sum``     ``_kernels.gradient.agreement_stacks`` (any ndim, from
+``stacked_sum``     ``_kernels.agreement.agreement_stacks`` (any ndim, from
                     two gradient stacks)
 =================== =====================================================
 
@@ -26,6 +26,7 @@ import numpy as np
 from ._config import GAUSSIAN_BLOCK_SAMPLES, GRADIENT_PARALLEL_MIN_SIZE
 from ._kernels import gaussian
 from ._kernels import gradient as kernels
+from ._kernels.agreement import agreement_stacks
 from ._parallel import run_kernel
 from ._validation import as_image, kernel_view, positive_float
 
@@ -207,6 +208,5 @@ def stacked_sum(ga, gb, mask, out_map=None):
     into ``out_map`` (float64 of the shape) if given."""
     out = np.empty(0) if out_map is None else out_map.reshape(-1)
     n_rows = ga.shape[1]  # the sum is chunked along the first image axis
-    return float(kernels.agreement_stacks(ga.reshape(ga.shape[0], -1),
-                                          gb.reshape(gb.shape[0], -1),
-                                          THRESHOLD, mask, out, np.empty(n_rows)))
+    return float(agreement_stacks(ga.reshape(ga.shape[0], -1), gb.reshape(gb.shape[0], -1),
+                                  THRESHOLD, mask, out, np.empty(n_rows)))
