@@ -143,6 +143,8 @@ class AlignmentMetric:
         return m, kernel_view(m).reshape(-1)
 
     def _information(self, m, values, normalized, moving_range=None):
+        """MI (NMI if ``normalized``) of the reference and a validated
+        moving image, ``moving_range`` its (min, max) if already known."""
         edges0, bins0 = self._reference_bins(np.result_type(self._dtype, m.dtype))
         lo, hi = moving_range if moving_range else self._range(values, "moving")
         edges1 = histogram_edges(lo, hi, np.result_type(self._dtype, m.dtype), self.bins[1])
