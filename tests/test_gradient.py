@@ -12,8 +12,8 @@ import mireg
 import mireg.gradient as mg
 from mireg import (AlignmentMetric, alignment, gradient_information,
                    gradient_similarity, reference)
+from mireg._fused import THRESHOLD, gradient_stack, half_kernel, smooth
 from mireg._kernels import gradient as kernels
-from mireg.gradient import gradient_stack, smooth
 
 RTOL = 1e-9
 SIGMAS = [0.5, 1.0, 1.5, 2.5, 4.0]
@@ -95,7 +95,7 @@ def test_mixed_dtypes_equal_reference(rng):
 @pytest.mark.parametrize("shape", [(64,), (20, 30), (9, 10, 11), (4, 5, 6, 7)])
 @pytest.mark.parametrize("remap", ["itself", "negated", "exp", "cube"])
 def test_parallel_gradients_give_no_nan(rng, shape, remap):
-    # (anti-)parallel gradients: the draft's arccos gives NaN here
+    # (anti-)parallel gradients: an arccos of the cosine gives NaN here
     a = textured(rng, shape)
     b = {"itself": a, "negated": -a, "exp": np.exp(a / 30), "cube": (a - 50) ** 3}[remap]
     got = gradient_similarity(a, b, sigma=1.5)
@@ -123,7 +123,7 @@ def test_orthogonal_ramps_agree_only_at_the_border():
 
 
 def test_threshold_is_numpy_isclose():
-    t = mg._THRESHOLD
+    t = THRESHOLD
     assert np.sqrt(t) <= 1e-8 < np.sqrt(np.nextafter(t, 1.0))
     # a ramp of slope 1e-8: magnitudes straddle the isclose threshold by an ulp
     ramp = np.add.outer(np.arange(30.0), np.zeros(25)) * 1e-8
@@ -431,8 +431,8 @@ NONE, NO_MASK = np.empty(0), np.empty(0, np.uint8)
 
 
 def _kernel_args_2d(a, b, sigma):
-    h = mg._half_kernel(sigma)
-    return (a.reshape(-1), b.reshape(-1), NONE, NONE, *a.shape, h, h, mg._THRESHOLD, True,
+    h = half_kernel(sigma)
+    return (a.reshape(-1), b.reshape(-1), NONE, NONE, *a.shape, h, h, THRESHOLD, True,
             True, NO_MASK)
 
 
@@ -452,11 +452,11 @@ def test_serial_and_parallel_kernels_same_bits_2d(rng, shape):
         kernels.agreement_2d_parallel(*args, map_parallel, n_chunks)
         np.testing.assert_array_equal(map_parallel, map_serial)
     g = gradient_stack(a, 1.5).reshape(2, -1)
-    h = mg._half_kernel(1.5)
+    h = half_kernel(1.5)
     x = b.reshape(-1)
     mask = (rng.random(a.size) < 0.5).astype(np.uint8)
     for m in (NO_MASK, mask):
-        stack_args = (x, x, g[0], g[1], *shape, h, h, mg._THRESHOLD, True, False, m, NONE)
+        stack_args = (x, x, g[0], g[1], *shape, h, h, THRESHOLD, True, False, m, NONE)
         stacked = kernels.agreement_2d(*stack_args)[0]
         if not m.size:
             assert stacked == serial
@@ -467,10 +467,10 @@ def test_serial_and_parallel_kernels_same_bits_2d(rng, shape):
 @pytest.mark.parametrize("shape", [(5, 6, 7), (33, 20, 9)])
 def test_serial_and_parallel_kernels_same_bits_3d(rng, shape):
     a, b = rng.random(shape), rng.random(shape).astype(np.float32)
-    h = mg._half_kernel(1.0)
+    h = half_kernel(1.0)
     none, no_mask = NONE, NO_MASK
     args = (a.reshape(-1), b.reshape(-1), none, none, none, *shape, h, h, h,
-            mg._THRESHOLD, True, True, no_mask)
+            THRESHOLD, True, True, no_mask)
     serial, ok, *extremes = kernels.agreement_3d(*args, none)
     assert ok
     assert extremes == [a.min(), a.max(), b.min(), b.max()]
@@ -479,7 +479,7 @@ def test_serial_and_parallel_kernels_same_bits_3d(rng, shape):
         assert total == serial and parallel_extremes == extremes
     g = gradient_stack(a, 1.0).reshape(3, -1)
     stack_args = (b.reshape(-1), b.reshape(-1), g[0], g[1], g[2], *shape, h, h, h,
-                  mg._THRESHOLD, True, False, no_mask, none)
+                  THRESHOLD, True, False, no_mask, none)
     assert kernels.agreement_3d(*stack_args)[0] == serial
     assert kernels.agreement_3d_parallel(*stack_args, 3)[0] == serial
 

@@ -137,8 +137,8 @@ def test_large_images_take_the_parallel_path_and_agree(rng):
 
 
 def test_serial_and_parallel_histogram_kernels_agree_bitwise(rng):
-    from mireg._kernels import histogram as kernels
-    from mireg.metrics import histogram_edges
+    from mireg._information import histogram_edges
+    from mireg._kernels import histogram as kernels, ranges
     a = rng.random(100_003)
     b = rng.random(100_003).astype(np.float32)
     e0 = histogram_edges(a.min(), a.max(), np.dtype(np.float64), 64)
@@ -148,29 +148,28 @@ def test_serial_and_parallel_histogram_kernels_agree_bitwise(rng):
     for n_chunks in (2, 3, 7):
         np.testing.assert_array_equal(
             kernels.joint_histogram_parallel(a, b, e0, e1, n_chunks), serial)
-        assert kernels.value_ranges_parallel(a, b, n_chunks) == kernels.value_ranges(a, b)
+        assert ranges.value_ranges_parallel(a, b, n_chunks) == ranges.value_ranges(a, b)
 
 
 @pytest.mark.parametrize("size", [1000, 40_000])  # one table, four tables
 def test_counts_spill_to_int64_every_flush(rng, size):
     # Chunks of more than 2**30 pairs add their int32 tables to int64 as
     # they go; the same code with a flush every 997 pairs must count alike.
-    from mireg._kernels import histogram as kernels
+    from mireg._kernels import binned, binning, histogram
     a, b = rng.random(size), rng.random(size)
     e = np.linspace(0.0, 1.0, 33)
-    fit0 = fit1 = kernels._fast_estimate(e)
-    copies, _ = kernels._tables(1, size, e.size, e.size)
+    fit0 = fit1 = binning.fast_estimate(e)
+    copies, _ = binning.count_tables(1, size, e.size, e.size)
     spill = np.zeros((1, e.size * e.size), np.int64)
-    kernels._count_pairs(a, b, e, e, fit0, fit1, True, copies[0], spill[0], 997)
+    histogram._count_pairs(a, b, e, e, fit0, fit1, True, copies[0], spill[0], 997)
     assert not copies.any()  # all flushed
-    np.testing.assert_array_equal(kernels._merged_counts(copies, spill, 32, 32),
+    np.testing.assert_array_equal(binning.merged_counts(copies, spill, 32, 32),
                                   np.histogramdd([a, b], bins=(e, e))[0])
-    from mireg._kernels import binned
     bins0 = np.searchsorted(e, a, side="right").astype(np.int32) - 1
-    copies, _ = kernels._tables(1, size, e.size, e.size)
+    copies, _ = binning.count_tables(1, size, e.size, e.size)
     spill[:] = 0
     binned._count_binned(bins0, b, e, fit1, copies[0], spill[0], 997)
-    np.testing.assert_array_equal(kernels._merged_counts(copies, spill, 32, 32),
+    np.testing.assert_array_equal(binning.merged_counts(copies, spill, 32, 32),
                                   np.histogramdd([a, b], bins=(e, e))[0])
 
 
@@ -192,14 +191,14 @@ def _values_on_and_beside_edges(edges, rng, n_random=2000):
 def test_linspace_bins_equal_searchsorted_on_edges(rng, dtype, lo, hi, bins):
     # The vectorised path (estimate + one recomputed edge) must give every
     # value on and beside an edge the bin np.histogramdd gives it.
-    from mireg._kernels import histogram as kernels
-    from mireg.metrics import histogram_edges
+    from mireg._information import histogram_edges
+    from mireg._kernels import binning, histogram as kernels
     edges = histogram_edges(dtype(lo), dtype(hi), np.dtype(dtype), bins)
     assert edges.dtype == dtype
     # edges 1/100 apart repeat where an ulp is wider (float32 at 1e6, 1e12;
     # float64 at 1e15): walked
     degenerate = (dtype == np.float32 and lo >= 1e6) or lo == 1e15
-    assert kernels._fast_estimate(edges)[2] != degenerate
+    assert binning.fast_estimate(edges)[2] != degenerate
     x = _values_on_and_beside_edges(edges, rng)
     y = x[::-1].copy()
     expected = np.histogramdd([x, y], bins=(edges, edges))[0]
@@ -209,12 +208,12 @@ def test_linspace_bins_equal_searchsorted_on_edges(rng, dtype, lo, hi, bins):
 
 
 def test_edges_not_from_linspace_are_walked(rng):
-    from mireg._kernels import histogram as kernels
+    from mireg._kernels import binning, histogram as kernels
     edges = np.linspace(0.0, 1.0, 11)
     edges[3] = np.nextafter(edges[3], np.inf)  # one edge off the formula
     uneven = np.array([0.0, 0.1, 0.5, 0.55, 2.0])
     for e in (edges, uneven):
-        assert not kernels._fast_estimate(e)[2]
+        assert not binning.fast_estimate(e)[2]
         x = _values_on_and_beside_edges(e, rng)
         np.testing.assert_array_equal(kernels.joint_histogram(x, x[::-1].copy(), e, e),
                                       np.histogramdd([x, x[::-1]], bins=(e, e))[0])
@@ -222,7 +221,7 @@ def test_edges_not_from_linspace_are_walked(rng):
 
 @pytest.mark.parametrize("dtype", DTYPES[:2] + DTYPES[3:-1])
 def test_value_range_kernel(rng, dtype):
-    from mireg._kernels import histogram as kernels
+    from mireg._kernels import ranges as kernels
     info = np.finfo(dtype) if np.dtype(dtype).kind == "f" else np.iinfo(dtype)
     for v in ((rng.normal(size=1001) * 100).clip(info.min, 100).astype(dtype),
               np.array([0.0, -0.0, -0.0]).astype(dtype),
@@ -236,7 +235,7 @@ def test_value_range_kernel(rng, dtype):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("bad", [np.nan, -np.nan, np.inf, -np.inf])
 def test_value_range_kernel_finds_nonfinite(rng, dtype, bad):
-    from mireg._kernels import histogram as kernels
+    from mireg._kernels import ranges as kernels
     v = rng.normal(size=257).astype(dtype)
     v[100] = np.copysign(np.array(bad, dtype), -1.0) if np.isnan(bad) else bad
     for candidate in (v, -v):

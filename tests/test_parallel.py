@@ -72,6 +72,41 @@ def test_first_launch_of_a_kernel_is_not_a_stall(two_threads):
         assert n == 0
 
 
+def test_run_kernel_picks_serial_or_parallel(two_threads):
+    calls = []
+
+    def serial(x, y):
+        calls.append(("serial", x.size, y))
+        return "s"
+
+    def parallel(x, y, n_chunks):
+        calls.append(("parallel", x.size, y, n_chunks))
+        return "p"
+
+    x = np.zeros(3)
+    assert _parallel.run_kernel(serial, parallel, x, 7, size=10, min_size=100) == "s"
+    assert _parallel.run_kernel(serial, parallel, x, 7, size=1000, min_size=100) == "p"
+    assert calls == [("serial", 3, 7), ("parallel", 3, 7, 2)]
+
+
+def test_run_kernel_names_the_kernel_by_its_array_dtypes(two_threads):
+    import time
+
+    def serial(x):
+        return 0
+
+    def parallel(x, n_chunks):
+        time.sleep(0.002)  # 20x the serial time: a stall, once the kernel is warm
+        return 1
+
+    x32, x64 = np.zeros(3, np.float32), np.zeros(3)
+    run = _parallel.run_kernel
+    assert run(serial, parallel, x32, size=10**5, seconds_per_item=1e-9) == 1  # first run
+    assert run(serial, parallel, x64, size=10**5, seconds_per_item=1e-9) == 1  # another dtype
+    assert run(serial, parallel, x64, size=10**5, seconds_per_item=1e-9) == 1  # a stall
+    assert run(serial, parallel, x32, size=10**5, seconds_per_item=1e-9) == 0  # backing off
+
+
 def test_one_parallel_kernel_at_a_time(two_threads):
     inside, release, seen = threading.Event(), threading.Event(), []
 

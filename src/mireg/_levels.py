@@ -34,9 +34,9 @@ from ._kernels import powell as _powell
 from ._kernels import samples as _samples
 from ._kernels.modes import metric_code, transform_code
 from ._kernels.records import Criterion, LevelData, PowellOptions, Transform
-from . import gradient as _gradient
+from . import _fused
 from . import transforms as tf
-from .metrics import _LOG_TABLE
+from ._information import LOG_TABLE
 from ._config import MIN_OVERLAP_FRACTION
 
 
@@ -61,7 +61,7 @@ def downsample(image, shrink, *, is_mask=False):
         return resize(image, shape, order=1, anti_aliasing=True, preserve_range=True)
     padded = np.pad(image, [(r, r) for r in radii], mode="reflect")
     inner = tuple(slice(r, r + n) for r, n in zip(radii, image.shape))
-    filtered = _gradient.smooth(padded, sigma)[inner]
+    filtered = _fused.smooth(padded, sigma)[inner]
     out = ndi.zoom(filtered, [1 / f for f in factors], order=1, mode="mirror",
                    grid_mode=True)
     return np.clip(out, image.min(), image.max(), out=out)
@@ -118,7 +118,7 @@ def smoothed(image, sigma_px, level_spacing):
     radii = [int(4.0 * s + 0.5) for s in sigma]
     padded = np.pad(image, [(r, r) for r in radii], mode="edge")
     inner = tuple(slice(r, r + n) for r, n in zip(radii, image.shape))
-    return np.ascontiguousarray(_gradient.smooth(padded, sigma)[inner])
+    return np.ascontiguousarray(_fused.smooth(padded, sigma)[inner])
 
 
 def _embed3(array):
@@ -241,7 +241,7 @@ class Level:
         moving_fields = _moving_data(mov, shrink, moving_mask=moving_mask, sigma=sigma,
                                      spacing=mov_spacing, cubic=cubic, n_bins=n_bins)
         self.data = LevelData(table=table, **moving_fields, n_bins=n_bins, cubic=cubic,
-                              use_gradient=use_gradient, log_table=_LOG_TABLE)
+                              use_gradient=use_gradient, log_table=LOG_TABLE)
         self.min_overlap = max(8, int(MIN_OVERLAP_FRACTION * n_samples))
 
         # the fixed part of every Transform record of this level

@@ -1,5 +1,9 @@
 """When to run a parallel kernel, and making sure only one runs at a time.
 
+Every kernel with a parallel twin is run through :func:`run_kernel`, which
+calls ``serial(*args)`` or ``parallel(*args, n_chunks)`` as
+:class:`parallel_chunks` decides.
+
 Numba's ``workqueue`` threading layer aborts the process if two threads
 launch parallel kernels at once, and on two cores a second parallel kernel
 only oversubscribes.  So a parallel kernel runs only while this process
@@ -9,18 +13,17 @@ kernel instead.
 
 A parallel region also waits for its slowest thread.  On a busy machine
 (more runnable processes than cores) a worker thread that went to sleep
-waits for a time slice before it joins: measured here, a 0.3 ms evaluation
-then took ~30 ms, a hundred times the serial kernel's time.  So callers
-that know what the serial kernel would cost say so, and a parallel call
-that ran several times slower than that makes every parallel path in the
-process fall back to serial for a while before trying again: 0.1 s after
-the first stall, twice as long after each stall that follows a back-off,
-up to 2 s, and back to 0.1 s once a parallel call runs at its pace.  A
-short stall is common: NumPy's OpenBLAS threads spin for ~0.1 s after a
-matrix product, and a parallel region started meanwhile waits for them
-(measured: one ``A @ B`` of 3 x 262144 before each 512^2 registration took
-its time from 0.15 to 0.22-0.25 s under a fixed 1 s back-off); a loaded
-machine stalls every retry, and the back-off grows.
+waits for a time slice before it joins, and a parallel run can then take
+many times the serial kernel's time.  So callers that know what the serial
+kernel would cost say so, and a parallel call that ran several times
+slower than that makes every parallel path in the process fall back to
+serial for a while before trying again: ``BACKOFF_MIN_SECONDS`` after the
+first stall, twice as long after each stall that follows a back-off, up to
+``BACKOFF_MAX_SECONDS``, and back to the minimum once a parallel call runs
+at its pace.  A short stall is common (NumPy's OpenBLAS threads spin for a
+while after a matrix product, and a parallel region started meanwhile
+waits for them), so a fixed long back-off would cost more than it saves; a
+loaded machine stalls every retry, and the back-off grows.
 
 Kernels whose results could depend on any of these choices (floating-point
 sums) split work into the same fixed chunks on both paths, so the result is
@@ -32,6 +35,7 @@ import threading
 import time
 
 import numba
+import numpy as np
 
 from ._config import (BACKOFF_MAX_SECONDS, BACKOFF_MIN_SECONDS, PARALLEL_MIN_SIZE, STALL_SLACK,
                       STALLED)
@@ -54,8 +58,8 @@ class parallel_chunks:
     starts a back-off (see module notes) -- except the first run of each
     ``kernel`` in the process (a hashable naming the kernel and its
     argument dtypes: each dtype is its own compiled specialisation), which
-    loads it and may start the thread pool (~0.1 s).  A class rather than
-    a generator: it runs around every metric call, and costs a third.
+    loads it and may start the thread pool.  A class rather than a
+    generator: it runs around every metric call, and is cheaper.
     """
 
     __slots__ = ("size", "min_size", "serial_seconds", "kernel", "start")
@@ -93,3 +97,33 @@ class parallel_chunks:
             else:
                 _state["backoff"] = BACKOFF_MIN_SECONDS
         return False
+
+
+def run_kernel(serial, parallel, *args, size, min_size=PARALLEL_MIN_SIZE,
+               seconds_per_item=None):
+    """``serial(*args)``, or ``parallel(*args, n_chunks)`` when
+    :class:`parallel_chunks` grants chunks for ``size`` items of work.
+
+    Parameters
+    ----------
+    serial, parallel : Numba dispatchers
+        A kernel and its parallel twin, which takes the number of chunks
+        as its last argument and returns the same bits.
+    *args
+        The kernel's arguments.
+    size : int
+        Items of work (pixels); below ``min_size`` the serial kernel runs.
+    seconds_per_item : float, optional
+        What the serial kernel costs per item, if known: a parallel run
+        much slower than that is a stall (see the module notes).  The
+        kernel and the dtypes of its array arguments name it for the
+        stall detection, which skips each one's first (compiling) run.
+    """
+    serial_seconds = kernel = None
+    if seconds_per_item is not None:
+        serial_seconds = seconds_per_item * size
+        kernel = (serial,) + tuple(a.dtype for a in args if isinstance(a, np.ndarray))
+    with parallel_chunks(size, min_size, serial_seconds, kernel) as n_chunks:
+        if n_chunks:
+            return parallel(*args, n_chunks)
+        return serial(*args)

@@ -83,6 +83,7 @@ def check_finite(array, name):
 
 
 def same_ndim(image0, image1, names=("image0", "image1")):
+    """Raise ``ValueError`` naming both images if their ndim differ."""
     if image0.ndim != image1.ndim:
         raise ValueError(
             f"`{names[0]}` and `{names[1]}` must have the same number of "
@@ -90,6 +91,7 @@ def same_ndim(image0, image1, names=("image0", "image1")):
 
 
 def same_shape(image0, image1, names=("image0", "image1")):
+    """Raise ``ValueError`` naming both images if their shapes differ."""
     same_ndim(image0, image1, names)
     if image0.shape != image1.shape:
         raise ValueError(
@@ -122,6 +124,9 @@ def bins_pair(bins, name="bins"):
 
 
 def positive_float(value, name, *, allow_zero=False):
+    """``value`` as a float, finite and > 0 (>= 0 with ``allow_zero``), or
+    raise naming ``name``: ``TypeError`` for a non-number (bool included),
+    ``ValueError`` for a bad value."""
     if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
         raise TypeError(f"`{name}` must be a real number, got {value!r}")
     value = float(value)

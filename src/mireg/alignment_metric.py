@@ -1,18 +1,25 @@
 """``AlignmentMetric``: Pluim's measure against one fixed reference image.
 
 The reference's smoothed gradients and histogram bins are prepared once;
-each call smooths and bins only the moving image.  The fused kernels and
-their dispatch are those of :mod:`mireg.gradient`.
+each call smooths and bins only the moving image:
+
+* the gradient term is ``_fused.fused_sum`` with the reference's gradient
+  given (``_fused.stacked_sum`` above three dimensions), as in
+  :mod:`mireg.gradient`;
+* the information term bins the moving image against the reference's
+  bins (``_kernels.binned``), after a masked range pass
+  (``_kernels.ranges``) unless the gradient pass found the range, and
+  takes the entropies of ``_information.information_from_counts``.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from . import metrics
-from ._kernels import binned as _binned
-from ._parallel import parallel_chunks
+from ._fused import check_axes, fused_sum, gradient_stack, half_kernel, stacked_sum
+from ._information import histogram_edges, information_from_counts, kernel_edges
+from ._kernels import binned, ranges
+from ._parallel import run_kernel
 from ._validation import as_image, bins_pair, check_finite, kernel_view, positive_float
-from .gradient import _check_axes, _fused_sum, _half_kernel, _stacked_sum, gradient_stack
 
 __all__ = ["AlignmentMetric"]
 
@@ -22,8 +29,10 @@ class AlignmentMetric:
 
     The reference's smoothed gradient and its histogram bins are computed
     once, here; each call then smooths only the moving image and bins only
-    its values.  This is what a registration driver evaluates at every
-    step, and what batch users comparing many images to one need.
+    its values: for comparing many images, already on the reference's
+    grid, to one.  :func:`mireg.register` maximises the same measure but
+    does not call this class: its own fused cost kernel warps the moving
+    image and evaluates the measure in the same pass.
 
     Parameters
     ----------
@@ -80,13 +89,13 @@ class AlignmentMetric:
         self.sigma = positive_float(sigma, "sigma")
         self.bins = bins_pair(bins)
         self.normalized = bool(normalized)
-        _check_axes(ref.shape, ("reference",))
+        check_axes(ref.shape, ("reference",))
         check_finite(ref, "reference")
         self.shape = ref.shape
         self._dtype = ref.dtype
         self._values = np.array(kernel_view(ref).reshape(-1), copy=True)
         self._mask = self._flat_mask(mask)
-        self._half = _half_kernel(self.sigma)
+        self._half = half_kernel(self.sigma)
         stack = gradient_stack(ref, self.sigma)
         if ref.ndim == 1:  # the kernel sees a (1, n) image: no axis-0 component
             stack = np.concatenate([np.zeros_like(stack), stack])
@@ -111,13 +120,8 @@ class AlignmentMetric:
     def _range(self, values, name):
         """(min, max) of the counted values; ValueError naming ``name`` if
         any value is NaN or inf."""
-        with parallel_chunks(values.size) as n_chunks:
-            if n_chunks:
-                lo, hi, finite, _ = _binned.masked_value_range_parallel(
-                    values, self._mask, n_chunks)
-            else:
-                lo, hi, finite, _ = _binned.masked_value_range(
-                    values, self._mask, 0, values.size)
+        lo, hi, finite, _ = run_kernel(ranges.masked_range, ranges.masked_range_parallel,
+                                       values, self._mask, size=values.size)
         if not finite:
             check_finite(values, name)
         return lo, hi
@@ -126,8 +130,8 @@ class AlignmentMetric:
         """(edges, bins of the reference's pixels) for the promoted dtype."""
         cached = self._bins0.get(common)
         if cached is None:
-            edges = metrics.histogram_edges(*self._range0, common, self.bins[0])
-            bins = _binned.bin_indices(self._values, metrics.kernel_edges(edges), self._mask)
+            edges = histogram_edges(*self._range0, common, self.bins[0])
+            bins = binned.bin_indices(self._values, kernel_edges(edges), self._mask)
             cached = self._bins0[common] = (edges, bins)
         return cached
 
@@ -139,33 +143,33 @@ class AlignmentMetric:
         return m, kernel_view(m).reshape(-1)
 
     def _information(self, m, values, normalized, moving_range=None):
+        """MI (NMI if ``normalized``) of the reference and a validated
+        moving image, ``moving_range`` its (min, max) if already known."""
         edges0, bins0 = self._reference_bins(np.result_type(self._dtype, m.dtype))
         lo, hi = moving_range if moving_range else self._range(values, "moving")
-        edges1 = metrics.histogram_edges(lo, hi, np.result_type(self._dtype, m.dtype),
-                                         self.bins[1])
-        e1 = metrics.kernel_edges(edges1)
-        with parallel_chunks(values.size) as n_chunks:
-            if n_chunks:
-                counts = _binned.joint_histogram_binned_parallel(
-                    bins0, self.bins[0], values, e1, n_chunks)
-            else:
-                counts = _binned.joint_histogram_binned(bins0, self.bins[0], values, e1)
-        return metrics.information_from_counts(counts, edges0, edges1, normalized,
-                                               ("reference", "moving"))
+        edges1 = histogram_edges(lo, hi, np.result_type(self._dtype, m.dtype), self.bins[1])
+        counts = run_kernel(binned.joint_histogram_binned,
+                            binned.joint_histogram_binned_parallel,
+                            bins0, self.bins[0], values, kernel_edges(edges1), size=values.size)
+        return information_from_counts(counts, edges0, edges1, normalized,
+                                       ("reference", "moving"))
 
-    def _gradient_sum(self, m, values, track=False):
-        """G of the reference and a validated moving image; with ``track``
-        (no mask, at most 3-D) also the moving image's (min, max)."""
+    def _fused(self, m, values, track=False):
+        """``fused_sum`` of the reference's gradient and a validated moving
+        image of at most 3 dimensions (``track``: also its range)."""
+        g = self._gradient.reshape(self._gradient.shape[0], -1)
+        result = fused_sum(values, values, g, self.shape, self._half,
+                           values.dtype.kind == "f", self._mask, np.empty(0), track)
+        if not result.finite:
+            check_finite(m, "moving")
+        return result
+
+    def _gradient_sum(self, m, values):
+        """G of the reference and a validated moving image."""
         if m.ndim > 3:
             check_finite(m, "moving")
-            return _stacked_sum(self._gradient, gradient_stack(m, self.sigma), self._mask)
-        g = self._gradient.reshape(self._gradient.shape[0], -1)
-        total, ok, _, _, lo, hi = _fused_sum(values, values, g, self.shape, self._half,
-                                             values.dtype.kind == "f", self._mask,
-                                             np.empty(0), track)
-        if not ok:
-            check_finite(m, "moving")
-        return (float(total), (lo, hi)) if track else float(total)
+            return stacked_sum(self._gradient, gradient_stack(m, self.sigma), self._mask)
+        return float(self._fused(m, values).total)
 
     def mutual_information(self, moving):
         """The information term of :meth:`__call__`: NMI if ``normalized``,
@@ -192,8 +196,9 @@ class AlignmentMetric:
             information = self._information(m, values, self.normalized)
             return float(information * self._gradient_sum(m, values))
         # the gradient pass finds the moving range the histogram needs
-        g, moving_range = self._gradient_sum(m, values, track=True)
-        return float(self._information(m, values, self.normalized, moving_range) * g)
+        fused = self._fused(m, values, track=True)
+        information = self._information(m, values, self.normalized, fused.range_b)
+        return float(information * float(fused.total))
 
     def __repr__(self):
         return (f"AlignmentMetric(reference of shape {self.shape}, sigma={self.sigma}, "

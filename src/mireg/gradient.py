@@ -9,213 +9,65 @@ one fixed reference image and many moving ones.  Every result equals
 is the same bits as ``scipy.ndimage.gaussian_filter``, the gradients the
 same bits as ``np.gradient``.
 
-The kernels stream the images row by row (plane by plane for volumes):
-smoothing, gradients, weighting and the sum are fused, with no array of
-the image's size allocated (``gradient_similarity`` allocates its output).
-Integer and float32 images are read as they are.
+The kernels (``_kernels.gradient``, run through ``_fused.fused_sum``)
+stream the images row by row (plane by plane for volumes): smoothing,
+gradients, weighting and the sum are fused, with no array of the image's
+size allocated (``gradient_similarity`` allocates its output).  Integer
+and float32 images are read as they are.  Images of more than three
+dimensions take the gradient stacks of ``_fused.gradient_stack`` instead.
+``alignment``'s information term is ``_information``'s, on the ranges the
+fused pass found.
 """
 from __future__ import annotations
-
-import functools
-import numbers
 
 import numpy as np
 
 from . import metrics
-from ._kernels import gaussian as _gauss
-from ._kernels import gradient as _grad
-from ._parallel import parallel_chunks
-from ._validation import (as_image, bins_pair, check_finite, kernel_view,
-                          positive_float, same_shape)
-from ._config import GAUSSIAN_BLOCK_SAMPLES, GRADIENT_PARALLEL_MIN_SIZE
+from ._fused import check_axes, fused_sum, gradient_stack, half_kernel, stacked_sum
+from ._information import information_from_ranges
+from ._validation import as_image, bins_pair, check_finite, kernel_view, positive_float, same_shape
 
 __all__ = ["gradient_similarity", "gradient_information", "alignment"]
 
-TRUNCATE = 4.0
+_NAMES = ("image0", "image1")
 
 
-def _isclose_zero_threshold(atol=1e-8):
-    """The largest double ``t`` with ``sqrt(t) <= atol``: ``g2 <= t`` is
-    exactly ``np.isclose(np.sqrt(g2), 0)``, as sqrt is correctly rounded
-    and monotone."""
-    t = atol * atol
-    while np.sqrt(t) > atol:
-        t = np.nextafter(t, 0.0)
-    while np.sqrt(np.nextafter(t, np.inf)) <= atol:
-        t = np.nextafter(t, np.inf)
-    return float(t)
-
-
-_THRESHOLD = _isclose_zero_threshold()
-
-
-@functools.lru_cache(maxsize=64)
-def _half_kernel(sigma):
-    """Half of scipy's ``_gaussian_kernel1d(sigma, 0, radius)``: the centre
-    weight first.  ``[1.0]`` (identity) where scipy skips the axis.  Cached:
-    the kernels only read it."""
-    if sigma <= 1e-15:
-        return np.ones(1)
-    radius = int(TRUNCATE * float(sigma) + 0.5)
-    x = np.arange(-radius, radius + 1)
-    phi = np.exp(-0.5 / (sigma * sigma) * x ** 2)
-    phi = phi / phi.sum()
-    return np.ascontiguousarray(phi[radius:])
-
-
-def _axis_sigmas(sigma, ndim):
-    """A float or one value per axis, each finite and >= 0."""
-    if isinstance(sigma, (numbers.Real, np.floating, np.integer)) and not isinstance(sigma, bool):
-        return (positive_float(sigma, "sigma", allow_zero=True),) * ndim
-    try:
-        values = list(sigma)
-    except TypeError:
-        raise TypeError(f"`sigma` must be a number or a sequence of numbers, "
-                        f"got {sigma!r}") from None
-    if len(values) != ndim:
-        raise ValueError(f"`sigma` has {len(values)} values for a {ndim}-D image")
-    return tuple(positive_float(s, "sigma", allow_zero=True) for s in values)
-
-
-def _check_axes(shape, names):
-    if min(shape) < 2:
-        who = " and ".join(f"`{n}`" for n in names)
-        raise ValueError(
-            f"{who} {'have' if len(names) > 1 else 'has'} shape {shape}: a gradient "
-            f"needs at least 2 samples along every axis")
-
-
-def smooth(image, sigma):
-    """``scipy.ndimage.gaussian_filter(image.astype(float64), sigma,
-    mode='constant', cval=0, truncate=4)``, the same bits, without the copy.
-
-    Parameters
-    ----------
-    image : ndarray
-        Any ndim, any real or boolean dtype (read as it is).
-    sigma : float or sequence of float
-        Standard deviation, one for all axes or one per axis; 0 leaves an
-        axis unsmoothed.
-
-    Returns
-    -------
-    smoothed : ndarray of float64
-        C-contiguous, of the image's shape.
-    """
-    array = as_image(image, "image")
-    sigmas = _axis_sigmas(sigma, array.ndim)
-    src = kernel_view(array).reshape(-1)
-    shape = array.shape
-    result = None
-    for axis, s in enumerate(sigmas):
-        if s <= 1e-15:
-            continue
-        before = int(np.prod(shape[:axis], dtype=np.int64))
-        after = int(np.prod(shape[axis + 1:], dtype=np.int64))
-        n = shape[axis]
-        dst = np.empty(array.size)
-        half = _half_kernel(s)
-        rows = max(1, GAUSSIAN_BLOCK_SAMPLES // after)
-        with parallel_chunks(array.size) as n_chunks:
-            if n_chunks:
-                _gauss.smooth_axis_parallel(src, dst, half, before, n, after, rows, n_chunks)
-            else:
-                _gauss.smooth_axis(src, dst, half, before, n, after, rows)
-        src = result = dst
-    if result is None:
-        result = np.array(array, dtype=np.float64, order="C")
-    return result.reshape(shape)
-
-
-def gradient_stack(image, sigma):
-    """``np.gradient(smooth(image, sigma))`` stacked: float64, shape
-    ``(image.ndim,) + image.shape``.
-
-    The same bits as ``np.gradient`` (central differences inside, one-sided
-    at the borders), and as the gradients the fused kernels use.  Every
-    axis needs at least 2 samples.
-    """
-    smoothed = smooth(image, sigma)
-    _check_axes(smoothed.shape, ("image",))
-    stack = np.empty((smoothed.ndim,) + smoothed.shape)
-    for axis in range(smoothed.ndim):
-        f = np.moveaxis(smoothed, axis, 0)
-        out = np.moveaxis(stack[axis], axis, 0)
-        np.subtract(f[2:], f[:-2], out=out[1:-1])
-        out[1:-1] /= 2.0
-        np.subtract(f[1:2], f[0:1], out=out[0:1])
-        np.subtract(f[-1:], f[-2:-1], out=out[-1:])
-    return stack
-
-
-def _validated_pair(image0, image1, sigma, names=("image0", "image1")):
+def _validated_pair(image0, image1, sigma, names=_NAMES):
     a = as_image(image0, names[0])
     b = as_image(image1, names[1])
     same_shape(a, b, names)
     sigma = positive_float(sigma, "sigma")
-    _check_axes(a.shape, names)
+    check_axes(a.shape, names)
     return a, b, sigma
 
 
-def _fused_sum(xa, xb, given, shape, half, check, mask, out, track=False):
-    """Run the fused kernel for a 1-, 2- or 3-D ``shape``: images ``xa``,
-    ``xb`` (flat kernel views), or A's gradient ``given`` ((k, size)
-    float64; for 1-D with a zero component first) and ``xb``.  Returns
-    (sum, finite, min a, max a, min b, max b), the extremes if ``track``."""
-    g = given if given is not None else np.empty((3, 0))
-    with parallel_chunks(xb.size, GRADIENT_PARALLEL_MIN_SIZE) as n_chunks:
-        if len(shape) <= 2:
-            n0, n1 = shape if len(shape) == 2 else (1, shape[0])
-            h0 = half if len(shape) == 2 else np.ones(1)
-            args = (xa, xb, g[0], g[1], n0, n1, h0, half, _THRESHOLD, check, track, mask,
-                    out)
-            if n_chunks and n0 > 1:
-                return _grad.agreement_2d_parallel(*args, n_chunks)
-            return _grad.agreement_2d(*args)
-        args = (xa, xb, g[0], g[1], g[2], *shape, half, half, half, _THRESHOLD,
-                check, track, mask, out)
-        if n_chunks:
-            return _grad.agreement_3d_parallel(*args, n_chunks)
-        return _grad.agreement_3d(*args)
-
-
-def _agreement(a, b, sigma, names, out_map=None, track=False):
-    """Sum of the gradient-agreement map of two validated images; the map
-    into ``out_map`` (float64, C-contiguous, of their shape) if given.
-    With ``track``, returns (sum, (min a, max a), (min b, max b), view a,
-    view b): the flat kernel views read and their extremes, in their dtypes,
-    for a joint histogram of the same views."""
-    if a.ndim > 3:
-        return _agreement_stacked(a, b, sigma, names, out_map)
+def _fused_pass(a, b, sigma, names, out_map=None, track=False):
+    """``fused_sum`` of two validated images of at most 3 dimensions, and
+    their flat kernel views; the map into ``out_map`` (float64,
+    C-contiguous, of their shape) if given.  ValueError naming the image
+    if either holds NaN or inf."""
     xa = kernel_view(a).reshape(-1)
     xb = kernel_view(b).reshape(-1)
     check = xa.dtype.kind == "f" or xb.dtype.kind == "f"
     out = np.empty(0) if out_map is None else out_map.reshape(-1)
-    total, ok, lo_a, hi_a, lo_b, hi_b = _fused_sum(
-        xa, xb, None, a.shape, _half_kernel(sigma), check, np.empty(0, np.uint8), out,
-        track)
-    if not ok:
+    result = fused_sum(xa, xb, None, a.shape, half_kernel(sigma), check,
+                       np.empty(0, np.uint8), out, track)
+    if not result.finite:
         check_finite(a, names[0])
         check_finite(b, names[1])
-    if track:
-        return float(total), (lo_a, hi_a), (lo_b, hi_b), xa, xb
-    return float(total)
+    return result, xa, xb
 
 
-def _agreement_stacked(a, b, sigma, names, out_map=None):
-    """More than three dimensions: from the two gradient stacks."""
-    check_finite(a, names[0])
-    check_finite(b, names[1])
-    return _stacked_sum(gradient_stack(a, sigma), gradient_stack(b, sigma),
-                        np.empty(0, np.uint8), out_map)
-
-
-def _stacked_sum(ga, gb, mask, out_map=None):
-    out = np.empty(0) if out_map is None else out_map.reshape(-1)
-    n_rows = ga.shape[1]  # the sum is chunked along the first image axis
-    return float(_grad.agreement_stacks(ga.reshape(ga.shape[0], -1),
-                                        gb.reshape(gb.shape[0], -1),
-                                        _THRESHOLD, mask, out, np.empty(n_rows)))
+def _agreement(a, b, sigma, names, out_map=None):
+    """Sum of the gradient-agreement map of two validated images; the map
+    into ``out_map`` (float64, C-contiguous, of their shape) if given."""
+    if a.ndim > 3:
+        check_finite(a, names[0])
+        check_finite(b, names[1])
+        return stacked_sum(gradient_stack(a, sigma), gradient_stack(b, sigma),
+                           np.empty(0, np.uint8), out_map)
+    result, _, _ = _fused_pass(a, b, sigma, names, out_map)
+    return float(result.total)
 
 
 def gradient_similarity(image0, image1, *, sigma=1.0):
@@ -261,7 +113,8 @@ def gradient_similarity(image0, image1, *, sigma=1.0):
     weight maps 0 and pi to 1: multimodal images often show the same edge
     with opposite contrast.  It is computed as
     :math:`\min(1, (g_A \cdot g_B)^2 / (|g_A|^2 |g_B|^2))`, which stays
-    finite for parallel gradients, where the draft's ``arccos`` gave NaN.
+    finite for parallel gradients, where the angle from ``arccos`` is NaN
+    once rounding takes the cosine past 1.
 
     References
     ----------
@@ -284,7 +137,7 @@ def gradient_similarity(image0, image1, *, sigma=1.0):
     """
     a, b, sigma = _validated_pair(image0, image1, sigma)
     out = np.empty(a.shape)
-    _agreement(a, b, sigma, ("image0", "image1"), out_map=out)
+    _agreement(a, b, sigma, _NAMES, out_map=out)
     return out
 
 
@@ -342,7 +195,7 @@ def gradient_information(image0, image1, *, sigma=1.5):
     58.658443
     """
     a, b, sigma = _validated_pair(image0, image1, sigma)
-    return _agreement(a, b, sigma, ("image0", "image1"))
+    return _agreement(a, b, sigma, _NAMES)
 
 
 def alignment(image0, image1, *, sigma=1.5, normalized=True, bins=100):
@@ -401,13 +254,13 @@ def alignment(image0, image1, *, sigma=1.5, normalized=True, bins=100):
     True
     """
     a, b, sigma = _validated_pair(image0, image1, sigma)
-    names = ("image0", "image1")
     if a.ndim > 3:  # the fused pass is 1-3-D
         information = metrics.mutual_information(a, b, bins=bins, normalized=normalized)
-        return float(information * _agreement(a, b, sigma, names))
+        return float(information * _agreement(a, b, sigma, _NAMES))
     n_bins = bins_pair(bins)
     # the fused pass finds the ranges the joint histogram needs
-    g, range0, range1, xa, xb = _agreement(a, b, sigma, names, track=True)
-    information = metrics.information_from_ranges(
-        xa, xb, np.result_type(a.dtype, b.dtype), range0, range1, n_bins, normalized, names)
-    return float(information * g)
+    fused, xa, xb = _fused_pass(a, b, sigma, _NAMES, track=True)
+    information = information_from_ranges(
+        xa, xb, np.result_type(a.dtype, b.dtype), fused.range_a, fused.range_b, n_bins,
+        normalized, _NAMES)
+    return float(information * float(fused.total))

@@ -1,5 +1,10 @@
 """Entropies of a joint histogram, weighted as ``np.histogramdd(...,
-density=True)`` weighs its bins (scikit-image's NMI)."""
+density=True)`` weighs its bins (scikit-image's NMI).
+
+``entropies`` serves every information measure: the histogram kernels'
+``information`` (``mireg.mutual_information``, ``mireg.alignment``),
+``mireg._information.information_from_counts`` (``AlignmentMetric``) and
+the registration cost kernel (``cost``)."""
 import numpy as np
 from numba import njit
 
@@ -15,7 +20,7 @@ def entropies(counts, widths0, widths1, log_table):
     ``T = sum(d)``, ``H = log T - sum(d log d) / T``, and
     ``log d = log c - log w0 - log w1`` with ``log c`` read from
     ``log_table`` (``log_table[c] == log(c)``) for the counts it covers:
-    the log per bin, not the binning, was the cost here.
+    a log per occupied bin would otherwise cost more than the binning.
     """
     n0, n1 = counts.shape
     log_w0 = np.log(widths0)

@@ -17,11 +17,19 @@ so the result is the same bits as ``gaussian_filter`` of the float64 image:
 one axis after the other, in axis order, each pass rounded to float64.  A
 neighbour outside the array contributes ``(x + 0) * w == x * w``; when both
 are outside nothing is added.  Inputs are read in their own dtype.
+
+``smooth_axis`` (and its parallel twin) is one axis of
+``mireg._fused.smooth``, for any number of dimensions.  The fused gradient
+kernels (``gradient``) smooth a row or plane at a time as they stream an
+image: ``combine_lines`` for the slowest axis, then ``correlate_padded``
+along the others, over zero-padded buffers.  ``line`` is the slice that
+all of them take.
 """
 import numpy as np
 from numba import carray, njit, prange, types
 from numba.extending import intrinsic
 
+from .chunks import ceil_div, chunk_bounds
 from .simd import (LANES, centre8, centre_1_8, centre_2_8, centre_3_8, four_taps8,
                    tap_one8, tap_pair8)
 
@@ -46,9 +54,9 @@ def line(array, start, n):
     that holds no reference.
 
     Numba's slices increment and decrement the array's reference count
-    atomically; at tens of slices per image row that cost ~1 ns per pixel,
-    more when two threads slice the same input.  The caller keeps
-    ``array`` alive while the view is used.
+    atomically, and the kernels take tens of slices per image row: that
+    shows in the time per pixel, more so when two threads slice the same
+    input.  The caller keeps ``array`` alive while the view is used.
     """
     return carray(_address(array, start), n)
 
@@ -57,7 +65,7 @@ def line(array, start, n):
 # stays in a register for four taps (same order of operations), which cuts
 # the loads and stores that otherwise bound the loop.  Each loop is a
 # function of its own: LLVM's vectorised loops with their runtime overlap
-# checks cost ~100 ns per call when several share one function.  The bodies
+# checks cost far more per call when several share one function.  The bodies
 # run eight samples at a time (``simd``); the last ``size % 8`` samples run
 # the same arithmetic one by one.
 
@@ -252,7 +260,9 @@ def _axis_block(src, dst, half, b, after, n, i0, i1):
 
 @njit(cache=True, nogil=True)
 def _axis_tasks(src, dst, half, before, n, after, rows_per_block, t0, t1):
-    n_blocks = (n + rows_per_block - 1) // rows_per_block
+    """Tasks ``[t0, t1)``: task ``t`` is block ``t % n_blocks`` of
+    ``rows_per_block`` rows of slab ``t // n_blocks``."""
+    n_blocks = ceil_div(n, rows_per_block)
     for task in range(t0, t1):
         b = task // n_blocks
         i0 = (task - b * n_blocks) * rows_per_block
@@ -267,16 +277,14 @@ def smooth_axis(src, dst, half, before, n, after, rows_per_block):
     C-contiguous; ``half`` is the half kernel.  Every output sample depends
     only on its inputs, so any split of the work gives the same bits.
     """
-    n_blocks = (n + rows_per_block - 1) // rows_per_block
+    n_blocks = ceil_div(n, rows_per_block)
     _axis_tasks(src, dst, half, before, n, after, rows_per_block, 0, before * n_blocks)
 
 
 @njit(cache=True, nogil=True, parallel=True)
 def smooth_axis_parallel(src, dst, half, before, n, after, rows_per_block, n_chunks):
     """``smooth_axis`` with its blocks split into ``n_chunks`` parallel chunks."""
-    n_blocks = (n + rows_per_block - 1) // rows_per_block
-    n_tasks = before * n_blocks
-    step = (n_tasks + n_chunks - 1) // n_chunks
+    n_tasks = before * ceil_div(n, rows_per_block)
     for c in prange(n_chunks):
-        _axis_tasks(src, dst, half, before, n, after, rows_per_block,
-                    min(n_tasks, c * step), min(n_tasks, (c + 1) * step))
+        start, stop = chunk_bounds(n_tasks, n_chunks, c)
+        _axis_tasks(src, dst, half, before, n, after, rows_per_block, start, stop)

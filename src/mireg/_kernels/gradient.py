@@ -1,19 +1,17 @@
 """Fused gradient-agreement kernels (Pluim et al. 2000).
 
+``agreement_2d`` (1-D and 2-D images) and ``agreement_3d``, each with a
+parallel twin, serve ``mireg.gradient_similarity``,
+``mireg.gradient_information``, ``mireg.alignment`` and
+``mireg.AlignmentMetric`` (through ``mireg._fused.fused_sum``);
+``agreement.agreement_stacks`` serves images of more than three
+dimensions, from their gradient stacks.
+
 Per pixel, for the Gaussian-smoothed images A and B: the central-difference
 gradients (``np.gradient`` semantics: ``(f[i+1] - f[i-1]) / 2`` inside,
-``f[1] - f[0]`` and ``f[n-1] - f[n-2]`` at the borders), and
-
-    value = min(dot^2 / (|gA|^2 |gB|^2), 1) * min(|gA|, |gB|)
-
-(``cos^2`` of the angle between the gradients, clipped to 1, times the
-smaller magnitude), or 0 where ``|gA| <= 1e-8`` or ``|gB| <= 1e-8``
-(``np.isclose(|g|, 0)``).  That test is made on the squared magnitude
-against ``threshold``, the largest double whose square root is <= 1e-8, so
-it decides exactly as ``np.isclose(np.sqrt(g2), 0)``.  Squared magnitudes
-and dot products add the components in axis order, as
-``np.sum(stack, axis=0)`` does.  The value is symmetric in A and B to the
-bit.
+``f[1] - f[0]`` and ``f[n-1] - f[n-2]`` at the borders), and their
+agreement (``agreement.agreement_value``: the cos^2 of their angle times
+the smaller magnitude).
 
 Images are streamed: a 2-D image (a 1-D one as a single row) row by row, a
 3-D volume plane by plane, the last three smoothed lines kept in a ring.
@@ -35,100 +33,10 @@ once more.
 import numpy as np
 from numba import njit, prange
 
+from .agreement import (apply_mask, chunk_results, chunks_with_work, fold_extremes,
+                        lane_sum, merge_chunks, neighbours, ordered_sum, pixel2, pixel3)
+from .chunks import chunk_bounds
 from .gaussian import combine_lines, correlate_padded, line
-from .histogram import _min_max
-
-
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _value(na2, nb2, dot, threshold):
-    q = dot * dot / (na2 * nb2)
-    q = 1.0 if q > 1.0 else q
-    m = na2 if na2 < nb2 else nb2
-    v = q * np.sqrt(m)
-    return v if (na2 > threshold) & (nb2 > threshold) else 0.0
-
-
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _pixel2(a0, a1, b0, b1, threshold):
-    return _value(a0 * a0 + a1 * a1, b0 * b0 + b1 * b1, a0 * b0 + a1 * b1, threshold)
-
-
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _pixel3(a0, a1, a2, b0, b1, b2, threshold):
-    return _value(a0 * a0 + a1 * a1 + a2 * a2, b0 * b0 + b1 * b1 + b2 * b2,
-                  a0 * b0 + a1 * b1 + a2 * b2, threshold)
-
-
-@njit(cache=True, nogil=True)
-def _lane_sum(values):
-    """Sum in eight interleaved lanes, then pairwise: a fixed order."""
-    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
-    n = values.size
-    i = 0
-    while i + 8 <= n:
-        s0 += values[i]
-        s1 += values[i + 1]
-        s2 += values[i + 2]
-        s3 += values[i + 3]
-        s4 += values[i + 4]
-        s5 += values[i + 5]
-        s6 += values[i + 6]
-        s7 += values[i + 7]
-        i += 8
-    while i < n:
-        s0 += values[i]
-        i += 1
-    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
-
-
-@njit(cache=True, nogil=True)
-def _ordered_sum(values):
-    total = 0.0
-    for i in range(values.size):
-        total += values[i]
-    return total
-
-
-@njit(cache=True, nogil=True)
-def _neighbours(p, n):
-    """Lines (next, prev) and scale of the difference at line ``p`` of an
-    axis of length ``n``: central inside, one-sided at the ends, and
-    (p, p) for ``n == 1`` (a size-1 axis has no gradient component)."""
-    if n == 1:
-        return p, p, 1.0
-    if p == 0:
-        return 1, 0, 1.0
-    if p == n - 1:
-        return p, p - 1, 1.0
-    return p + 1, p - 1, 0.5
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _inspect(x, start, n, lo, hi, finite):
-    """Fold samples ``x[start:start + n]`` into the running (min, max,
-    finite) of an image: one vectorised pass over a line that is about to
-    be smoothed (see above)."""
-    line_lo, line_hi, line_ok = _min_max(x, start, start + n)
-    return min(lo, line_lo), max(hi, line_hi), finite and line_ok
-
-
-@njit(cache=True, nogil=True)
-def _merge(values, oks, lo_a, hi_a, lo_b, hi_b):
-    """(finite, min a, max a, min b, max b) of per-chunk results; chunks
-    that ran are those with ``values`` filled."""
-    a0, a1, b0, b1 = lo_a[0], hi_a[0], lo_b[0], hi_b[0]
-    for c in range(oks.size):
-        a0 = lo_a[c] if lo_a[c] < a0 else a0
-        a1 = hi_a[c] if hi_a[c] > a1 else a1
-        b0 = lo_b[c] if lo_b[c] < b0 else b0
-        b1 = hi_b[c] if hi_b[c] > b1 else b1
-    return _ordered_sum(values), oks.all(), a0, a1, b0, b1
-
-
-@njit(cache=True, nogil=True)
-def _apply_mask(values, mask):
-    for i in range(values.size):
-        values[i] = values[i] if mask[i] else 0.0
 
 
 # ------------------------------------------------------------------- 2-D
@@ -153,16 +61,16 @@ def _row_values(a0u, a0v, ac, b0u, b0v, bc, s0, threshold, out):
     n = out.size
     m = n - 2
     e = n - 1
-    first = _pixel2((a0u[0] - a0v[0]) * s0, ac[1] - ac[0],
+    first = pixel2((a0u[0] - a0v[0]) * s0, ac[1] - ac[0],
                     (b0u[0] - b0v[0]) * s0, bc[1] - bc[0], threshold)
-    last = _pixel2((a0u[e] - a0v[e]) * s0, ac[e] - ac[e - 1],
+    last = pixel2((a0u[e] - a0v[e]) * s0, ac[e] - ac[e - 1],
                    (b0u[e] - b0v[e]) * s0, bc[e] - bc[e - 1], threshold)
     # inside: views shifted by one so the loop indexes plainly
     o = line(out, 1, m)
     au, av, bu, bv = line(a0u, 1, m), line(a0v, 1, m), line(b0u, 1, m), line(b0v, 1, m)
     an, ap, bn, bp = line(ac, 2, m), line(ac, 0, m), line(bc, 2, m), line(bc, 0, m)
     for j in range(m):
-        o[j] = _pixel2((au[j] - av[j]) * s0, (an[j] - ap[j]) * 0.5,
+        o[j] = pixel2((au[j] - av[j]) * s0, (an[j] - ap[j]) * 0.5,
                        (bu[j] - bv[j]) * s0, (bn[j] - bp[j]) * 0.5, threshold)
     out[0] = first
     out[e] = last
@@ -174,13 +82,13 @@ def _row_values_given(g0, g1, b0u, b0v, bc, s0, threshold, out):
     n = out.size
     m = n - 2
     e = n - 1
-    first = _pixel2(g0[0], g1[0], (b0u[0] - b0v[0]) * s0, bc[1] - bc[0], threshold)
-    last = _pixel2(g0[e], g1[e], (b0u[e] - b0v[e]) * s0, bc[e] - bc[e - 1], threshold)
+    first = pixel2(g0[0], g1[0], (b0u[0] - b0v[0]) * s0, bc[1] - bc[0], threshold)
+    last = pixel2(g0[e], g1[e], (b0u[e] - b0v[e]) * s0, bc[e] - bc[e - 1], threshold)
     o = line(out, 1, m)
     a0, a1 = line(g0, 1, m), line(g1, 1, m)
     bu, bv, bn, bp = line(b0u, 1, m), line(b0v, 1, m), line(bc, 2, m), line(bc, 0, m)
     for j in range(m):
-        o[j] = _pixel2(a0[j], a1[j], (bu[j] - bv[j]) * s0, (bn[j] - bp[j]) * 0.5,
+        o[j] = pixel2(a0[j], a1[j], (bu[j] - bv[j]) * s0, (bn[j] - bp[j]) * 0.5,
                        threshold)
     out[0] = first
     out[e] = last
@@ -209,13 +117,13 @@ def _rows(xa, xb, g0, g1, n0, n1, h0, h1, threshold, check, track, mask, start, 
             slot = (done % 3) * n1
             if not given:
                 if inspect:
-                    lo_a, hi_a, finite = _inspect(xa, done * n1, n1, lo_a, hi_a, finite)
+                    lo_a, hi_a, finite = fold_extremes(xa, done * n1, n1, lo_a, hi_a, finite)
                 _smooth_row(xa, done, n0, n1, h0, h1, tbuf, line(ring_a, slot, n1))
             if inspect:
-                lo_b, hi_b, finite = _inspect(xb, done * n1, n1, lo_b, hi_b, finite)
+                lo_b, hi_b, finite = fold_extremes(xb, done * n1, n1, lo_b, hi_b, finite)
             _smooth_row(xb, done, n0, n1, h0, h1, tbuf, line(ring_b, slot, n1))
             done += 1
-        u, v, s0 = _neighbours(p, n0)
+        u, v, s0 = neighbours(p, n0)
         u, v, c = (u % 3) * n1, (v % 3) * n1, (p % 3) * n1
         out = line(out_map, p * n1, n1) if write_map else values
         if given:
@@ -227,8 +135,8 @@ def _rows(xa, xb, g0, g1, n0, n1, h0, h1, threshold, check, track, mask, start, 
                         line(ring_b, u, n1), line(ring_b, v, n1), line(ring_b, c, n1),
                         s0, threshold, out)
         if mask.size:
-            _apply_mask(out, line(mask, p * n1, n1))
-        row_sums[p] = _lane_sum(out)
+            apply_mask(out, line(mask, p * n1, n1))
+        row_sums[p] = lane_sum(out)
     return finite, lo_a, hi_a, lo_b, hi_b
 
 
@@ -249,7 +157,7 @@ def agreement_2d(xa, xb, g0, g1, n0, n1, h0, h1, threshold, check, track, mask, 
     row_sums = np.empty(n0)
     ok, a0, a1, b0, b1 = _rows(xa, xb, g0, g1, n0, n1, h0, h1, threshold, check, track,
                                mask, 0, n0, out_map, row_sums)
-    return _ordered_sum(row_sums), ok, a0, a1, b0, b1
+    return ordered_sum(row_sums), ok, a0, a1, b0, b1
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -257,17 +165,14 @@ def agreement_2d_parallel(xa, xb, g0, g1, n0, n1, h0, h1, threshold, check, trac
                           out_map, n_chunks):
     """``agreement_2d`` on ``n_chunks`` chunks of rows: the same bits."""
     row_sums = np.empty(n0)
-    step = (n0 + n_chunks - 1) // n_chunks
-    n_run = (n0 + step - 1) // step
-    oks = np.ones(n_run, np.bool_)
-    lo_a, hi_a = np.empty(n_run, xa.dtype), np.empty(n_run, xa.dtype)
-    lo_b, hi_b = np.empty(n_run, xb.dtype), np.empty(n_run, xb.dtype)
+    n_run = chunks_with_work(n0, n_chunks)
+    oks, lo_a, hi_a, lo_b, hi_b = chunk_results(n_run, xa, xb)
     for c in prange(n_run):
-        start = c * step
+        start, stop = chunk_bounds(n0, n_chunks, c)
         oks[c], lo_a[c], hi_a[c], lo_b[c], hi_b[c] = _rows(
-            xa, xb, g0, g1, n0, n1, h0, h1, threshold, check, track, mask, start,
-            min(n0, start + step), out_map, row_sums)
-    return _merge(row_sums, oks, lo_a, hi_a, lo_b, hi_b)
+            xa, xb, g0, g1, n0, n1, h0, h1, threshold, check, track, mask, start, stop,
+            out_map, row_sums)
+    return merge_chunks(row_sums, oks, lo_a, hi_a, lo_b, hi_b)
 
 
 # ------------------------------------------------------------------- 3-D
@@ -313,10 +218,10 @@ def _row_values3(a0u, a0v, a1u, a1v, ac, b0u, b0v, b1u, b1v, bc, s0, s1, thresho
     n = out.size
     m = n - 2
     e = n - 1
-    first = _pixel3((a0u[0] - a0v[0]) * s0, (a1u[0] - a1v[0]) * s1, ac[1] - ac[0],
+    first = pixel3((a0u[0] - a0v[0]) * s0, (a1u[0] - a1v[0]) * s1, ac[1] - ac[0],
                     (b0u[0] - b0v[0]) * s0, (b1u[0] - b1v[0]) * s1, bc[1] - bc[0],
                     threshold)
-    last = _pixel3((a0u[e] - a0v[e]) * s0, (a1u[e] - a1v[e]) * s1, ac[e] - ac[e - 1],
+    last = pixel3((a0u[e] - a0v[e]) * s0, (a1u[e] - a1v[e]) * s1, ac[e] - ac[e - 1],
                    (b0u[e] - b0v[e]) * s0, (b1u[e] - b1v[e]) * s1, bc[e] - bc[e - 1],
                    threshold)
     o = line(out, 1, m)
@@ -324,7 +229,7 @@ def _row_values3(a0u, a0v, a1u, a1v, ac, b0u, b0v, b1u, b1v, bc, s0, s1, thresho
     bu0, bv0, bu1, bv1 = line(b0u, 1, m), line(b0v, 1, m), line(b1u, 1, m), line(b1v, 1, m)
     an, ap, bn, bp = line(ac, 2, m), line(ac, 0, m), line(bc, 2, m), line(bc, 0, m)
     for k in range(m):
-        o[k] = _pixel3((au0[k] - av0[k]) * s0, (au1[k] - av1[k]) * s1,
+        o[k] = pixel3((au0[k] - av0[k]) * s0, (au1[k] - av1[k]) * s1,
                        (an[k] - ap[k]) * 0.5,
                        (bu0[k] - bv0[k]) * s0, (bu1[k] - bv1[k]) * s1,
                        (bn[k] - bp[k]) * 0.5, threshold)
@@ -338,16 +243,16 @@ def _row_values3_given(g0, g1, g2, b0u, b0v, b1u, b1v, bc, s0, s1, threshold, ou
     n = out.size
     m = n - 2
     e = n - 1
-    first = _pixel3(g0[0], g1[0], g2[0], (b0u[0] - b0v[0]) * s0,
+    first = pixel3(g0[0], g1[0], g2[0], (b0u[0] - b0v[0]) * s0,
                     (b1u[0] - b1v[0]) * s1, bc[1] - bc[0], threshold)
-    last = _pixel3(g0[e], g1[e], g2[e], (b0u[e] - b0v[e]) * s0,
+    last = pixel3(g0[e], g1[e], g2[e], (b0u[e] - b0v[e]) * s0,
                    (b1u[e] - b1v[e]) * s1, bc[e] - bc[e - 1], threshold)
     o = line(out, 1, m)
     a0, a1, a2 = line(g0, 1, m), line(g1, 1, m), line(g2, 1, m)
     bu0, bv0, bu1, bv1 = line(b0u, 1, m), line(b0v, 1, m), line(b1u, 1, m), line(b1v, 1, m)
     bn, bp = line(bc, 2, m), line(bc, 0, m)
     for k in range(m):
-        o[k] = _pixel3(a0[k], a1[k], a2[k], (bu0[k] - bv0[k]) * s0,
+        o[k] = pixel3(a0[k], a1[k], a2[k], (bu0[k] - bv0[k]) * s0,
                        (bu1[k] - bv1[k]) * s1, (bn[k] - bp[k]) * 0.5, threshold)
     out[0] = first
     out[e] = last
@@ -378,20 +283,20 @@ def _planes(xa, xb, g0, g1, g2, n0, n1, n2, h0, h1, h2, threshold, check, track,
             slot = (done % 3) * size
             if not given:
                 if inspect:
-                    lo_a, hi_a, finite = _inspect(xa, done * n1 * n2, n1 * n2, lo_a, hi_a,
+                    lo_a, hi_a, finite = fold_extremes(xa, done * n1 * n2, n1 * n2, lo_a, hi_a,
                                                   finite)
                 _smooth_plane(xa, done, n0, n1, n2, h0, h1, h2, cplane, tplane, uplane,
                               line(ring_a, slot, size))
             if inspect:
-                lo_b, hi_b, finite = _inspect(xb, done * n1 * n2, n1 * n2, lo_b, hi_b, finite)
+                lo_b, hi_b, finite = fold_extremes(xb, done * n1 * n2, n1 * n2, lo_b, hi_b, finite)
             _smooth_plane(xb, done, n0, n1, n2, h0, h1, h2, cplane, tplane, uplane,
                           line(ring_b, slot, size))
             done += 1
-        u, v, s0 = _neighbours(p, n0)
+        u, v, s0 = neighbours(p, n0)
         u, v, c = (u % 3) * size, (v % 3) * size, (p % 3) * size
         plane_sum = 0.0
         for j in range(n1):
-            ju, jv, s1 = _neighbours(j, n1)
+            ju, jv, s1 = neighbours(j, n1)
             row, up, down = j * w + r2, ju * w + r2, jv * w + r2
             flat = (p * n1 + j) * n2
             out = line(out_map, flat, n2) if write_map else values
@@ -408,8 +313,8 @@ def _planes(xa, xb, g0, g1, g2, n0, n1, n2, h0, h1, h2, threshold, check, track,
                              line(ring_b, c + up, n2), line(ring_b, c + down, n2),
                              line(ring_b, c + row, n2), s0, s1, threshold, out)
             if mask.size:
-                _apply_mask(out, line(mask, flat, n2))
-            plane_sum += _lane_sum(out)
+                apply_mask(out, line(mask, flat, n2))
+            plane_sum += lane_sum(out)
         plane_sums[p] = plane_sum
     return finite, lo_a, hi_a, lo_b, hi_b
 
@@ -424,7 +329,7 @@ def agreement_3d(xa, xb, g0, g1, g2, n0, n1, n2, h0, h1, h2, threshold, check, t
     plane_sums = np.empty(n0)
     ok, a0, a1, b0, b1 = _planes(xa, xb, g0, g1, g2, n0, n1, n2, h0, h1, h2, threshold,
                                  check, track, mask, 0, n0, out_map, plane_sums)
-    return _ordered_sum(plane_sums), ok, a0, a1, b0, b1
+    return ordered_sum(plane_sums), ok, a0, a1, b0, b1
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -432,42 +337,11 @@ def agreement_3d_parallel(xa, xb, g0, g1, g2, n0, n1, n2, h0, h1, h2, threshold,
                           check, track, mask, out_map, n_chunks):
     """``agreement_3d`` on ``n_chunks`` chunks of planes: the same bits."""
     plane_sums = np.empty(n0)
-    step = (n0 + n_chunks - 1) // n_chunks
-    n_run = (n0 + step - 1) // step
-    oks = np.ones(n_run, np.bool_)
-    lo_a, hi_a = np.empty(n_run, xa.dtype), np.empty(n_run, xa.dtype)
-    lo_b, hi_b = np.empty(n_run, xb.dtype), np.empty(n_run, xb.dtype)
+    n_run = chunks_with_work(n0, n_chunks)
+    oks, lo_a, hi_a, lo_b, hi_b = chunk_results(n_run, xa, xb)
     for c in prange(n_run):
-        start = c * step
+        start, stop = chunk_bounds(n0, n_chunks, c)
         oks[c], lo_a[c], hi_a[c], lo_b[c], hi_b[c] = _planes(
             xa, xb, g0, g1, g2, n0, n1, n2, h0, h1, h2, threshold, check, track, mask,
-            start, min(n0, start + step), out_map, plane_sums)
-    return _merge(plane_sums, oks, lo_a, hi_a, lo_b, hi_b)
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def agreement_stacks(ga, gb, threshold, mask, out_map, row_sums):
-    """Gradient information of two gradient stacks (ndim, n) of any ndim,
-    flat per component: values into ``out_map`` (if size n), summed where
-    ``mask`` (if not empty) in the fixed chunks ``row_sums.size`` gives.
-    The fallback for more than three dimensions."""
-    ndim, n = ga.shape
-    values = np.empty(n)
-    for i in range(n):
-        na2 = ga[0, i] * ga[0, i]
-        nb2 = gb[0, i] * gb[0, i]
-        dot = ga[0, i] * gb[0, i]
-        for d in range(1, ndim):
-            na2 += ga[d, i] * ga[d, i]
-            nb2 += gb[d, i] * gb[d, i]
-            dot += ga[d, i] * gb[d, i]
-        values[i] = _value(na2, nb2, dot, threshold)
-    if mask.size:
-        _apply_mask(values, mask)
-    if out_map.size == n:
-        out_map[:] = values
-    n_rows = row_sums.size
-    step = n // n_rows
-    for r in range(n_rows):
-        row_sums[r] = _lane_sum(values[r * step:(r + 1) * step])
-    return _ordered_sum(row_sums)
+            start, stop, out_map, plane_sums)
+    return merge_chunks(plane_sums, oks, lo_a, hi_a, lo_b, hi_b)

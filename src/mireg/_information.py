@@ -1,0 +1,140 @@
+"""Mutual information from value ranges, bin edges and counts: the steps
+that ``metrics``, ``gradient.alignment`` and ``AlignmentMetric`` share.
+
+Each function runs one kernel (serial or parallel, see ``_parallel``):
+
+=========================== ==============================================
+``checked_ranges``          ``_kernels.ranges.value_ranges``
+``joint_counts``            ``_kernels.histogram.joint_histogram``
+``information_from_ranges`` ``_kernels.histogram.information`` (counts and
+                            entropies in one call)
+``information_from_counts`` ``_kernels.entropy.entropies``
+=========================== ==============================================
+
+``histogram_edges`` builds the edges ``np.histogramdd`` would, so the
+counts are NumPy's and the entropies scikit-image's.  Values reach the
+kernels as flat kernel views (``_validation.kernel_view``) of one size.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._config import SERIAL_PAIR_SECONDS, SERIAL_RANGE_SECONDS
+from ._kernels import histogram, ranges
+from ._kernels.entropy import entropies
+from ._parallel import run_kernel
+
+__all__ = ["LOG_TABLE", "checked_ranges", "histogram_edges", "kernel_edges", "joint_counts",
+           "information_from_counts", "information_from_ranges"]
+
+# log(c) for the counts most bins hold; entropies() falls back to np.log above
+LOG_TABLE = np.log(np.maximum(np.arange(1 << 16, dtype=np.float64), 1.0))
+
+_FLOAT64 = np.dtype(np.float64)
+
+
+def checked_ranges(values0, values1, names):
+    """((min0, max0), (min1, max1)) of two flat kernel views of one size, in
+    one pass each; ValueError naming the argument on NaN or inf."""
+    found = run_kernel(ranges.value_ranges, ranges.value_ranges_parallel, values0, values1,
+                       size=values0.size, seconds_per_item=SERIAL_RANGE_SECONDS)
+    for (lo, hi, finite), values, name in zip(found, (values0, values1), names):
+        if not finite:
+            _raise_nonfinite(values, name)
+    return found[0][:2], found[1][:2]
+
+
+def _raise_nonfinite(values, name):
+    n_nan = int(np.count_nonzero(np.isnan(values)))
+    n_inf = int(np.count_nonzero(np.isinf(values)))
+    raise ValueError(
+        f"`{name}` contains {n_nan} NaN and {n_inf} infinite value(s); "
+        f"mask or replace them first")
+
+
+def histogram_edges(lo, hi, common_dtype, n_bins, name="image"):
+    """Bin edges exactly as ``np.histogramdd`` builds them for data whose
+    minimum and maximum (in the stacked dtype) are ``lo`` and ``hi``.
+
+    A range whose width overflows the edges' dtype (NumPy then makes NaN
+    edges and fails obscurely) raises ValueError naming ``name``.
+    """
+    if common_dtype == _FLOAT64 and lo != hi:
+        # the usual case, without NumPy scalars: the same edges
+        if not math.isfinite(float(hi) - float(lo)):
+            _raise_too_wide(lo, hi, n_bins, common_dtype, name)
+        return np.linspace(float(lo), float(hi), n_bins + 1)
+    first = np.asarray(lo).astype(common_dtype)[()]
+    last = np.asarray(hi).astype(common_dtype)[()]
+    if first == last:
+        # numpy widens an empty range by 0.5 on each side, in scalar arithmetic
+        first = first - 0.5
+        last = last + 0.5
+    with np.errstate(over="ignore", invalid="ignore"):
+        edges = np.linspace(first, last, n_bins + 1)
+    if not np.isfinite(edges).all():
+        _raise_too_wide(lo, hi, n_bins, edges.dtype, name)
+    return edges
+
+
+def _raise_too_wide(lo, hi, n_bins, dtype, name):
+    raise ValueError(
+        f"`{name}` spans [{lo}, {hi}], a range too wide to split into "
+        f"{n_bins} bins in {dtype}")
+
+
+def kernel_edges(edges):
+    """Bin edges as the histogram kernels take them: float32 and float64
+    as they are, float16 widened (exactly) to float32."""
+    return edges if edges.dtype.itemsize >= 4 else edges.astype(np.float32)
+
+
+def joint_counts(values0, values1, edges0, edges1):
+    """Joint histogram (int64) of two flat kernel views on these edges."""
+    e0, e1 = kernel_edges(edges0), kernel_edges(edges1)
+    return run_kernel(histogram.joint_histogram, histogram.joint_histogram_parallel,
+                      values0, values1, e0, e1, size=values0.size,
+                      seconds_per_item=SERIAL_PAIR_SECONDS)
+
+
+def information_from_counts(counts, edges0, edges1, normalized, names=("image0", "image1")):
+    """MI (or NMI) of an int64 joint histogram with bin edges ``edges0``,
+    ``edges1``, computed exactly as :func:`mireg.mutual_information`
+    computes it from its own histogram.  For callers that bin one image
+    once and many others against it (``mireg.AlignmentMetric``)."""
+    widths0 = np.diff(edges0).astype(np.float64)
+    widths1 = np.diff(edges1).astype(np.float64)
+    h0, h1, h01 = entropies(counts, widths0, widths1, LOG_TABLE)
+    return _from_entropies(h0, h1, h01, normalized, names)
+
+
+def information_from_ranges(values0, values1, common, range0, range1, n_bins, normalized,
+                            names=("image0", "image1")):
+    """:func:`mireg.mutual_information` of two flat kernel views of the same
+    size whose minimum and maximum (in their own dtypes) are already known
+    and finite, e.g. from a pass that read them for something else
+    (``mireg.alignment``); ``common`` is the dtype ``np.histogramdd`` stacks
+    the original images in, ``n_bins`` a pair from ``bins_pair``."""
+    edges0 = histogram_edges(*range0, common, n_bins[0], names[0])
+    edges1 = histogram_edges(*range1, common, n_bins[1], names[1])
+    if edges0.dtype.itemsize == 2:  # float16 widths: NumPy's, from np.diff
+        counts = joint_counts(values0, values1, edges0, edges1)
+        return information_from_counts(counts, edges0, edges1, normalized, names)
+    h0, h1, h01 = run_kernel(histogram.information, histogram.information_parallel,
+                             values0, values1, edges0, edges1, LOG_TABLE,
+                             size=values0.size, seconds_per_item=SERIAL_PAIR_SECONDS)
+    return _from_entropies(h0, h1, h01, normalized, names)
+
+
+def _from_entropies(h0, h1, h01, normalized, names):
+    """MI or NMI from the marginal and joint entropies."""
+    if not normalized:
+        return np.float64(h0 + h1 - h01)
+    if h01 == 0.0:
+        raise ValueError(
+            f"the joint histogram of `{names[0]}` and `{names[1]}` has a single "
+            f"occupied bin (both images constant, or bins=1): their joint entropy "
+            f"is 0 and NMI = 0/0 is undefined")
+    return np.float64((h0 + h1) / h01)
