@@ -1,5 +1,6 @@
 """Known transforms for the registration tests: the true map, a moving
 image made from it, and the error of a recovered map."""
+
 import numpy as np
 from scipy import ndimage as ndi
 
@@ -18,8 +19,9 @@ def truth_matrix(shape, params, kind, spacing=None):
 
 def make_moving(reference, matrix, order=3):
     """moving(matrix @ x) == reference(x): resample reference by the inverse."""
-    return ndi.affine_transform(reference, np.linalg.inv(matrix), order=order,
-                                mode="constant", cval=0.0)
+    return ndi.affine_transform(
+        reference, np.linalg.inv(matrix), order=order, mode="constant", cval=0.0
+    )
 
 
 def mean_error(matrix, truth, shape):

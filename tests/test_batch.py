@@ -1,6 +1,7 @@
 """register_many / register_stack / mireg batch: threads and a real dask
 cluster give the serial bits in input order, failures stay in their slot,
 stacks chain, and the batch command resumes."""
+
 import csv
 import json
 import os
@@ -11,6 +12,7 @@ import time
 
 import numpy as np
 import pytest
+from registration_helpers import make_moving, mean_error, truth_matrix
 from skimage import color, data, transform
 
 import mireg
@@ -18,20 +20,26 @@ from mireg.batch import register_many
 from mireg.cli.batch import run_manifest
 from mireg.stack import StackResult, register_stack
 
-from registration_helpers import make_moving, mean_error, truth_matrix
-
 SIZE = (128, 128)
 
 
 def same_bits(a, b):
-    return (np.array_equal(a.parameters, b.parameters) and np.array_equal(a.matrix, b.matrix)
-            and np.array_equal(a.metric, b.metric, equal_nan=True) and a.nfev == b.nfev)
+    return (
+        np.array_equal(a.parameters, b.parameters)
+        and np.array_equal(a.matrix, b.matrix)
+        and np.array_equal(a.metric, b.metric, equal_nan=True)
+        and a.nfev == b.nfev
+    )
 
 
 @pytest.fixture(scope="module")
 def images():
-    gray = {"camera": data.camera(), "moon": data.moon(), "coins": data.coins(),
-            "astronaut": color.rgb2gray(data.astronaut()) * 255}
+    gray = {
+        "camera": data.camera(),
+        "moon": data.moon(),
+        "coins": data.coins(),
+        "astronaut": color.rgb2gray(data.astronaut()) * 255,
+    }
     return {k: transform.resize(v / 255.0, SIZE, anti_aliasing=True) for k, v in gray.items()}
 
 
@@ -55,6 +63,7 @@ def serial(cases):
 
 # ---- register_many, threads -------------------------------------------------
 
+
 def test_threads_give_the_serial_bits_in_input_order(cases, serial):
     pairs = ((ref, mov) for ref, mov, _ in cases)  # any iterable, consumed lazily
     threaded = register_many(pairs, n_jobs=2)
@@ -66,8 +75,11 @@ def test_threads_give_the_serial_bits_in_input_order(cases, serial):
 
 def test_one_job_runs_serially_in_this_thread(cases, serial):
     seen = []
-    results = register_many([c[:2] for c in cases[:2]], n_jobs=1,
-                            callback=lambda *a: seen.append(threading.get_ident()))
+    results = register_many(
+        [c[:2] for c in cases[:2]],
+        n_jobs=1,
+        callback=lambda *a: seen.append(threading.get_ident()),
+    )
     assert all(same_bits(a, b) for a, b in zip(results, serial))
     assert set(seen) == {threading.get_ident()}
 
@@ -76,22 +88,26 @@ def test_pool_threads_run_serial_kernels(cases):
     import numba
 
     seen = []
-    register_many([c[:2] for c in cases[:2]], n_jobs=2,
-                  callback=lambda *a: seen.append(numba.get_num_threads()))
+    register_many(
+        [c[:2] for c in cases[:2]],
+        n_jobs=2,
+        callback=lambda *a: seen.append(numba.get_num_threads()),
+    )
     assert set(seen) == {1}  # one core per thread: no oversubscription
 
 
 def test_per_pair_options_override(cases):
     ref, mov, _ = cases[1]
-    results = register_many([(ref, mov), (ref, mov, {"transform": "translation"})],
-                            n_jobs=2, transform="rigid")
+    results = register_many(
+        [(ref, mov), (ref, mov, {"transform": "translation"})], n_jobs=2, transform="rigid"
+    )
     assert [r.kind for r in results] == ["rigid", "translation"]
 
 
 def test_errors_return_keeps_every_good_result(cases, serial):
     pairs = [c[:2] for c in cases[:5]]
-    pairs[1] = (pairs[1][0], np.full(SIZE, np.nan))          # NaN image
-    pairs[3] = (pairs[3][0], np.zeros((8, 8, 8)))              # 3-D against 2-D
+    pairs[1] = (pairs[1][0], np.full(SIZE, np.nan))  # NaN image
+    pairs[3] = (pairs[3][0], np.zeros((8, 8, 8)))  # 3-D against 2-D
     results = register_many(pairs, n_jobs=2, errors="return", progress=True)
     assert isinstance(results[1], ValueError) and "NaN" in str(results[1])
     assert isinstance(results[3], ValueError) and "moving_image" in str(results[3])
@@ -108,15 +124,18 @@ def test_errors_raise_names_the_pair(cases):
         assert "pairs[2]" in "".join(info.value.__notes__)
 
 
-@pytest.mark.parametrize("kwargs,error,match", [
-    ({"errors": "ignore"}, ValueError, "`errors`"),
-    ({"n_jobs": 0}, ValueError, "`n_jobs`"),
-    ({"n_jobs": True}, ValueError, "`n_jobs`"),
-    ({"n_jobs": 2.0}, ValueError, "`n_jobs`"),
-    ({"n_jobs": 2, "client": object()}, ValueError, "not both"),
-    ({"bogus": 1}, TypeError, "bogus"),
-    ({"transform": "affine"}, ValueError, "`transform`"),
-])
+@pytest.mark.parametrize(
+    "kwargs,error,match",
+    [
+        ({"errors": "ignore"}, ValueError, "`errors`"),
+        ({"n_jobs": 0}, ValueError, "`n_jobs`"),
+        ({"n_jobs": True}, ValueError, "`n_jobs`"),
+        ({"n_jobs": 2.0}, ValueError, "`n_jobs`"),
+        ({"n_jobs": 2, "client": object()}, ValueError, "not both"),
+        ({"bogus": 1}, TypeError, "bogus"),
+        ({"transform": "affine"}, ValueError, "`transform`"),
+    ],
+)
 def test_arguments_checked_up_front(kwargs, error, match):
     with pytest.raises(error, match=match):
         register_many([(np.zeros(SIZE), np.zeros(SIZE))], **kwargs)
@@ -137,6 +156,7 @@ def test_results_pickle(serial):
 
 
 # ---- register_stack ---------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def drift(images):
@@ -216,11 +236,14 @@ def test_stack_broken_chain_with_errors_return(drift):
     assert np.isnan(result.matrices[3]).all() and not np.isnan(result.matrices[1]).any()
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"reference": "last"}, "`reference`"),
-    ({"reference": 7}, "out of range"),
-    ({"reference": True}, "`reference`"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"reference": "last"}, "`reference`"),
+        ({"reference": 7}, "out of range"),
+        ({"reference": True}, "`reference`"),
+    ],
+)
 def test_stack_arguments(drift, kwargs, match):
     with pytest.raises(ValueError, match=match):
         register_stack(drift[0], **kwargs)
@@ -233,13 +256,15 @@ def test_stack_mean_needs_one_shape():
 
 # ---- dask ---------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def client():
     pytest.importorskip("distributed")
     from distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=None, host="127.0.0.1") as cluster:
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, host="127.0.0.1"
+    ) as cluster:
         with Client(cluster) as dask_client:
             yield dask_client
 
@@ -247,12 +272,18 @@ def client():
 def _scattered_since(client, since):
     """Distinct arrays sent to the cluster (``ndarray-...`` keys) after
     ``since``, once the scheduler has let go of them all."""
+
     def held(dask_scheduler):
         return sum(str(k).startswith("ndarray-") for k in dask_scheduler.tasks)
 
     def scattered(dask_scheduler, since=since):
-        return len({t.key for t in dask_scheduler.transition_log
-                    if str(t.key).startswith("ndarray-") and t.timestamp >= since})
+        return len(
+            {
+                t.key
+                for t in dask_scheduler.transition_log
+                if str(t.key).startswith("ndarray-") and t.timestamp >= since
+            }
+        )
 
     deadline = time.monotonic() + 10
     while client.run_on_scheduler(held) and time.monotonic() < deadline:
@@ -287,13 +318,20 @@ def test_dask_stack_matches_threads(client, drift, stack_first):
 
 # ---- mireg batch --------------------------------------------------------------
 
+
 def _run_cli(*args, cwd):
     import mireg as package
 
     src = os.path.dirname(os.path.dirname(package.__file__))
     env = dict(os.environ, PYTHONPATH=src + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    return subprocess.run([sys.executable, "-m", "mireg.cli.batch", *map(str, args)],
-                          cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "mireg.cli.batch", *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def _read_csv(path):
@@ -333,8 +371,7 @@ def test_batch_cli_writes_results_and_resumes(png_manifest):
         assert mean_error(matrix, truths[name], SIZE) < 0.3
         assert (tmp_path / "out" / row["output"]).exists()
     assert "mireg batch [" in first.stderr  # the progress bar
-    stamps = {r["output"]: os.stat(tmp_path / "out" / r["output"]).st_mtime_ns
-              for r in rows[:2]}
+    stamps = {r["output"]: os.stat(tmp_path / "out" / r["output"]).st_mtime_ns for r in rows[:2]}
 
     # the missing file appears: a re-run does that row only
     (tmp_path / "in" / "missing.png").write_bytes((tmp_path / "in" / "a.png").read_bytes())
@@ -356,11 +393,14 @@ def test_batch_cli_on_a_dask_scheduler(png_manifest, client):
     assert [r["status"] for r in rows] == ["ok", "ok", "error"]
 
 
-@pytest.mark.parametrize("args,match", [
-    (("nowhere.csv", "--out", "out"), "nowhere.csv"),
-    (("manifest.csv", "--out", "out", "--jobs", "0"), "--jobs"),
-    (("manifest.csv", "--out", "out", "--jobs", "2", "--scheduler", "x"), "not allowed"),
-])
+@pytest.mark.parametrize(
+    "args,match",
+    [
+        (("nowhere.csv", "--out", "out"), "nowhere.csv"),
+        (("manifest.csv", "--out", "out", "--jobs", "0"), "--jobs"),
+        (("manifest.csv", "--out", "out", "--jobs", "2", "--scheduler", "x"), "not allowed"),
+    ],
+)
 def test_batch_cli_user_errors(png_manifest, args, match):
     run = _run_cli(*args, cwd=png_manifest[0])
     assert run.returncode == 2

@@ -1,5 +1,6 @@
 """The ``mireg`` command, run for real: a subprocess per call, on files
 written into a temporary folder, as a user would run it."""
+
 from __future__ import annotations
 
 import json
@@ -19,9 +20,13 @@ nibabel = pytest.importorskip("nibabel")
 pytest.importorskip("matplotlib")
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
-FIGURES = ["fig1_nmi_aligned_vs_off.png", "fig2_nmi_sliding.png",
-           "fig3_nmi_sliding_smoothed.png", "fig4_cost_profile_angle.png",
-           "fig5_registration.png"]
+FIGURES = [
+    "fig1_nmi_aligned_vs_off.png",
+    "fig2_nmi_sliding.png",
+    "fig3_nmi_sliding_smoothed.png",
+    "fig4_cost_profile_angle.png",
+    "fig5_registration.png",
+]
 
 
 def run_mireg(*args, cwd=None):
@@ -30,8 +35,14 @@ def run_mireg(*args, cwd=None):
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [SRC, env.get("PYTHONPATH")]))
     env["MPLBACKEND"] = "Agg"
     env.pop("MIREG_DEBUG", None)
-    return subprocess.run([sys.executable, "-m", "mireg", *map(str, args)],
-                          capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "mireg", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=300,
+    )
 
 
 def assert_one_line_error(proc):
@@ -50,6 +61,7 @@ def smooth_volume(shape, seed):
 
 
 # ---- demo -------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
@@ -72,12 +84,13 @@ def test_demo_recovers_the_angle_and_reports(demo_run):
     assert abs(angle - 40.0) < 0.1
     assert re.search(r"recovered offset: \([-\d.]+, [-\d.]+\) px", proc.stdout)
     assert re.search(r"registration time: [\d.]+ s", proc.stdout)
-    assert "| aligned | 0 | 0 |" in proc.stdout          # figure 1's table
-    assert "level 1/1" in proc.stderr                     # per-level progress
+    assert "| aligned | 0 | 0 |" in proc.stdout  # figure 1's table
+    assert "level 1/1" in proc.stderr  # per-level progress
     assert "Traceback" not in proc.stderr
 
 
 # ---- register: PNG -------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def png_pair(tmp_path_factory):
@@ -88,16 +101,25 @@ def png_pair(tmp_path_factory):
     reference = transform.rescale(data.camera() / 255.0, 0.5)
     moving = transform.rotate(reference, 10.0)
     imageio.imwrite(folder / "reference.png", util.img_as_ubyte(reference))
-    imageio.imwrite(folder / "moving.png",
-                    np.repeat(util.img_as_ubyte(moving)[..., None], 3, axis=2))
+    imageio.imwrite(
+        folder / "moving.png", np.repeat(util.img_as_ubyte(moving)[..., None], 3, axis=2)
+    )
     return folder
 
 
 @pytest.fixture(scope="module")
 def png_run(png_pair):
-    proc = run_mireg("register", png_pair / "reference.png", png_pair / "moving.png",
-                     "-o", png_pair / "registered.png", "--json", png_pair / "result.json",
-                     "--plot", png_pair / "check.png")
+    proc = run_mireg(
+        "register",
+        png_pair / "reference.png",
+        png_pair / "moving.png",
+        "-o",
+        png_pair / "registered.png",
+        "--json",
+        png_pair / "result.json",
+        "--plot",
+        png_pair / "check.png",
+    )
     return proc, png_pair
 
 
@@ -112,7 +134,7 @@ def test_register_png_recovers_the_rotation(png_run):
     registered = imageio.imread(folder / "registered.png")
     assert registered.shape == reference.shape and registered.dtype == np.uint8
     rows, cols = np.indices(reference.shape)
-    disk = (rows - 127.5) ** 2 + (cols - 127.5) ** 2 < 100 ** 2  # inside every rotation
+    disk = (rows - 127.5) ** 2 + (cols - 127.5) ** 2 < 100**2  # inside every rotation
     assert np.corrcoef(reference[disk], registered[disk])[0, 1] > 0.97
 
 
@@ -120,15 +142,27 @@ def test_register_json_content(png_run):
     proc, folder = png_run
     assert proc.returncode == 0, proc.stderr
     result = json.loads((folder / "result.json").read_text())
-    for key in ("parameters", "matrix", "metric", "metric_name", "nfev", "levels",
-                "kind", "spacing", "reference", "moving", "output"):
+    for key in (
+        "parameters",
+        "matrix",
+        "metric",
+        "metric_name",
+        "nfev",
+        "levels",
+        "kind",
+        "spacing",
+        "reference",
+        "moving",
+        "output",
+    ):
         assert key in result, key
     matrix = np.array(result["matrix"])
     assert matrix.shape == (3, 3) and np.allclose(matrix[2], [0, 0, 1])
     assert result["kind"] == "rigid" and result["metric_name"] == "alignment"
     assert result["nfev"] > 0 and result["metric"] > 0
-    assert result["levels"] and all("evaluations" in lv and "shrink" in lv
-                                    for lv in result["levels"])
+    assert result["levels"] and all(
+        "evaluations" in lv and "shrink" in lv for lv in result["levels"]
+    )
     assert "wrote" in proc.stdout and "deg" in proc.stdout
     assert "level 1/1" in proc.stderr
 
@@ -142,6 +176,7 @@ def test_register_plot_writes_a_png(png_run):
 
 # ---- register: multi-page TIFF ----------------------------------------------------
 
+
 def test_register_multipage_tiff_volume(tmp_path):
     reference = smooth_volume((32, 40, 36), seed=1).astype(np.float32)
     shift = (1.5, -2.0, 1.0)
@@ -150,11 +185,20 @@ def test_register_multipage_tiff_volume(tmp_path):
     with tifffile.TiffWriter(tmp_path / "moving.tif") as tif:  # a page per write
         for page in moving:
             tif.write(page)
-    proc = run_mireg("register", tmp_path / "reference.tif", tmp_path / "moving.tif",
-                     "-o", tmp_path / "registered.tif", "--transform", "translation",
-                     "--json", tmp_path / "result.json", "-q")
+    proc = run_mireg(
+        "register",
+        tmp_path / "reference.tif",
+        tmp_path / "moving.tif",
+        "-o",
+        tmp_path / "registered.tif",
+        "--transform",
+        "translation",
+        "--json",
+        tmp_path / "result.json",
+        "-q",
+    )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stderr == ""                                   # -q: no progress
+    assert proc.stderr == ""  # -q: no progress
     result = json.loads((tmp_path / "result.json").read_text())
     np.testing.assert_allclose(result["parameters"], shift, atol=0.15)
     assert np.array(result["matrix"]).shape == (4, 4)
@@ -164,26 +208,33 @@ def test_register_multipage_tiff_volume(tmp_path):
 
 # ---- register: NIfTI, anisotropic voxels -------------------------------------------
 
+
 def test_register_nifti_uses_the_voxel_size(tmp_path):
     zooms = (1.0, 1.25, 2.5)
     affine = np.diag(zooms + (1.0,))
     affine[:3, 3] = (-20.0, 10.0, 5.0)
     reference = smooth_volume((40, 36, 20), seed=2)
-    shift = (2.0, -1.0, 1.0)                                   # voxels
+    shift = (2.0, -1.0, 1.0)  # voxels
     moving = ndi.shift(reference, shift, order=3, mode="nearest")
     for name, volume in (("reference", reference), ("moving", moving)):
         image = nibabel.Nifti1Image(volume.astype(np.float32), affine)
         image.header.set_zooms(zooms)
         nibabel.save(image, tmp_path / f"{name}.nii")
-    proc = run_mireg("register", tmp_path / "reference.nii", tmp_path / "moving.nii",
-                     "-o", tmp_path / "registered.nii.gz", "--json", tmp_path / "r.json")
+    proc = run_mireg(
+        "register",
+        tmp_path / "reference.nii",
+        tmp_path / "moving.nii",
+        "-o",
+        tmp_path / "registered.nii.gz",
+        "--json",
+        tmp_path / "r.json",
+    )
     assert proc.returncode == 0, proc.stderr
     result = json.loads((tmp_path / "r.json").read_text())
     np.testing.assert_allclose(result["spacing"], zooms)
     # rigid in 3-D: rotation vector, then the shift in millimetres
     np.testing.assert_allclose(result["parameters"][:3], 0.0, atol=np.deg2rad(0.5))
-    np.testing.assert_allclose(result["parameters"][3:], np.multiply(shift, zooms),
-                               atol=0.2)
+    np.testing.assert_allclose(result["parameters"][3:], np.multiply(shift, zooms), atol=0.2)
     np.testing.assert_allclose(np.array(result["matrix"])[:3, 3], shift, atol=0.2)
     output = nibabel.load(tmp_path / "registered.nii.gz")
     np.testing.assert_allclose(output.affine, affine)
@@ -192,6 +243,7 @@ def test_register_nifti_uses_the_voxel_size(tmp_path):
 
 
 # ---- errors a user makes ----------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def error_files(tmp_path_factory, png_pair):
@@ -204,10 +256,20 @@ def error_files(tmp_path_factory, png_pair):
     return folder, png_pair / "reference.png"
 
 
-@pytest.mark.parametrize("case", ["missing", "corrupt png", "truncated png", "corrupt nifti",
-                                  "2-D vs 3-D",
-                                  "3-D into png", "unknown command", "unknown option",
-                                  "unknown format"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "missing",
+        "corrupt png",
+        "truncated png",
+        "corrupt nifti",
+        "2-D vs 3-D",
+        "3-D into png",
+        "unknown command",
+        "unknown option",
+        "unknown format",
+    ],
+)
 def test_user_errors_exit_2_with_one_line(case, error_files):
     folder, png = error_files
     args = {
@@ -216,48 +278,69 @@ def test_user_errors_exit_2_with_one_line(case, error_files):
         "truncated png": ["register", png, folder / "truncated.png", "-o", folder / "o.png"],
         "corrupt nifti": ["register", folder / "corrupt.nii", png, "-o", folder / "o.nii"],
         "2-D vs 3-D": ["register", png, folder / "volume.tif", "-o", folder / "o.tif"],
-        "3-D into png": ["register", folder / "volume.tif", folder / "volume.tif",
-                         "-o", folder / "o.png"],
+        "3-D into png": [
+            "register",
+            folder / "volume.tif",
+            folder / "volume.tif",
+            "-o",
+            folder / "o.png",
+        ],
         "unknown command": ["align", png, png],
         "unknown option": ["register", png, png, "-o", folder / "o.png", "--frobnicate"],
         "unknown format": ["register", png, png, "-o", folder / "o.bmp"],
     }[case]
     line = assert_one_line_error(run_mireg(*args))
-    expected = {"missing": "no such file", "corrupt png": "not a PNG file",
-                "truncated png": "cannot read",
-                "corrupt nifti": "cannot read", "2-D vs 3-D": "2-D",
-                "3-D into png": "2-D images only", "unknown command": "invalid choice",
-                "unknown option": "unrecognized arguments",
-                "unknown format": "unknown image file type"}[case]
+    expected = {
+        "missing": "no such file",
+        "corrupt png": "not a PNG file",
+        "truncated png": "cannot read",
+        "corrupt nifti": "cannot read",
+        "2-D vs 3-D": "2-D",
+        "3-D into png": "2-D images only",
+        "unknown command": "invalid choice",
+        "unknown option": "unrecognized arguments",
+        "unknown format": "unknown image file type",
+    }[case]
     assert expected in line
 
 
 # ---- bench ----------------------------------------------------------------------
 
+
 def test_bench_prints_the_table():
     proc = run_mireg("bench", "--sizes", "32", "--repeats", "1")
     assert proc.returncode == 0, proc.stderr
     header = next(line for line in proc.stdout.splitlines() if line.startswith("| metric"))
-    for column in ("reference ms", "skimage ms", "mireg ms", "reference / mireg",
-                   "skimage / mireg", "ns/pixel"):
+    for column in (
+        "reference ms",
+        "skimage ms",
+        "mireg ms",
+        "reference / mireg",
+        "skimage / mireg",
+        "ns/pixel",
+    ):
         assert column in header
     rows = [line for line in proc.stdout.splitlines() if line.startswith("| ")][1:]
     assert [row.split("|")[1].strip() for row in rows] == [
-        "nmi", "gradient_information", "alignment"]
+        "nmi",
+        "gradient_information",
+        "alignment",
+    ]
     assert all("32x32" in row for row in rows)
-    assert len(proc.stderr.strip().splitlines()) == 7          # a line per timed case
+    assert len(proc.stderr.strip().splitlines()) == 7  # a line per timed case
 
 
 # ---- file formats, in process ------------------------------------------------------
 
+
 def test_io_round_trips(tmp_path):
     from mireg.cli.io import read_image, write_image
 
-    deep = (np.arange(64 * 48, dtype=np.uint16).reshape(64, 48) * 21)
+    deep = np.arange(64 * 48, dtype=np.uint16).reshape(64, 48) * 21
     imageio.imwrite(tmp_path / "deep.png", deep)
     image, spacing, info = read_image(tmp_path / "deep.png")
     assert spacing is None and info.dtype == np.uint16 and image.max() <= 1.0
-    write_image(tmp_path / "again.png", image, like=info)      # 16 bit stays 16 bit
+    write_image(tmp_path / "again.png", image, like=info)  # 16 bit stays 16 bit
     np.testing.assert_array_equal(imageio.imread(tmp_path / "again.png"), deep)
 
     rgb = np.zeros((20, 30, 3), np.uint8)
@@ -279,12 +362,16 @@ def test_io_round_trips(tmp_path):
 
 # ---- the application sits on the library -----------------------------------------
 
+
 def test_the_library_never_imports_the_application():
-    code = ("import sys, mireg, mireg.batch, mireg.stack, mireg.reference\n"
-            "print(sorted(m for m in sys.modules if m.startswith('mireg.cli')))")
+    code = (
+        "import sys, mireg, mireg.batch, mireg.stack, mireg.reference\n"
+        "print(sorted(m for m in sys.modules if m.startswith('mireg.cli')))"
+    )
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [SRC, env.get("PYTHONPATH")]))
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=env, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"

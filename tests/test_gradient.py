@@ -1,17 +1,18 @@
 """Gradient information, Pluim's alignment and AlignmentMetric against mireg.reference."""
+
 import doctest
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from scipy import ndimage as ndi
 from skimage.metrics import normalized_mutual_information as skimage_nmi
 
 import mireg
 import mireg.gradient as mg
-from mireg import (AlignmentMetric, alignment, gradient_information,
-                   gradient_similarity, reference)
+from mireg import AlignmentMetric, alignment, gradient_information, gradient_similarity, reference
 from mireg._fused import THRESHOLD, gradient_stack, half_kernel, smooth
 from mireg._kernels import gradient as kernels
 
@@ -54,14 +55,20 @@ def close(got, expected, rtol=RTOL):
 def test_functions_equal_reference(rng, dtype, shape, sigma):
     a = textured(rng, shape, dtype)
     b = other(rng, a)
-    assert close(gradient_information(a, b, sigma=sigma),
-                 reference.gradient_information(a, b, sigma=sigma))
-    np.testing.assert_allclose(gradient_similarity(a, b, sigma=sigma),
-                               reference.gradient_similarity(a, b, sigma=sigma),
-                               rtol=RTOL, atol=0)
+    assert close(
+        gradient_information(a, b, sigma=sigma), reference.gradient_information(a, b, sigma=sigma)
+    )
+    np.testing.assert_allclose(
+        gradient_similarity(a, b, sigma=sigma),
+        reference.gradient_similarity(a, b, sigma=sigma),
+        rtol=RTOL,
+        atol=0,
+    )
     for normalized in (True, False):
-        assert close(alignment(a, b, sigma=sigma, normalized=normalized),
-                     reference.alignment(a, b, sigma=sigma, normalized=normalized))
+        assert close(
+            alignment(a, b, sigma=sigma, normalized=normalized),
+            reference.alignment(a, b, sigma=sigma, normalized=normalized),
+        )
 
 
 @pytest.mark.parametrize("bins", [100, 7, (3, 50)])
@@ -71,17 +78,26 @@ def test_alignment_bins_equal_reference(rng, bins):
     assert close(alignment(a, b, bins=bins), reference.alignment(a, b, bins=bins))
 
 
-@pytest.mark.parametrize("dtypes", [(np.float64, np.float64), (np.float32, np.uint16),
-                                    (np.uint8, np.float64), (np.int16, np.int16),
-                                    (np.uint8, np.uint8), (np.float16, np.bool_)])
+@pytest.mark.parametrize(
+    "dtypes",
+    [
+        (np.float64, np.float64),
+        (np.float32, np.uint16),
+        (np.uint8, np.float64),
+        (np.int16, np.int16),
+        (np.uint8, np.uint8),
+        (np.float16, np.bool_),
+    ],
+)
 @pytest.mark.parametrize("shape", [(30,), (33, 34), (9, 10, 11), (3, 4, 5, 6)])
 def test_alignment_is_mutual_information_times_g(rng, dtypes, shape):
     # the fused path takes the ranges from the gradient pass: same bins, same bits
     a = textured(rng, shape, dtypes[0])
     b = other(rng, textured(rng, shape, dtypes[1]))
     for normalized, bins in [(True, 100), (False, (7, 30))]:
-        expected = (mireg.mutual_information(a, b, bins=bins, normalized=normalized)
-                    * gradient_information(a, b, sigma=2.0))
+        expected = mireg.mutual_information(
+            a, b, bins=bins, normalized=normalized
+        ) * gradient_information(a, b, sigma=2.0)
         assert alignment(a, b, sigma=2.0, bins=bins, normalized=normalized) == expected
 
 
@@ -100,8 +116,9 @@ def test_parallel_gradients_give_no_nan(rng, shape, remap):
     b = {"itself": a, "negated": -a, "exp": np.exp(a / 30), "cube": (a - 50) ** 3}[remap]
     got = gradient_similarity(a, b, sigma=1.5)
     assert np.isfinite(got).all()
-    np.testing.assert_allclose(got, reference.gradient_similarity(a, b, sigma=1.5),
-                               rtol=RTOL, atol=0)
+    np.testing.assert_allclose(
+        got, reference.gradient_similarity(a, b, sigma=1.5), rtol=RTOL, atol=0
+    )
     assert close(gradient_information(a, b), reference.gradient_information(a, b))
     assert close(alignment(a, b), reference.alignment(a, b))
 
@@ -116,9 +133,10 @@ def test_image_against_itself_is_sum_of_magnitudes(rng):
 def test_orthogonal_ramps_agree_only_at_the_border():
     rows, cols = np.mgrid[0:40, 0:40].astype(np.float64)
     sim = gradient_similarity(rows, cols, sigma=1.0)
-    np.testing.assert_allclose(sim, reference.gradient_similarity(rows, cols, sigma=1.0),
-                               rtol=RTOL, atol=0)
-    assert np.abs(sim[6:-6, 6:-6]).max() < 1e-20   # zero-padding bends the border
+    np.testing.assert_allclose(
+        sim, reference.gradient_similarity(rows, cols, sigma=1.0), rtol=RTOL, atol=0
+    )
+    assert np.abs(sim[6:-6, 6:-6]).max() < 1e-20  # zero-padding bends the border
     assert sim.max() > 0.1
 
 
@@ -129,44 +147,64 @@ def test_threshold_is_numpy_isclose():
     ramp = np.add.outer(np.arange(30.0), np.zeros(25)) * 1e-8
     noise = np.random.default_rng(3).random((30, 25))
     for b in (noise, ramp * 3):
-        np.testing.assert_allclose(gradient_similarity(ramp, b, sigma=1.0),
-                                   reference.gradient_similarity(ramp, b, sigma=1.0),
-                                   rtol=RTOL, atol=0)
+        np.testing.assert_allclose(
+            gradient_similarity(ramp, b, sigma=1.0),
+            reference.gradient_similarity(ramp, b, sigma=1.0),
+            rtol=RTOL,
+            atol=0,
+        )
 
 
 def test_1d_input_equals_reference(rng):
     a = textured(rng, (200,))
     b = other(rng, a)
     for sigma in (0.5, 2.0):
-        assert close(gradient_information(a, b, sigma=sigma),
-                     reference.gradient_information(a, b, sigma=sigma))
-        np.testing.assert_allclose(gradient_similarity(a, b, sigma=sigma),
-                                   reference.gradient_similarity(a, b, sigma=sigma),
-                                   rtol=RTOL, atol=0)
+        assert close(
+            gradient_information(a, b, sigma=sigma),
+            reference.gradient_information(a, b, sigma=sigma),
+        )
+        np.testing.assert_allclose(
+            gradient_similarity(a, b, sigma=sigma),
+            reference.gradient_similarity(a, b, sigma=sigma),
+            rtol=RTOL,
+            atol=0,
+        )
 
 
-@pytest.mark.parametrize("shape", [(2, 2), (2, 3), (3, 2), (3, 50), (50, 2), (2, 2, 2),
-                                   (2, 3, 4), (3, 2, 9), (7, 3, 2), (2, 5)])
+@pytest.mark.parametrize(
+    "shape",
+    [(2, 2), (2, 3), (3, 2), (3, 50), (50, 2), (2, 2, 2), (2, 3, 4), (3, 2, 9), (7, 3, 2), (2, 5)],
+)
 @pytest.mark.parametrize("sigma", [0.5, 4.0])
 def test_short_axes_and_wide_kernels(rng, shape, sigma):
     # np.gradient's one-sided borders meet; the Gaussian radius exceeds the axis
     a = textured(rng, shape)
     b = other(rng, a)
-    assert close(gradient_information(a, b, sigma=sigma),
-                 reference.gradient_information(a, b, sigma=sigma))
-    np.testing.assert_allclose(gradient_similarity(a, b, sigma=sigma),
-                               reference.gradient_similarity(a, b, sigma=sigma),
-                               rtol=RTOL, atol=0)
+    assert close(
+        gradient_information(a, b, sigma=sigma), reference.gradient_information(a, b, sigma=sigma)
+    )
+    np.testing.assert_allclose(
+        gradient_similarity(a, b, sigma=sigma),
+        reference.gradient_similarity(a, b, sigma=sigma),
+        rtol=RTOL,
+        atol=0,
+    )
 
 
 def test_views_and_byte_orders(rng):
     base = textured(rng, (60, 70))
-    views = [base[::2, ::3], base.T, base[5:40, 3:50], np.asfortranarray(base),
-             base.astype(">f8"), base.astype(">f4"), base.astype(">u2")]
+    views = [
+        base[::2, ::3],
+        base.T,
+        base[5:40, 3:50],
+        np.asfortranarray(base),
+        base.astype(">f8"),
+        base.astype(">f4"),
+        base.astype(">u2"),
+    ]
     for a in views:
         b_view = other(rng, np.asarray(a, np.float64))[::-1]  # a reversed view too
-        assert close(gradient_information(a, b_view),
-                     reference.gradient_information(a, b_view))
+        assert close(gradient_information(a, b_view), reference.gradient_information(a, b_view))
         assert close(alignment(b_view, a), reference.alignment(b_view, a))
 
 
@@ -174,8 +212,9 @@ def test_4d_input_equals_reference(rng):
     a = textured(rng, (4, 5, 6, 7))
     b = other(rng, a)
     assert close(gradient_information(a, b), reference.gradient_information(a, b))
-    np.testing.assert_allclose(gradient_similarity(a, b), reference.gradient_similarity(a, b),
-                               rtol=RTOL, atol=0)
+    np.testing.assert_allclose(
+        gradient_similarity(a, b), reference.gradient_similarity(a, b), rtol=RTOL, atol=0
+    )
     assert close(alignment(a, b), reference.alignment(a, b))
 
 
@@ -205,14 +244,16 @@ def test_inputs_unchanged(rng):
 # ------------------------------------------------------ smooth, gradient_stack
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.uint8, np.int16, np.uint16,
-                                   np.bool_])
+@pytest.mark.parametrize(
+    "dtype", [np.float64, np.float32, np.uint8, np.int16, np.uint16, np.bool_]
+)
 @pytest.mark.parametrize("shape", [(50,), (2, 3), (37, 41), (9, 3, 12), (3, 4, 5, 6)])
 @pytest.mark.parametrize("sigma", SIGMAS)
 def test_smooth_is_scipy_gaussian_filter(rng, dtype, shape, sigma):
     image = cast(rng.normal(size=shape) * 500 + 1000, dtype)
-    expected = ndi.gaussian_filter(image.astype(np.float64), sigma, mode="constant",
-                                   cval=0.0, truncate=4.0)
+    expected = ndi.gaussian_filter(
+        image.astype(np.float64), sigma, mode="constant", cval=0.0, truncate=4.0
+    )
     got = smooth(image, sigma)
     assert got.dtype == np.float64 and got.flags.c_contiguous
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
@@ -225,8 +266,9 @@ def test_smooth_reads_wide_integers_as_numpy_converts_them(rng, dtype):
     # beyond 2**53 must round as np.float64(x) does
     info = np.iinfo(dtype)
     image = rng.integers(info.min, info.max, size=(19, 45), dtype=dtype, endpoint=True)
-    expected = ndi.gaussian_filter(image.astype(np.float64), 1.3, mode="constant",
-                                   cval=0.0, truncate=4.0)
+    expected = ndi.gaussian_filter(
+        image.astype(np.float64), 1.3, mode="constant", cval=0.0, truncate=4.0
+    )
     np.testing.assert_array_equal(smooth(image, 1.3), expected)
 
 
@@ -267,8 +309,12 @@ def test_gradient_stack_is_np_gradient(rng, shape):
 def test_metric_equals_functions(rng, shape, dtype):
     fixed = textured(rng, shape, dtype)
     metric = AlignmentMetric(fixed, sigma=1.5, bins=50)
-    for moving in (other(rng, fixed.astype(np.float64)), fixed,
-                   textured(rng, shape, np.uint16), textured(rng, shape, np.float32)):
+    for moving in (
+        other(rng, fixed.astype(np.float64)),
+        fixed,
+        textured(rng, shape, np.uint16),
+        textured(rng, shape, np.float32),
+    ):
         # the same counts, entropies and gradient sums: the same bits
         assert metric(moving) == alignment(fixed, moving, bins=50)
         assert close(metric(moving), reference.alignment(fixed, moving, bins=50))
@@ -277,11 +323,15 @@ def test_metric_equals_functions(rng, shape, dtype):
         assert metric.mutual_information(moving) == metric.nmi(moving)
     plain = AlignmentMetric(fixed, sigma=2.0, normalized=False, bins=(20, 30))
     moving = other(rng, fixed.astype(np.float64))
-    assert close(plain.mutual_information(moving),
-                 mireg.mutual_information(fixed, moving, bins=(20, 30)), 1e-12)
-    assert close(plain(moving),
-                 reference.alignment(fixed, moving, sigma=2.0, normalized=False,
-                                     bins=(20, 30)))
+    assert close(
+        plain.mutual_information(moving),
+        mireg.mutual_information(fixed, moving, bins=(20, 30)),
+        1e-12,
+    )
+    assert close(
+        plain(moving),
+        reference.alignment(fixed, moving, sigma=2.0, normalized=False, bins=(20, 30)),
+    )
 
 
 @pytest.mark.parametrize("shape", [(60, 50), (12, 13, 14), (90,), (3, 4, 5, 6)])
@@ -382,8 +432,7 @@ def test_metric_errors():
     with pytest.raises(TypeError, match="mask"):
         AlignmentMetric(a, mask=np.ones((10, 12)))
     metric = AlignmentMetric(a)
-    for call in (metric, metric.nmi, metric.gradient_information,
-                 metric.mutual_information):
+    for call in (metric, metric.nmi, metric.gradient_information, metric.mutual_information):
         with pytest.raises(ValueError, match="moving"):
             call(a[:, :5])
         with pytest.raises(ValueError, match="moving"):
@@ -397,8 +446,10 @@ def test_metric_errors():
 # ----------------------------------------------------------- properties
 
 integer_images = hnp.arrays(
-    np.float64, hnp.array_shapes(min_dims=2, max_dims=3, min_side=2, max_side=9),
-    elements=st.integers(0, 255).map(float))
+    np.float64,
+    hnp.array_shapes(min_dims=2, max_dims=3, min_side=2, max_side=9),
+    elements=st.integers(0, 255).map(float),
+)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -432,8 +483,19 @@ NONE, NO_MASK = np.empty(0), np.empty(0, np.uint8)
 
 def _kernel_args_2d(a, b, sigma):
     h = half_kernel(sigma)
-    return (a.reshape(-1), b.reshape(-1), NONE, NONE, *a.shape, h, h, THRESHOLD, True,
-            True, NO_MASK)
+    return (
+        a.reshape(-1),
+        b.reshape(-1),
+        NONE,
+        NONE,
+        *a.shape,
+        h,
+        h,
+        THRESHOLD,
+        True,
+        True,
+        NO_MASK,
+    )
 
 
 @pytest.mark.parametrize("shape", [(3, 40), (97, 61), (300, 7)])
@@ -469,8 +531,21 @@ def test_serial_and_parallel_kernels_same_bits_3d(rng, shape):
     a, b = rng.random(shape), rng.random(shape).astype(np.float32)
     h = half_kernel(1.0)
     none, no_mask = NONE, NO_MASK
-    args = (a.reshape(-1), b.reshape(-1), none, none, none, *shape, h, h, h,
-            THRESHOLD, True, True, no_mask)
+    args = (
+        a.reshape(-1),
+        b.reshape(-1),
+        none,
+        none,
+        none,
+        *shape,
+        h,
+        h,
+        h,
+        THRESHOLD,
+        True,
+        True,
+        no_mask,
+    )
     serial, ok, *extremes = kernels.agreement_3d(*args, none)
     assert ok
     assert extremes == [a.min(), a.max(), b.min(), b.max()]
@@ -478,8 +553,22 @@ def test_serial_and_parallel_kernels_same_bits_3d(rng, shape):
         total, ok, *parallel_extremes = kernels.agreement_3d_parallel(*args, none, n_chunks)
         assert total == serial and parallel_extremes == extremes
     g = gradient_stack(a, 1.0).reshape(3, -1)
-    stack_args = (b.reshape(-1), b.reshape(-1), g[0], g[1], g[2], *shape, h, h, h,
-                  THRESHOLD, True, False, no_mask, none)
+    stack_args = (
+        b.reshape(-1),
+        b.reshape(-1),
+        g[0],
+        g[1],
+        g[2],
+        *shape,
+        h,
+        h,
+        h,
+        THRESHOLD,
+        True,
+        False,
+        no_mask,
+        none,
+    )
     assert kernels.agreement_3d(*stack_args)[0] == serial
     assert kernels.agreement_3d_parallel(*stack_args, 3)[0] == serial
 

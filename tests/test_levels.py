@@ -1,5 +1,6 @@
 """A pyramid level's preparation: the same bits as the scipy/scikit-image
 operations it stands for, and the sample table as the definition builds it."""
+
 import math
 
 import numpy as np
@@ -16,8 +17,9 @@ def smoothed_gradient(image, sigma, spacing):
     """The definition of a level's gradients: ``np.gradient`` (physical
     units) of the nearest-mode Gaussian, isotropic in physical units."""
     spacing = np.asarray(spacing, float)
-    smooth = ndi.gaussian_filter(image, sigma * spacing.min() / spacing, mode="nearest",
-                                 truncate=4.0)
+    smooth = ndi.gaussian_filter(
+        image, sigma * spacing.min() / spacing, mode="nearest", truncate=4.0
+    )
     return np.stack([g / h for g, h in zip(np.gradient(smooth), spacing)])
 
 
@@ -32,10 +34,16 @@ def test_downsample_is_skimage_resize(shape, shrink):
     assert got.tobytes() == expected.tobytes()
 
 
-@pytest.mark.parametrize("shape,spacing,sigma", [
-    ((154, 154), (1.0, 1.0), 1.5), ((20, 21), (1.0, 1.0), 1.5), ((5, 40), (2.0, 1.0), 1.5),
-    ((23, 28, 23), (2.0, 1.0, 1.5), 1.5), ((7, 8, 9), (1.0, 1.0, 1.0), 3.0),
-])
+@pytest.mark.parametrize(
+    "shape,spacing,sigma",
+    [
+        ((154, 154), (1.0, 1.0), 1.5),
+        ((20, 21), (1.0, 1.0), 1.5),
+        ((5, 40), (2.0, 1.0), 1.5),
+        ((23, 28, 23), (2.0, 1.0, 1.5), 1.5),
+        ((7, 8, 9), (1.0, 1.0, 1.0), 3.0),
+    ],
+)
 def test_smoothed_is_nearest_mode_gaussian(shape, spacing, sigma):
     image = np.random.default_rng(2).random(shape)
     spacing = np.asarray(spacing)
@@ -53,36 +61,63 @@ def test_sample_table_rows(ndim, masked):
     shape = (40, 36) if ndim == 2 else (14, 12, 10)
     reference = ndi.gaussian_filter(rng.random(shape), 2.0)
     mask = reference > np.median(reference) if masked else None
-    level = Level(reference, reference, 1, spacing=np.ones(ndim), sigma=1.5, bins=32,
-                  reference_mask=mask, moving_mask=None, cubic=False, max_samples=None,
-                  center=np.zeros(ndim), kind="rigid", use_gradient=True)
+    level = Level(
+        reference,
+        reference,
+        1,
+        spacing=np.ones(ndim),
+        sigma=1.5,
+        bins=32,
+        reference_mask=mask,
+        moving_mask=None,
+        cubic=False,
+        max_samples=None,
+        center=np.zeros(ndim),
+        kind="rigid",
+        use_gradient=True,
+    )
     index = np.nonzero(np.ones(shape, bool) if mask is None else mask)
     table = level.data.table
     assert table.dtype == np.float32 and table.shape == (index[0].size, 8)
-    np.testing.assert_array_equal(table[:, 3 - ndim:3], np.stack(index, axis=1))
-    assert np.all(table[:, :3 - ndim] == 0) and np.all(table[:, 3:6 - ndim] == 0)
+    np.testing.assert_array_equal(table[:, 3 - ndim : 3], np.stack(index, axis=1))
+    assert np.all(table[:, : 3 - ndim] == 0) and np.all(table[:, 3 : 6 - ndim] == 0)
     grad = smoothed_gradient(reference, 1.5, np.ones(ndim))
     ref_grad = np.stack([g[index] for g in grad], axis=1)
-    np.testing.assert_array_equal(table[:, 6 - ndim:6], ref_grad.astype(np.float32))
-    np.testing.assert_array_equal(table[:, 6], np.sum(ref_grad ** 2, axis=1).astype(np.float32))
+    np.testing.assert_array_equal(table[:, 6 - ndim : 6], ref_grad.astype(np.float32))
+    np.testing.assert_array_equal(table[:, 6], np.sum(ref_grad**2, axis=1).astype(np.float32))
     lo, hi, bins = reference.min(), reference.max(), level.n_bins
-    expected_bins = np.clip(((reference[index] - lo) * (bins / (hi - lo))).astype(int), 0,
-                            bins - 1)
+    expected_bins = np.clip(
+        ((reference[index] - lo) * (bins / (hi - lo))).astype(int), 0, bins - 1
+    )
     np.testing.assert_array_equal(table[:, 7], expected_bins)
     assert bins - 1 in table[:, 7]  # the maximum is kept (above the median)
     if not masked:
         assert 0 in table[:, 7]
 
 
-@pytest.mark.parametrize("shape,spacing", [((40, 36), (1.0, 1.0)), ((2, 7), (1.0, 2.0)),
-                                           ((14, 12, 10), (2.0, 1.0, 1.5))])
+@pytest.mark.parametrize(
+    "shape,spacing",
+    [((40, 36), (1.0, 1.0)), ((2, 7), (1.0, 2.0)), ((14, 12, 10), (2.0, 1.0, 1.5))],
+)
 def test_moving_gradient_is_np_gradient_interleaved_float32(shape, spacing):
     rng = np.random.default_rng(4)
     moving = rng.random(shape)
     reference = ndi.gaussian_filter(rng.random(shape), 1.0)
-    level = Level(reference, moving, 1, spacing=np.asarray(spacing), sigma=1.5, bins=16,
-                  reference_mask=None, moving_mask=None, cubic=True, max_samples=None,
-                  center=np.zeros(len(shape)), kind="rigid", use_gradient=True)
+    level = Level(
+        reference,
+        moving,
+        1,
+        spacing=np.asarray(spacing),
+        sigma=1.5,
+        bins=16,
+        reference_mask=None,
+        moving_mask=None,
+        cubic=True,
+        max_samples=None,
+        center=np.zeros(len(shape)),
+        kind="rigid",
+        use_gradient=True,
+    )
     expected = np.moveaxis(smoothed_gradient(moving, 1.5, np.asarray(spacing)), 0, -1)
     grad = level.data.moving_grad
     got = grad[0] if len(shape) == 2 else grad

@@ -1,7 +1,9 @@
 """NMI / MI / joint histogram against scikit-image, NumPy and mireg.reference."""
+
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from skimage import data
 from skimage.metrics import normalized_mutual_information as skimage_nmi
@@ -9,8 +11,20 @@ from skimage.metrics import normalized_mutual_information as skimage_nmi
 import mireg
 from mireg import joint_histogram, mutual_information, normalized_mutual_information
 
-DTYPES = [np.float64, np.float32, np.float16, np.uint8, np.int8, np.uint16,
-          np.int16, np.uint32, np.int32, np.uint64, np.int64, np.bool_]
+DTYPES = [
+    np.float64,
+    np.float32,
+    np.float16,
+    np.uint8,
+    np.int8,
+    np.uint16,
+    np.int16,
+    np.uint32,
+    np.int32,
+    np.uint64,
+    np.int64,
+    np.bool_,
+]
 
 
 def correlated_pair(rng, shape, dtype, scale=40.0):
@@ -34,16 +48,24 @@ def test_nmi_equals_skimage_across_dtypes_and_shapes(rng, dtype, shape):
         assert got == pytest.approx(expected, rel=0, abs=1e-12)
 
 
-@pytest.mark.parametrize("dtype0,dtype1", [
-    (np.uint8, np.float32), (np.uint8, np.float16), (np.int8, np.uint8),
-    (np.uint16, np.float64), (np.int64, np.float32), (np.uint64, np.int64),
-    (np.bool_, np.float64), (np.int16, np.float16), (np.bool_, np.uint8),
-])
+@pytest.mark.parametrize(
+    "dtype0,dtype1",
+    [
+        (np.uint8, np.float32),
+        (np.uint8, np.float16),
+        (np.int8, np.uint8),
+        (np.uint16, np.float64),
+        (np.int64, np.float32),
+        (np.uint64, np.int64),
+        (np.bool_, np.float64),
+        (np.int16, np.float16),
+        (np.bool_, np.uint8),
+    ],
+)
 def test_nmi_mixed_dtypes_equal_skimage(rng, dtype0, dtype1):
     a, _ = correlated_pair(rng, (80, 90), dtype0)
     _, b = correlated_pair(rng, (80, 90), dtype1)
-    assert normalized_mutual_information(a, b) == pytest.approx(
-        skimage_nmi(a, b), abs=1e-12)
+    assert normalized_mutual_information(a, b) == pytest.approx(skimage_nmi(a, b), abs=1e-12)
 
 
 def test_integer_values_on_bin_edges():
@@ -56,7 +78,8 @@ def test_integer_values_on_bin_edges():
         expected, _ = np.histogramdd([a, b], bins=bins)
         np.testing.assert_array_equal(hist, expected)
         assert normalized_mutual_information(a, b, bins=bins) == pytest.approx(
-            skimage_nmi(a, b, bins=bins), abs=1e-12)
+            skimage_nmi(a, b, bins=bins), abs=1e-12
+        )
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float32])
@@ -70,8 +93,7 @@ def test_narrow_float_edges_weigh_like_numpy(rng, dtype):
     np.testing.assert_array_equal(hist, expected)
     assert edges[0].dtype == expected_edges[0].dtype
     np.testing.assert_array_equal(edges[0], expected_edges[0])
-    assert normalized_mutual_information(a, b) == pytest.approx(
-        skimage_nmi(a, b), abs=1e-12)
+    assert normalized_mutual_information(a, b) == pytest.approx(skimage_nmi(a, b), abs=1e-12)
 
 
 def test_constant_image_widened_range(rng):
@@ -92,8 +114,9 @@ def test_extreme_float_range():
     with pytest.raises(ValueError, match="image0.*too wide"):
         joint_histogram(a * 10, b, bins=4)
     with pytest.raises(ValueError, match="image1.*too wide"):
-        normalized_mutual_information(b.astype(np.float16),
-                                      np.array([-6e4, 0, 6e4, 1, 2], np.float16))
+        normalized_mutual_information(
+            b.astype(np.float16), np.array([-6e4, 0, 6e4, 1, 2], np.float16)
+        )
 
 
 def test_different_shapes_are_zero_padded_like_skimage(rng):
@@ -109,20 +132,27 @@ def test_non_contiguous_and_big_endian_inputs(rng):
     view = base[::3, 1::2]
     other = (base.T[::2, ::3] * 3)[: view.shape[0], : view.shape[1]]
     assert normalized_mutual_information(view, other) == pytest.approx(
-        skimage_nmi(view, other), abs=1e-12)
+        skimage_nmi(view, other), abs=1e-12
+    )
     big = view.astype(">f8")
     big_other = other.astype(">f4")
     assert normalized_mutual_information(big, big_other) == pytest.approx(
-        skimage_nmi(big, big_other), abs=1e-12)
+        skimage_nmi(big, big_other), abs=1e-12
+    )
 
 
 def test_real_images_agree_with_skimage_and_reference():
     from mireg import reference
+
     camera = data.camera()
     moon = data.moon()
     coins = data.coins()[:256, :256]
-    for a, b in [(camera, moon), (camera, camera.T), (camera[:256, :256], coins),
-                 (camera.astype(np.float32) / 255, 255 - camera)]:
+    for a, b in [
+        (camera, moon),
+        (camera, camera.T),
+        (camera[:256, :256], coins),
+        (camera.astype(np.float32) / 255, 255 - camera),
+    ]:
         expected = skimage_nmi(a, b)
         assert normalized_mutual_information(a, b) == pytest.approx(expected, abs=1e-12)
         assert reference.normalized_mutual_information(a, b) == pytest.approx(expected, abs=1e-12)
@@ -138,7 +168,9 @@ def test_large_images_take_the_parallel_path_and_agree(rng):
 
 def test_serial_and_parallel_histogram_kernels_agree_bitwise(rng):
     from mireg._information import histogram_edges
-    from mireg._kernels import histogram as kernels, ranges
+    from mireg._kernels import histogram as kernels
+    from mireg._kernels import ranges
+
     a = rng.random(100_003)
     b = rng.random(100_003).astype(np.float32)
     e0 = histogram_edges(a.min(), a.max(), np.dtype(np.float64), 64)
@@ -147,7 +179,8 @@ def test_serial_and_parallel_histogram_kernels_agree_bitwise(rng):
     np.testing.assert_array_equal(serial, np.histogramdd([a, b], bins=(e0, e1))[0])
     for n_chunks in (2, 3, 7):
         np.testing.assert_array_equal(
-            kernels.joint_histogram_parallel(a, b, e0, e1, n_chunks), serial)
+            kernels.joint_histogram_parallel(a, b, e0, e1, n_chunks), serial
+        )
         assert ranges.value_ranges_parallel(a, b, n_chunks) == ranges.value_ranges(a, b)
 
 
@@ -156,6 +189,7 @@ def test_counts_spill_to_int64_every_flush(rng, size):
     # Chunks of more than 2**30 pairs add their int32 tables to int64 as
     # they go; the same code with a flush every 997 pairs must count alike.
     from mireg._kernels import binned, binning, histogram
+
     a, b = rng.random(size), rng.random(size)
     e = np.linspace(0.0, 1.0, 33)
     fit0 = fit1 = binning.fast_estimate(e)
@@ -163,14 +197,16 @@ def test_counts_spill_to_int64_every_flush(rng, size):
     spill = np.zeros((1, e.size * e.size), np.int64)
     histogram._count_pairs(a, b, e, e, fit0, fit1, True, copies[0], spill[0], 997)
     assert not copies.any()  # all flushed
-    np.testing.assert_array_equal(binning.merged_counts(copies, spill, 32, 32),
-                                  np.histogramdd([a, b], bins=(e, e))[0])
+    np.testing.assert_array_equal(
+        binning.merged_counts(copies, spill, 32, 32), np.histogramdd([a, b], bins=(e, e))[0]
+    )
     bins0 = np.searchsorted(e, a, side="right").astype(np.int32) - 1
     copies, _ = binning.count_tables(1, size, e.size, e.size)
     spill[:] = 0
     binned._count_binned(bins0, b, e, fit1, copies[0], spill[0], 997)
-    np.testing.assert_array_equal(binning.merged_counts(copies, spill, 32, 32),
-                                  np.histogramdd([a, b], bins=(e, e))[0])
+    np.testing.assert_array_equal(
+        binning.merged_counts(copies, spill, 32, 32), np.histogramdd([a, b], bins=(e, e))[0]
+    )
 
 
 def _values_on_and_beside_edges(edges, rng, n_random=2000):
@@ -183,16 +219,28 @@ def _values_on_and_beside_edges(edges, rng, n_random=2000):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("lo,hi,bins", [
-    (0.0, 1.0, 100), (-3.7, 12.1, 64), (0.0, 255.0, 100), (-1e-300, 1e-300, 7),
-    (1e6, 1e6 + 1.0, 100), (-5e37, 5e37, 100), (2.0, 3.0, 1), (0.1, 0.3, 1000),
-    (1e12, 1e12 + 1.0, 100), (1e15, 1e15 + 1.0, 100),
-])
+@pytest.mark.parametrize(
+    "lo,hi,bins",
+    [
+        (0.0, 1.0, 100),
+        (-3.7, 12.1, 64),
+        (0.0, 255.0, 100),
+        (-1e-300, 1e-300, 7),
+        (1e6, 1e6 + 1.0, 100),
+        (-5e37, 5e37, 100),
+        (2.0, 3.0, 1),
+        (0.1, 0.3, 1000),
+        (1e12, 1e12 + 1.0, 100),
+        (1e15, 1e15 + 1.0, 100),
+    ],
+)
 def test_linspace_bins_equal_searchsorted_on_edges(rng, dtype, lo, hi, bins):
     # The vectorised path (estimate + one recomputed edge) must give every
     # value on and beside an edge the bin np.histogramdd gives it.
     from mireg._information import histogram_edges
-    from mireg._kernels import binning, histogram as kernels
+    from mireg._kernels import binning
+    from mireg._kernels import histogram as kernels
+
     edges = histogram_edges(dtype(lo), dtype(hi), np.dtype(dtype), bins)
     assert edges.dtype == dtype
     # edges 1/100 apart repeat where an ulp is wider (float32 at 1e6, 1e12;
@@ -204,38 +252,47 @@ def test_linspace_bins_equal_searchsorted_on_edges(rng, dtype, lo, hi, bins):
     expected = np.histogramdd([x, y], bins=(edges, edges))[0]
     np.testing.assert_array_equal(kernels.joint_histogram(x, y, edges, edges), expected)
     np.testing.assert_array_equal(
-        kernels.joint_histogram_parallel(x, y, edges, edges, 3), expected)
+        kernels.joint_histogram_parallel(x, y, edges, edges, 3), expected
+    )
 
 
 def test_edges_not_from_linspace_are_walked(rng):
-    from mireg._kernels import binning, histogram as kernels
+    from mireg._kernels import binning
+    from mireg._kernels import histogram as kernels
+
     edges = np.linspace(0.0, 1.0, 11)
     edges[3] = np.nextafter(edges[3], np.inf)  # one edge off the formula
     uneven = np.array([0.0, 0.1, 0.5, 0.55, 2.0])
     for e in (edges, uneven):
         assert not binning.fast_estimate(e)[2]
         x = _values_on_and_beside_edges(e, rng)
-        np.testing.assert_array_equal(kernels.joint_histogram(x, x[::-1].copy(), e, e),
-                                      np.histogramdd([x, x[::-1]], bins=(e, e))[0])
+        np.testing.assert_array_equal(
+            kernels.joint_histogram(x, x[::-1].copy(), e, e),
+            np.histogramdd([x, x[::-1]], bins=(e, e))[0],
+        )
 
 
 @pytest.mark.parametrize("dtype", DTYPES[:2] + DTYPES[3:-1])
 def test_value_range_kernel(rng, dtype):
     from mireg._kernels import ranges as kernels
+
     info = np.finfo(dtype) if np.dtype(dtype).kind == "f" else np.iinfo(dtype)
-    for v in ((rng.normal(size=1001) * 100).clip(info.min, 100).astype(dtype),
-              np.array([0.0, -0.0, -0.0]).astype(dtype),
-              np.array([info.min, info.max, 0], dtype)):
+    for v in (
+        (rng.normal(size=1001) * 100).clip(info.min, 100).astype(dtype),
+        np.array([0.0, -0.0, -0.0]).astype(dtype),
+        np.array([info.min, info.max, 0], dtype),
+    ):
         lo, hi, finite = kernels.value_range(v, 0, v.size)
         assert finite and lo == v.min() and hi == v.max()
         lo, hi, finite = kernels.value_range(v, 3 % v.size, v.size)
-        assert lo == v[3 % v.size:].min() and hi == v[3 % v.size:].max()
+        assert lo == v[3 % v.size :].min() and hi == v[3 % v.size :].max()
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("bad", [np.nan, -np.nan, np.inf, -np.inf])
 def test_value_range_kernel_finds_nonfinite(rng, dtype, bad):
     from mireg._kernels import ranges as kernels
+
     v = rng.normal(size=257).astype(dtype)
     v[100] = np.copysign(np.array(bad, dtype), -1.0) if np.isnan(bad) else bad
     for candidate in (v, -v):
@@ -257,7 +314,9 @@ def test_mutual_information_unnormalized_matches_entropies(rng):
 
     expected = entropy(p.sum(0)) + entropy(p.sum(1)) - entropy(p.ravel())
     assert mutual_information(a, b, bins=10) == pytest.approx(expected, rel=1e-12)
-    assert mutual_information(a, b, bins=10, normalized=True) == normalized_mutual_information(a, b, bins=10)
+    assert mutual_information(a, b, bins=10, normalized=True) == normalized_mutual_information(
+        a, b, bins=10
+    )
 
 
 def test_mi_of_image_with_itself_is_its_entropy():
@@ -284,6 +343,7 @@ def test_deterministic_bits(rng):
 
 
 # ---- errors -------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name,bad", [("image0", np.nan), ("image1", np.inf), ("image1", -np.inf)])
 def test_nonfinite_values_raise_naming_argument(rng, name, bad):
@@ -330,7 +390,8 @@ def test_lists_are_accepted():
     a = [[1, 2, 3], [4, 5, 6]]
     b = [[6, 5, 4], [3, 2, 2]]
     assert normalized_mutual_information(a, b, bins=4) == pytest.approx(
-        skimage_nmi(np.array(a), np.array(b), bins=4), abs=1e-12)
+        skimage_nmi(np.array(a), np.array(b), bins=4), abs=1e-12
+    )
 
 
 # ---- properties ---------------------------------------------------------
@@ -359,9 +420,12 @@ def test_property_symmetric_bounded_and_permutation_invariant(a, data_):
 
 
 @settings(max_examples=40, deadline=None)
-@given(values=hnp.arrays(np.float64, st.integers(1, 300),
-                         elements=st.floats(-1e6, 1e6, allow_nan=False)),
-       bins=st.integers(1, 120))
+@given(
+    values=hnp.arrays(
+        np.float64, st.integers(1, 300), elements=st.floats(-1e6, 1e6, allow_nan=False)
+    ),
+    bins=st.integers(1, 120),
+)
 def test_property_joint_histogram_equals_histogramdd(values, bins):
     other = values[::-1].copy()
     hist, _ = joint_histogram(values, other, bins=bins)

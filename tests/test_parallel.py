@@ -1,5 +1,6 @@
 """The parallel/serial dispatch: one parallel kernel at a time, back-off on a
 busy machine, and the same bits on both paths."""
+
 import threading
 
 import numpy as np
@@ -25,6 +26,7 @@ def test_small_inputs_run_serial(two_threads):
 
 def test_slow_parallel_run_backs_off_to_serial(two_threads, monkeypatch):
     import time
+
     with _parallel.parallel_chunks(10**6, serial_seconds=1e-4) as n:
         assert n == 2
         time.sleep(0.002)  # a stall: 20x the serial time
@@ -61,6 +63,7 @@ def test_back_off_grows_while_stalls_repeat_and_resets(two_threads, monkeypatch)
 
 def test_first_launch_of_a_kernel_is_not_a_stall(two_threads):
     import time
+
     with _parallel.parallel_chunks(10**6, serial_seconds=1e-4, kernel="new") as n:
         assert n == 2
         time.sleep(0.002)  # loading the kernel and starting the threads
@@ -128,15 +131,31 @@ def test_one_parallel_kernel_at_a_time(two_threads):
 
 def test_registration_cost_same_bits_serial_and_parallel():
     from skimage import data, transform
+
     from mireg._levels import Level
+
     image = transform.resize(data.camera() / 255.0, (150, 150), anti_aliasing=True)
     moving = transform.rotate(image, 12)
     center = (np.array(image.shape) - 1) / 2
-    level = Level(image, moving, 1, spacing=np.ones(2), sigma=1.5, bins=32,
-                  reference_mask=None, moving_mask=None, cubic=True,
-                  max_samples=None, center=center, kind="rigid", use_gradient=True)
+    level = Level(
+        image,
+        moving,
+        1,
+        spacing=np.ones(2),
+        sigma=1.5,
+        bins=32,
+        reference_mask=None,
+        moving_mask=None,
+        cubic=True,
+        max_samples=None,
+        center=center,
+        kind="rigid",
+        use_gradient=True,
+    )
     x, origin, units = np.array([0.2, 1.5, -0.7]), np.array([0.2, 0, 0]), np.array([0.01, 1, 1])
     serial = level.stats(x, origin, units)
     for n_chunks in (2, 3):
-        assert np.array(level.stats(x, origin, units, n_chunks)).tobytes() == \
-            np.array(serial).tobytes()
+        assert (
+            np.array(level.stats(x, origin, units, n_chunks)).tobytes()
+            == np.array(serial).tobytes()
+        )

@@ -1,6 +1,7 @@
 """The Numba port of scipy's bounded Powell visits the same points and
 returns the same bits as scipy on the registration cost; the global search
 grid gives the same bits on one thread or two."""
+
 import numpy as np
 import pytest
 from scipy import ndimage as ndi
@@ -18,15 +19,27 @@ def _level(ndim, shrink, kind, metric, cubic):
         spacing = np.ones(2)
     else:
         z, y, x = np.mgrid[-1:1:24j, -1:1:28j, -1:1:20j]
-        image = np.exp(-4 * ((x - 0.2) ** 2 + 2 * y ** 2 + (z + 0.1) ** 2)) + 0.5 * np.exp(
-            -9 * ((x + 0.3) ** 2 + (y - 0.3) ** 2 + 3 * z ** 2))
+        image = np.exp(-4 * ((x - 0.2) ** 2 + 2 * y**2 + (z + 0.1) ** 2)) + 0.5 * np.exp(
+            -9 * ((x + 0.3) ** 2 + (y - 0.3) ** 2 + 3 * z**2)
+        )
         moving = ndi.shift(image, (1.0, -0.5, 0.7), order=1) ** 2
         spacing = np.array([2.0, 1.0, 1.5])
     center = (np.array(image.shape, float) - 1) / 2 * spacing
-    level = Level(image, moving, shrink, spacing=spacing, sigma=1.5, bins=24,
-                  reference_mask=None, moving_mask=None, cubic=cubic,
-                  max_samples=1 << 16, center=center, kind=kind,
-                  use_gradient=metric == "alignment")
+    level = Level(
+        image,
+        moving,
+        shrink,
+        spacing=spacing,
+        sigma=1.5,
+        bins=24,
+        reference_mask=None,
+        moving_mask=None,
+        cubic=cubic,
+        max_samples=1 << 16,
+        center=center,
+        kind=kind,
+        use_gradient=metric == "alignment",
+    )
     radius = float(np.mean(np.array(image.shape) * spacing)) / 2
     units = opt.parameter_units(ndim, kind, radius, float(np.mean(spacing)))
     return level, units
@@ -42,40 +55,57 @@ def _scipy_powell(level, metric, origin, units, reach, xtol, maxfev, direc, maxi
         return objective(x)
 
     n = units.size
-    res = optimize.minimize(cost, np.zeros(n), method="Powell", bounds=[(-reach, reach)] * n,
-                            options={"xtol": xtol, "ftol": 1e-4, "direc": direc.copy(),
-                                     "maxfev": maxfev, "maxiter": maxiter})
+    res = optimize.minimize(
+        cost,
+        np.zeros(n),
+        method="Powell",
+        bounds=[(-reach, reach)] * n,
+        options={
+            "xtol": xtol,
+            "ftol": 1e-4,
+            "direc": direc.copy(),
+            "maxfev": maxfev,
+            "maxiter": maxiter,
+        },
+    )
     return res, len(seen)
 
 
-@pytest.mark.parametrize("ndim,shrink,kind,metric,cubic", [
-    (2, 4, "rigid", "alignment", False),
-    (2, 2, "rigid", "nmi", False),
-    (2, 1, "rigid", "mi", True),
-    (2, 2, "similarity", "alignment", False),
-    (2, 1, "translation", "nmi", True),
-    (3, 1, "rigid", "alignment", False),
-    (3, 2, "translation", "mi", False),
-])
-@pytest.mark.parametrize("start,reach,maxfev,maxiter", [
-    (0.0, 3.0, 600, None),  # the usual bracket
-    (0.05, 0.5, 600, None),  # a bracket the optimum lies outside of: ends on a bound
-    (0.0, 3.0, 17, None),   # the evaluation budget runs out inside a line search
-    (0.0, 3.0, 600, 1),     # one Powell iteration
-    (0.0, 3.0, 600, 3),
-])
-def test_numba_powell_is_scipys_powell(ndim, shrink, kind, metric, cubic, start, reach,
-                                       maxfev, maxiter):
+@pytest.mark.parametrize(
+    "ndim,shrink,kind,metric,cubic",
+    [
+        (2, 4, "rigid", "alignment", False),
+        (2, 2, "rigid", "nmi", False),
+        (2, 1, "rigid", "mi", True),
+        (2, 2, "similarity", "alignment", False),
+        (2, 1, "translation", "nmi", True),
+        (3, 1, "rigid", "alignment", False),
+        (3, 2, "translation", "mi", False),
+    ],
+)
+@pytest.mark.parametrize(
+    "start,reach,maxfev,maxiter",
+    [
+        (0.0, 3.0, 600, None),  # the usual bracket
+        (0.05, 0.5, 600, None),  # a bracket the optimum lies outside of: ends on a bound
+        (0.0, 3.0, 17, None),  # the evaluation budget runs out inside a line search
+        (0.0, 3.0, 600, 1),  # one Powell iteration
+        (0.0, 3.0, 600, 3),
+    ],
+)
+def test_numba_powell_is_scipys_powell(
+    ndim, shrink, kind, metric, cubic, start, reach, maxfev, maxiter
+):
     level, units = _level(ndim, shrink, kind, metric, cubic)
     n = units.size
     origin = np.full(n, start)
     direc = np.eye(n) * min(4.0, shrink)
     xtol = 0.05 * shrink
-    res, n_scipy = _scipy_powell(level, metric, origin, units, reach, xtol, maxfev, direc,
-                                 maxiter)
+    res, n_scipy = _scipy_powell(level, metric, origin, units, reach, xtol, maxfev, direc, maxiter)
     bounds = [(-reach, reach)] * n
-    x, cost, nfev = level.minimize(origin, units, metric, bounds, direc, xtol, 1e-4, maxfev,
-                                   maxiter)
+    x, cost, nfev = level.minimize(
+        origin, units, metric, bounds, direc, xtol, 1e-4, maxfev, maxiter
+    )
     assert nfev == n_scipy == res.nfev
     assert x.tobytes() == np.asarray(res.x, dtype=np.float64).tobytes()
     assert cost == res.fun
@@ -88,8 +118,9 @@ def test_powell_stops_where_there_is_no_overlap():
     # every point of the bracket leaves no overlap: the cost is flat at 0.0
     level, units = _level(2, 2, "translation", "nmi", False)
     origin = np.array([500.0, 500.0])
-    x, cost, nfev = level.minimize(origin, units, "nmi", [(-3.0, 3.0)] * 2, np.eye(2) * 2,
-                                   0.1, 1e-4, 400)
+    x, cost, nfev = level.minimize(
+        origin, units, "nmi", [(-3.0, 3.0)] * 2, np.eye(2) * 2, 0.1, 1e-4, 400
+    )
     assert cost == 0.0
     assert 0 < nfev < 400
 

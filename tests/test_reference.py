@@ -1,4 +1,5 @@
 """Tests of the slow reference implementation that the fast kernels are checked against."""
+
 import logging
 
 import numpy as np
@@ -24,10 +25,11 @@ def _plogp_entropy(counts):
 
 # --- histogram and mutual information ------------------------------------
 
+
 def _nmi_cases():
     rng = np.random.default_rng(0)
     a2 = rng.random((30, 40))
-    b2 = a2 ** 2 + 0.1 * rng.random((30, 40))
+    b2 = a2**2 + 0.1 * rng.random((30, 40))
     a3 = rng.random((8, 9, 10))
     b3 = np.sin(3 * a3) + 0.05 * rng.standard_normal((8, 9, 10))
     ints0 = rng.integers(0, 256, (25, 25), dtype=np.uint8)
@@ -55,11 +57,13 @@ def test_nmi_matches_skimage(image0, image1, bins):
 @pytest.mark.parametrize("image0, image1, bins", _nmi_cases())
 def test_unnormalized_mi_matches_entropies_of_counts(image0, image1, bins):
     shape = np.maximum(image0.shape, image1.shape)
-    padded = [np.pad(im, [(0, s - n) for s, n in zip(shape, im.shape)])
-              for im in (image0, image1)]
+    padded = [np.pad(im, [(0, s - n) for s, n in zip(shape, im.shape)]) for im in (image0, image1)]
     counts, _ = np.histogramdd([padded[0].ravel(), padded[1].ravel()], bins=bins)
-    expected = (_plogp_entropy(counts.sum(axis=1)) + _plogp_entropy(counts.sum(axis=0))
-                - _plogp_entropy(counts))
+    expected = (
+        _plogp_entropy(counts.sum(axis=1))
+        + _plogp_entropy(counts.sum(axis=0))
+        - _plogp_entropy(counts)
+    )
     got = ref.mutual_information(image0, image1, bins=bins, normalized=False)
     assert got == pytest.approx(expected, abs=1e-10)
 
@@ -90,6 +94,7 @@ def test_nmi_requires_same_ndim():
 
 
 # --- gradients -----------------------------------------------------------
+
 
 def _gaussian_kernel(sigma):
     radius = int(4.0 * sigma + 0.5)
@@ -136,7 +141,7 @@ def test_gradient_smooths_integer_images_in_float():
 
 
 def _magnitude(image, sigma):
-    return np.sqrt(sum(g ** 2 for g in ref.gradient(image, sigma=sigma)))
+    return np.sqrt(sum(g**2 for g in ref.gradient(image, sigma=sigma)))
 
 
 @pytest.mark.filterwarnings("error")
@@ -156,7 +161,7 @@ def test_gradient_similarity_parallel_gradients_give_magnitude(camera64, sign):
 @pytest.mark.filterwarnings("error")
 def test_gradient_similarity_is_nan_free(camera64):
     positive = camera64 + 0.1
-    remapped = positive ** 2 + 3 * positive
+    remapped = positive**2 + 3 * positive
     for other in (remapped, positive, np.full_like(positive, 2.0)):
         similarity = ref.gradient_similarity(positive, other, sigma=1.5)
         assert np.all(np.isfinite(similarity))
@@ -199,11 +204,15 @@ def test_gradient_information_and_alignment_compose(camera64):
 
 # --- transforms and warping ----------------------------------------------
 
-@pytest.mark.parametrize("ndim, parameters", [
-    (2, (0.3, 1.0, -2.0)),
-    (3, (0.2, -0.4, 1.1, 1.0, 2.0, 3.0)),
-    (4, (0.1, 0.2, -0.3, 0.4, 0.5, -0.6, 1.0, 2.0, 3.0, 4.0)),
-])
+
+@pytest.mark.parametrize(
+    "ndim, parameters",
+    [
+        (2, (0.3, 1.0, -2.0)),
+        (3, (0.2, -0.4, 1.1, 1.0, 2.0, 3.0)),
+        (4, (0.1, 0.2, -0.3, 0.4, 0.5, -0.6, 1.0, 2.0, 3.0, 4.0)),
+    ],
+)
 def test_rigid_matrix_is_a_rotation_plus_translation(ndim, parameters):
     matrix = ref.transform_matrix(parameters, ndim, "rigid")
     linear = matrix[:ndim, :ndim]
@@ -219,24 +228,31 @@ def test_rigid_matrix_conventions():
     linear = ref.transform_matrix((a, 0, 0), 2)[:2, :2]
     np.testing.assert_allclose(linear, [[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
     rotvec = np.array([0.2, -0.4, 1.1])
-    np.testing.assert_allclose(ref.transform_matrix(np.r_[rotvec, 0, 0, 0], 3)[:3, :3],
-                               Rotation.from_rotvec(rotvec).as_matrix(), atol=1e-15)
+    np.testing.assert_allclose(
+        ref.transform_matrix(np.r_[rotvec, 0, 0, 0], 3)[:3, :3],
+        Rotation.from_rotvec(rotvec).as_matrix(),
+        atol=1e-15,
+    )
 
 
-@pytest.mark.parametrize("ndim, parameters", [(2, (0.3, 1.0, -2.0, np.log(1.5))),
-                                              (3, (0.2, -0.4, 1.1, 1.0, 2.0, 3.0, np.log(0.5)))])
+@pytest.mark.parametrize(
+    "ndim, parameters",
+    [(2, (0.3, 1.0, -2.0, np.log(1.5))), (3, (0.2, -0.4, 1.1, 1.0, 2.0, 3.0, np.log(0.5)))],
+)
 def test_similarity_matrix_scales_the_rotation(ndim, parameters):
     scale = np.exp(parameters[-1])
     matrix = ref.transform_matrix(parameters, ndim, "similarity")
     rigid = ref.transform_matrix(parameters[:-1], ndim, "rigid")
     np.testing.assert_allclose(matrix[:ndim, :ndim], scale * rigid[:ndim, :ndim], atol=1e-15)
     np.testing.assert_array_equal(matrix[:ndim, ndim], rigid[:ndim, ndim])
-    assert abs(np.linalg.det(matrix[:ndim, :ndim])) == pytest.approx(scale ** ndim)
+    assert abs(np.linalg.det(matrix[:ndim, :ndim])) == pytest.approx(scale**ndim)
 
 
 def test_translation_matrix():
-    np.testing.assert_array_equal(ref.transform_matrix((1.5, -2.0, 3.0), 3, "translation"),
-                                  [[1, 0, 0, 1.5], [0, 1, 0, -2], [0, 0, 1, 3], [0, 0, 0, 1]])
+    np.testing.assert_array_equal(
+        ref.transform_matrix((1.5, -2.0, 3.0), 3, "translation"),
+        [[1, 0, 0, 1.5], [0, 1, 0, -2], [0, 0, 1, 3], [0, 0, 0, 1]],
+    )
     with pytest.raises(ValueError, match="transform"):
         ref.transform_matrix((0, 0), 2, "affine")
 
@@ -272,8 +288,9 @@ def test_warp_identity_returns_image(camera64):
     smooth = ndi.gaussian_filter(camera64, 1.5)
     identity = np.eye(3)
     np.testing.assert_array_equal(ref.warp(camera64, identity, order=1), camera64)
-    np.testing.assert_allclose(ref.warp(smooth, identity, order=3)[4:-4, 4:-4], smooth[4:-4, 4:-4],
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        ref.warp(smooth, identity, order=3)[4:-4, 4:-4], smooth[4:-4, 4:-4], atol=1e-6
+    )
     cropped = ref.warp((camera64 * 255).astype(np.uint8), identity, output_shape=(10, 20), order=1)
     assert cropped.dtype == np.float64 and cropped.shape == (10, 20)
     np.testing.assert_array_equal(cropped, (camera64 * 255).astype(np.uint8)[:10, :20])
@@ -290,6 +307,7 @@ def test_cost_is_negated_alignment_of_warped_moving(camera64):
 
 # --- registration --------------------------------------------------------
 
+
 def test_register_recovers_subpixel_translation(camera64, caplog):
     shift = np.array([1.3, -0.7])
     moving = ndi.shift(camera64, shift)  # moving(x) = reference(x - shift)
@@ -297,16 +315,18 @@ def test_register_recovers_subpixel_translation(camera64, caplog):
         result = ref.register(camera64, moving, transform="translation")
     np.testing.assert_allclose(result["parameters"], shift, atol=0.2)
     assert result["parameters"].dtype == np.float64
-    np.testing.assert_array_equal(result["matrix"],
-                                  ref.transform_matrix(result["parameters"], 2, "translation"))
+    np.testing.assert_array_equal(
+        result["matrix"], ref.transform_matrix(result["parameters"], 2, "translation")
+    )
     levels = result["levels"]
     assert [lv["level"] for lv in levels] == sorted((lv["level"] for lv in levels), reverse=True)
     assert levels[-1]["level"] == 0 and levels[-1]["shape"] == camera64.shape
     assert min(levels[0]["shape"]) >= 5
     assert result["nfev"] == sum(lv["nfev"] for lv in levels)
     assert result["cost"] == levels[-1]["cost"]
-    assert result["cost"] == pytest.approx(ref.cost(result["parameters"], camera64, moving,
-                                                    transform="translation"))
+    assert result["cost"] == pytest.approx(
+        ref.cost(result["parameters"], camera64, moving, transform="translation")
+    )
     assert len([r for r in caplog.records if r.name == "mireg.reference"]) == len(levels)
 
 

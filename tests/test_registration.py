@@ -1,17 +1,17 @@
 """register(): known transforms recovered on scikit-image's images, 3-D,
 multimodal pairs, anisotropic voxels; the result's matrix and transform agree."""
+
 import logging
 
 import numpy as np
 import pytest
+from registration_helpers import make_moving, mean_error, truth_matrix
 from scipy import ndimage as ndi
 from skimage import color, data, transform
 from skimage.util import random_noise
 
 import mireg
 from mireg import transforms as tf
-
-from registration_helpers import make_moving, mean_error, truth_matrix
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +27,8 @@ def test_translation_recovered(camera128):
     np.testing.assert_allclose(result.parameters, [3.4, -5.2], atol=0.05)
 
 
-def test_seed_demo_rotation_40_degrees_with_noise():
-    # the chapter's experiment: skimage.transform.rotate about the centre
+def test_demo_rotation_40_degrees_with_noise():
+    # the demo experiment: skimage.transform.rotate about the centre
     img0 = transform.rescale(color.rgb2gray(data.astronaut()), 0.3)
     img1 = random_noise(transform.rotate(img0, 40), mode="gaussian", rng=0, var=1e-3)
     rows, cols = img0.shape
@@ -46,11 +46,14 @@ def test_seed_demo_rotation_40_degrees_with_noise():
     assert np.rad2deg(result.parameters[0]) == pytest.approx(40, abs=0.05)
 
 
-@pytest.mark.parametrize("name,angle,shift", [
-    ("camera", 25.0, (9.0, -14.0)),
-    ("moon", -55.0, (20.0, 12.0)),     # near the +-60 deg / 20% capture range
-    ("coins", 12.0, (-25.0, 30.0)),
-])
+@pytest.mark.parametrize(
+    "name,angle,shift",
+    [
+        ("camera", 25.0, (9.0, -14.0)),
+        ("moon", -55.0, (20.0, 12.0)),  # near the +-60 deg / 20% capture range
+        ("coins", 12.0, (-25.0, 30.0)),
+    ],
+)
 def test_multimodal_inverted_contrast(name, angle, shift):
     image = getattr(data, name)() / 255.0
     image = transform.resize(image, (160, 160), anti_aliasing=True)
@@ -82,12 +85,15 @@ def zero_framed(reference, truth, remap):
     return moving
 
 
-@pytest.mark.parametrize("name,size,angle,shift,remap", [
-    # T1/T2-like: non-monotone remap, -30 deg, 6/11 px (the issue's MNI case,
-    # with scikit-image's moon standing in for the MNI152 slice)
-    ("moon", 256, -30.0, (6.0, 11.0), lambda x: np.sin(3.0 * x) ** 2),
-    ("camera", 512, 20.0, (15.0, -22.0), lambda x: np.sqrt(1 - x) + 0.5 * x ** 2),
-])
+@pytest.mark.parametrize(
+    "name,size,angle,shift,remap",
+    [
+        # T1/T2-like: non-monotone remap, -30 deg, 6/11 px (the issue's MNI case,
+        # with scikit-image's moon standing in for the MNI152 slice)
+        ("moon", 256, -30.0, (6.0, 11.0), lambda x: np.sin(3.0 * x) ** 2),
+        ("camera", 512, 20.0, (15.0, -22.0), lambda x: np.sqrt(1 - x) + 0.5 * x**2),
+    ],
+)
 def test_zero_filled_field_of_view_does_not_capture_alignment(name, size, angle, shift, remap):
     image = getattr(data, name)() / 255.0
     image = (image - image.min()) / (image.max() - image.min())
@@ -127,8 +133,13 @@ def test_mi_metric_and_masks(camera128):
     moving = make_moving(camera128, truth)
     mask = np.zeros(camera128.shape, bool)
     mask[16:112, 16:112] = True
-    result = mireg.register(camera128, moving, metric="mi", reference_mask=mask,
-                            moving_mask=np.ones(moving.shape, bool))
+    result = mireg.register(
+        camera128,
+        moving,
+        metric="mi",
+        reference_mask=mask,
+        moving_mask=np.ones(moving.shape, bool),
+    )
     assert mean_error(result.matrix, truth, camera128.shape) < 0.1
 
 
@@ -146,6 +157,7 @@ def blobs_volume(shape, spacing, seed=0, n=40):
         for c, w, a in zip(centers, widths, weights):
             out += a * np.exp(-np.sum((points - c) ** 2, axis=1) / (2 * w * w))
         return out
+
     return sample
 
 
@@ -158,12 +170,15 @@ def sampled(function, shape, spacing, physical=None):
     return function(idx).reshape(shape)
 
 
-@pytest.mark.parametrize("spacing,angles,shift", [
-    ((1.0, 1.0, 1.0), (8.0, -6.0, 12.0), (3.0, -2.0, 4.0)),
-    ((2.0, 1.0, 1.0), (8.0, -6.0, 12.0), (3.0, -2.0, 4.0)),
-    # near the 3-D search grid's reach: 20 deg, ~15% of the field of view
-    ((1.0, 1.0, 1.0), (-19.5, 12.0, 11.5), (-1.0, -6.5, -7.0)),
-])
+@pytest.mark.parametrize(
+    "spacing,angles,shift",
+    [
+        ((1.0, 1.0, 1.0), (8.0, -6.0, 12.0), (3.0, -2.0, 4.0)),
+        ((2.0, 1.0, 1.0), (8.0, -6.0, 12.0), (3.0, -2.0, 4.0)),
+        # near the 3-D search grid's reach: 20 deg, ~15% of the field of view
+        ((1.0, 1.0, 1.0), (-19.5, 12.0, 11.5), (-1.0, -6.5, -7.0)),
+    ],
+)
 def test_3d_rigid_multimodal_anisotropic(spacing, angles, shift):
     shape = (24, 48, 48) if spacing[0] == 2.0 else (48, 48, 48)
     f = blobs_volume(shape, spacing)
@@ -195,8 +210,7 @@ def test_matrix_and_skimage_transform_agree(camera128):
     inside = inside.reshape(camera128.shape)
     assert inside.mean() > 0.5
     np.testing.assert_allclose(by_matrix[inside], by_skimage[inside], atol=1e-9)
-    np.testing.assert_allclose(
-        mireg.warp(moving, result, order=1), by_matrix, atol=0)
+    np.testing.assert_allclose(mireg.warp(moving, result, order=1), by_matrix, atol=0)
     # and the warped moving image matches the reference where it overlaps
     valid = ndi.binary_erosion(by_matrix > 0, iterations=4)
     assert np.abs(by_matrix - camera128)[valid].mean() < 0.01
@@ -208,8 +222,9 @@ def test_result_record_callback_logging_and_determinism(camera128, caplog):
     moving = make_moving(camera128, truth)
     calls = []
     with caplog.at_level(logging.INFO, logger="mireg"):
-        first = mireg.register(camera128, moving,
-                               callback=lambda lv, p, v: calls.append((lv, p, v)))
+        first = mireg.register(
+            camera128, moving, callback=lambda lv, p, v: calls.append((lv, p, v))
+        )
     second = mireg.register(camera128, moving)
     assert first.parameters.tobytes() == second.parameters.tobytes()
     assert first.matrix.tobytes() == second.matrix.tobytes()
@@ -279,8 +294,9 @@ def test_errors(camera128):
     with pytest.raises(ValueError, match="3-D transform"):
         mireg.warp(img, np.eye(4))
     with pytest.raises(ValueError, match="3-D"):
-        mireg.register(np.random.default_rng(0).random((8, 8, 8)),
-                       np.random.default_rng(1).random((8, 8, 8))).transform
+        _ = mireg.register(
+            np.random.default_rng(0).random((8, 8, 8)), np.random.default_rng(1).random((8, 8, 8))
+        ).transform
 
 
 def test_max_samples_subsamples_the_finest_level(camera128):

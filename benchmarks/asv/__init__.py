@@ -4,6 +4,7 @@ asv imports this folder as a top-level package under its own name, not as
 ``benchmarks.asv``, so the shared cases (:mod:`benchmarks.cases`) are
 reached from the repository root, put on ``sys.path`` here.
 """
+
 import sys
 from pathlib import Path
 

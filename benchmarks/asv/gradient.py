@@ -7,10 +7,18 @@ mireg against mireg.reference, and mireg's AlignmentMetric.
 Images, functions and result checks are those of the pytest-benchmark
 suite and the report script (:mod:`benchmarks.cases.gradient`).
 """
-import mireg
 
-from benchmarks.cases.gradient import (BINS, CASES, FUNCTIONS, IMPLEMENTATIONS, SIGMA,
-                                       check, image_pair, mireg_result)
+import mireg
+from benchmarks.cases.gradient import (
+    BINS,
+    CASES,
+    FUNCTIONS,
+    IMPLEMENTATIONS,
+    SIGMA,
+    check,
+    image_pair,
+    mireg_result,
+)
 
 # "512^2-float32" -> ((512, 512), "float32")
 _CASES = {f"{size}-{dtype}": (shape, dtype) for size, shape, dtype in CASES}
@@ -30,8 +38,7 @@ class _Function:
         # compiles mireg's kernels, and fails setup if an implementation is broken
         mireg_result(self.function, shape, dtype)
         if implementation == "mireg":
-            check(self.function, self.run(self.module, self.image0, self.image1),
-                  shape, dtype)
+            check(self.function, self.run(self.module, self.image0, self.image1), shape, dtype)
 
 
 class GradientInformation(_Function):

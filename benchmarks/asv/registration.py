@@ -14,6 +14,7 @@ environment that has it.)
 Cases, runners and the error metric are those of
 :mod:`benchmarks.cases.registration` and :mod:`benchmarks.cases.peers`.
 """
+
 from benchmarks.cases import peers
 from benchmarks.cases import registration as rc
 

@@ -2,6 +2,7 @@
 
 Used by ``benchmarks/report/report_batch.py``.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,8 +15,12 @@ from mireg import transforms as tf
 def make_pairs(n_pairs, size, seed=2024):
     """``n_pairs`` (reference, moving, truth) of known rigid motion."""
     rng = np.random.default_rng(seed)
-    sources = [data.camera() / 255.0, data.moon() / 255.0, data.coins() / 255.0,
-               color.rgb2gray(data.astronaut())]
+    sources = [
+        data.camera() / 255.0,
+        data.moon() / 255.0,
+        data.coins() / 255.0,
+        color.rgb2gray(data.astronaut()),
+    ]
     references = [transform.resize(s, (size, size), anti_aliasing=True) for s in sources]
     center = np.full(2, (size - 1) / 2)
     grid = tf.grid_to_physical(np.ones(2), np.zeros(2))

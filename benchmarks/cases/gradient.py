@@ -6,6 +6,7 @@ the asv suite ``benchmarks/asv/gradient.py`` and the report script
 cases (:func:`benchmarks.cases.metrics.image_pair`): two 'modalities' of
 skimage's camera (2-D) or of a smooth random volume (3-D).
 """
+
 from __future__ import annotations
 
 import functools
@@ -42,7 +43,7 @@ RTOL = 1e-9
 REFERENCE_LIMIT_SECONDS = 10.0
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def mireg_result(function, shape, dtype):
     """mireg's result for the pair; the first call also compiles the kernels."""
     return FUNCTIONS[function](mireg, *image_pair(shape, dtype))
@@ -50,5 +51,6 @@ def mireg_result(function, shape, dtype):
 
 def check(function, result, shape, dtype):
     """Assert ``result`` is mireg's for ``function`` on the pair, to ``RTOL``."""
-    np.testing.assert_allclose(result, mireg_result(function, shape, dtype), rtol=RTOL,
-                               atol=0, err_msg=function)
+    np.testing.assert_allclose(
+        result, mireg_result(function, shape, dtype), rtol=RTOL, atol=0, err_msg=function
+    )

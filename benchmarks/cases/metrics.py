@@ -6,6 +6,7 @@ the asv suite ``benchmarks/asv/metrics.py``, the report script
 (:mod:`benchmarks.cases.gradient`).  The images are those of ``mireg bench``
 (:func:`mireg.cli.bench.image_pair`); the fast-histogram NMI is a peer.
 """
+
 from __future__ import annotations
 
 import functools
@@ -39,7 +40,7 @@ def to_dtype(image, dtype):
     return image.astype(dtype)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def image_pair(shape, dtype):
     """``mireg.cli.bench.image_pair`` (two modalities of one scene: skimage's
     camera resized for 2-D, a smooth random volume for 3-D, from a fixed
@@ -58,7 +59,8 @@ def fast_histogram_nmi(image0, image1, bins=BINS):
     last bin is open, so the maximum values of each image are dropped)."""
     a, b = image0.ravel(), image1.ravel()
     counts = fast_histogram.histogram2d(
-        a, b, bins=bins, range=[[a.min(), a.max()], [b.min(), b.max()]])
+        a, b, bins=bins, range=[[a.min(), a.max()], [b.min(), b.max()]]
+    )
     total = counts.sum()
     h0 = _entropy(counts.sum(axis=1), total)
     h1 = _entropy(counts.sum(axis=0), total)
@@ -72,7 +74,8 @@ def numpy_joint_histogram(image0, image1, bins=BINS):
 def fast_histogram_joint_histogram(image0, image1, bins=BINS):
     a, b = image0.ravel(), image1.ravel()
     return fast_histogram.histogram2d(
-        a, b, bins=bins, range=[[a.min(), a.max()], [b.min(), b.max()]])
+        a, b, bins=bins, range=[[a.min(), a.max()], [b.min(), b.max()]]
+    )
 
 
 def mireg_joint_histogram(image0, image1, bins=BINS):
@@ -87,8 +90,7 @@ NMI_IMPLEMENTATIONS = {
 }
 # The drop-ins agree to rounding.  The peer drops the pixels at each image's
 # maximum (~0.1% of camera's are saturated): ~7e-4 relative at 512^2.
-NMI_RTOL = {"mireg": 1e-12, "skimage": 1e-12, "reference": 1e-12,
-            "fast_histogram": 3e-3}
+NMI_RTOL = {"mireg": 1e-12, "skimage": 1e-12, "reference": 1e-12, "fast_histogram": 3e-3}
 
 JOINT_HISTOGRAM_IMPLEMENTATIONS = {
     "mireg": mireg_joint_histogram,
@@ -108,7 +110,7 @@ def check_joint_histogram(name, counts, expected, image0, image1):
     assert counts.sum() == expected.sum() - at_max
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def mireg_nmi(shape, dtype):
     """mireg's NMI of the pair; the first call also compiles the kernels."""
     return mireg.normalized_mutual_information(*image_pair(shape, dtype), bins=BINS)

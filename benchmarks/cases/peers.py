@@ -10,6 +10,7 @@ runners do: an index-order reference -> moving matrix.  SimpleITK and dipy
 are imported lazily; :data:`PEERS` lists the installed ones, and
 :func:`check_conversions` checks that their matrices are converted right.
 """
+
 from __future__ import annotations
 
 import functools
@@ -18,18 +19,20 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage import data
 
-from .registration import (blobs_volume, make_moving, mean_error, resized, rigid_truth,
-                           sampled)
-
+from .registration import blobs_volume, make_moving, mean_error, resized, rigid_truth, sampled
 
 # SimpleITK "tutorial settings" (issue 4), stated for the report
 SITK_SETTINGS = {
-    "bins": 50, "sampling": "RANDOM",
+    "bins": 50,
+    "sampling": "RANDOM",
     "sampling_percentage": {2: 0.2, 3: 0.01},  # 2-D: higher, to be fair to small images
     "sampling_seed": 1,  # fixed, for repeatable runs
-    "learning_rate": 1.0, "iterations": 100,
-    "convergence_minimum": 1e-6, "convergence_window": 10,
-    "shrink_factors": [4, 2, 1], "smoothing_sigmas": [2, 1, 0],  # voxels
+    "learning_rate": 1.0,
+    "iterations": 100,
+    "convergence_minimum": 1e-6,
+    "convergence_window": 10,
+    "shrink_factors": [4, 2, 1],
+    "smoothing_sigmas": [2, 1, 0],  # voxels
 }
 
 
@@ -71,13 +74,13 @@ def _index_matrix_from_points(map_point, spacing, ndim):
 
 def _sitk_image(array, spacing):
     import SimpleITK as sitk
+
     image = sitk.GetImageFromArray(np.ascontiguousarray(array, dtype=np.float32))
     image.SetSpacing(tuple(float(v) for v in spacing[::-1]))  # (x, y[, z]) order
     return image
 
 
-def run_simpleitk(case=None, *, reference=None, moving=None, spacing=None,
-                  tutorial=True):
+def run_simpleitk(case=None, *, reference=None, moving=None, spacing=None, tutorial=True):
     """SimpleITK rigid registration (tutorial settings, :data:`SITK_SETTINGS`);
     the index-order matrix.
 
@@ -90,6 +93,7 @@ def run_simpleitk(case=None, *, reference=None, moving=None, spacing=None,
     check the conversion on cases that SimpleITK then solves.
     """
     import SimpleITK as sitk
+
     if case is not None:
         reference, moving, spacing = case.reference, case.moving, case.spacing
     ndim = reference.ndim
@@ -99,22 +103,24 @@ def run_simpleitk(case=None, *, reference=None, moving=None, spacing=None,
     moving_image = _sitk_image(moving, spacing)
     euler = sitk.Euler2DTransform() if ndim == 2 else sitk.Euler3DTransform()
     initial = sitk.CenteredTransformInitializer(
-        fixed_image, moving_image, euler,
-        sitk.CenteredTransformInitializerFilter.GEOMETRY)
+        fixed_image, moving_image, euler, sitk.CenteredTransformInitializerFilter.GEOMETRY
+    )
     method = sitk.ImageRegistrationMethod()
     method.SetMetricAsMattesMutualInformation(numberOfHistogramBins=cfg["bins"])
     if tutorial:
         method.SetMetricSamplingStrategy(method.RANDOM)
-        method.SetMetricSamplingPercentage(cfg["sampling_percentage"][ndim],
-                                           cfg["sampling_seed"])
+        method.SetMetricSamplingPercentage(cfg["sampling_percentage"][ndim], cfg["sampling_seed"])
         method.SetOptimizerAsGradientDescent(
-            learningRate=cfg["learning_rate"], numberOfIterations=cfg["iterations"],
+            learningRate=cfg["learning_rate"],
+            numberOfIterations=cfg["iterations"],
             convergenceMinimumValue=cfg["convergence_minimum"],
-            convergenceWindowSize=cfg["convergence_window"])
+            convergenceWindowSize=cfg["convergence_window"],
+        )
     else:
         method.SetMetricSamplingStrategy(method.NONE)
         method.SetOptimizerAsRegularStepGradientDescent(
-            learningRate=1.0, minStep=1e-4, numberOfIterations=300, relaxationFactor=0.5)
+            learningRate=1.0, minStep=1e-4, numberOfIterations=300, relaxationFactor=0.5
+        )
     method.SetInterpolator(sitk.sitkLinear)
     method.SetOptimizerScalesFromPhysicalShift()
     method.SetShrinkFactorsPerLevel(shrinkFactors=cfg["shrink_factors"])
@@ -129,10 +135,18 @@ def run_dipy(case=None, *, reference=None, moving=None, spacing=None):
     """dipy imaffine's tutorial pipeline (centres of mass -> translation ->
     rigid; MI, 32 bins, all samples, levels 4/2/1 with sigmas 3/1/0 and
     10000/1000/100 iterations); the index-order matrix."""
-    from dipy.align.imaffine import (AffineRegistration, MutualInformationMetric,
-                                     transform_centers_of_mass)
-    from dipy.align.transforms import (RigidTransform2D, RigidTransform3D,
-                                       TranslationTransform2D, TranslationTransform3D)
+    from dipy.align.imaffine import (
+        AffineRegistration,
+        MutualInformationMetric,
+        transform_centers_of_mass,
+    )
+    from dipy.align.transforms import (
+        RigidTransform2D,
+        RigidTransform3D,
+        TranslationTransform2D,
+        TranslationTransform3D,
+    )
+
     if case is not None:
         reference, moving, spacing = case.reference, case.moving, case.spacing
     ndim = reference.ndim
@@ -140,16 +154,34 @@ def run_dipy(case=None, *, reference=None, moving=None, spacing=None):
     grid = np.diag(np.append(spacing, 1.0))
     static = np.asarray(reference, np.float64)
     mov = np.asarray(moving, np.float64)
-    affreg = AffineRegistration(metric=MutualInformationMetric(nbins=32, sampling_proportion=None),
-                                level_iters=[10000, 1000, 100], sigmas=[3.0, 1.0, 0.0],
-                                factors=[4, 2, 1], verbosity=0)
+    affreg = AffineRegistration(
+        metric=MutualInformationMetric(nbins=32, sampling_proportion=None),
+        level_iters=[10000, 1000, 100],
+        sigmas=[3.0, 1.0, 0.0],
+        factors=[4, 2, 1],
+        verbosity=0,
+    )
     start = transform_centers_of_mass(static, grid, mov, grid).affine
     translation = TranslationTransform2D() if ndim == 2 else TranslationTransform3D()
-    affine = affreg.optimize(static, mov, translation, None, static_grid2world=grid,
-                             moving_grid2world=grid, starting_affine=start).affine
+    affine = affreg.optimize(
+        static,
+        mov,
+        translation,
+        None,
+        static_grid2world=grid,
+        moving_grid2world=grid,
+        starting_affine=start,
+    ).affine
     rigid = RigidTransform2D() if ndim == 2 else RigidTransform3D()
-    affine = affreg.optimize(static, mov, rigid, None, static_grid2world=grid,
-                             moving_grid2world=grid, starting_affine=affine).affine
+    affine = affreg.optimize(
+        static,
+        mov,
+        rigid,
+        None,
+        static_grid2world=grid,
+        moving_grid2world=grid,
+        starting_affine=affine,
+    ).affine
     # dipy's affine maps static world points to moving world points, index order
     return np.linalg.solve(grid, affine @ grid)
 
@@ -167,6 +199,7 @@ def _check_sitk_resample():
     the moving image as ``ndi.affine_transform`` does with the converted
     matrix.  Returns the largest difference (images in [0, 1])."""
     import SimpleITK as sitk
+
     worst = 0.0
     for ndim, spacing in ((2, (1.0, 1.0)), (3, (2.5, 1.0, 1.5))):
         shape = (36, 44) if ndim == 2 else (20, 36, 28)
@@ -176,14 +209,19 @@ def _check_sitk_resample():
         if ndim == 2:
             euler = sitk.Euler2DTransform((10.0, 12.0), 0.2, (1.5, -2.0))
         else:
-            euler = sitk.Euler3DTransform((20.0, 18.0, 25.0), 0.1, -0.15, 0.2,
-                                          (1.5, -2.0, 3.0))
+            euler = sitk.Euler3DTransform((20.0, 18.0, 25.0), 0.1, -0.15, 0.2, (1.5, -2.0, 3.0))
         image = _sitk_image(moving, spacing)
         resampled = sitk.GetArrayFromImage(
-            sitk.Resample(image, image, euler, sitk.sitkLinear, 0.0, sitk.sitkFloat64))
+            sitk.Resample(image, image, euler, sitk.sitkLinear, 0.0, sitk.sitkFloat64)
+        )
         matrix = _index_matrix_from_points(euler.TransformPoint, spacing, ndim)
-        ours = ndi.affine_transform(moving.astype(np.float32).astype(np.float64), matrix,
-                                    order=1, mode="constant", cval=0.0)
+        ours = ndi.affine_transform(
+            moving.astype(np.float32).astype(np.float64),
+            matrix,
+            order=1,
+            mode="constant",
+            cval=0.0,
+        )
         # compare where the mapped point is inside the moving image (the
         # resamplers treat points beyond the border differently)
         idx = np.indices(shape).reshape(ndim, -1).astype(float)
@@ -198,13 +236,19 @@ def _check_dipy_resample():
     """dipy's AffineMap resampling against the conversion (anisotropic 3-D
     grid, rotation and translation); the largest difference."""
     from dipy.align.imaffine import AffineMap
+
     shape, spacing = (20, 36, 28), np.array([2.5, 1.0, 1.5])
     rng = np.random.default_rng(12)
     moving = ndi.gaussian_filter(rng.random(shape), 2.0)
     grid = np.diag(np.append(spacing, 1.0))
     _, physical = rigid_truth(shape, (6.0, -4.0, 9.0), (1.5, -2.0, 3.0), spacing)
-    affine_map = AffineMap(physical, domain_grid_shape=shape, domain_grid2world=grid,
-                           codomain_grid_shape=shape, codomain_grid2world=grid)
+    affine_map = AffineMap(
+        physical,
+        domain_grid_shape=shape,
+        domain_grid2world=grid,
+        codomain_grid_shape=shape,
+        codomain_grid2world=grid,
+    )
     resampled = affine_map.transform(moving, interpolation="linear")
     matrix = np.linalg.solve(grid, physical @ grid)
     ours = ndi.affine_transform(moving, matrix, order=1, mode="constant", cval=0.0)

@@ -42,6 +42,7 @@ Runners (each returns the recovered index-order matrix):
   implementation's pyramid + Powell), 2-D only;
 * the peers' runners (SimpleITK, dipy): :mod:`benchmarks.cases.peers`.
 """
+
 from __future__ import annotations
 
 import functools
@@ -70,9 +71,9 @@ class Case:
     reference: np.ndarray = field(repr=False)
     moving: np.ndarray = field(repr=False)
     truth: np.ndarray = field(repr=False)  # index-order reference -> moving map
-    spacing: tuple           # voxel size per axis (mm in 3-D, 1 px in 2-D)
-    unit: str                # "px" or "mm"
-    bound: float             # mireg's error bound, in `unit`
+    spacing: tuple  # voxel size per axis (mm in 3-D, 1 px in 2-D)
+    unit: str  # "px" or "mm"
+    bound: float  # mireg's error bound, in `unit`
     substitute: bool = False  # a stand-in for an MNI152 row of the issue
 
     @property
@@ -84,11 +85,17 @@ class Case:
         return mean_error(matrix, self.truth, self.reference.shape) * float(self.spacing[0])
 
 
-CASE_NAMES = ("astronaut-rot40", "camera-256-inverted", "moon-256-t2like",
-              "camera-512-multimodal", "blobs-3d-2mm")
+CASE_NAMES = (
+    "astronaut-rot40",
+    "camera-256-inverted",
+    "moon-256-t2like",
+    "camera-512-multimodal",
+    "blobs-3d-2mm",
+)
 
 
 # ---- truth and error ----------------------------------------------------
+
 
 def mean_error(matrix, truth, shape):
     """Mean distance (index units) between two maps over the reference grid."""
@@ -124,8 +131,9 @@ def rigid_truth(shape, angles_deg, shift, spacing=None):
 
 def make_moving(reference, matrix, order=3):
     """moving(matrix @ x) == reference(x): resample reference by the inverse."""
-    return ndi.affine_transform(reference, np.linalg.inv(matrix), order=order,
-                                mode="constant", cval=0.0)
+    return ndi.affine_transform(
+        reference, np.linalg.inv(matrix), order=order, mode="constant", cval=0.0
+    )
 
 
 def blobs_volume(shape, spacing, seed=0, n=40):
@@ -142,6 +150,7 @@ def blobs_volume(shape, spacing, seed=0, n=40):
         for c, w, a in zip(centers, widths, weights):
             out += a * np.exp(-np.sum((points - c) ** 2, axis=1) / (2 * w * w))
         return out
+
     return sample
 
 
@@ -156,6 +165,7 @@ def sampled(function, shape, spacing, physical=None):
 
 
 # ---- the cases ----------------------------------------------------------
+
 
 def resized(image, size):
     """``image`` stretched to [0, 1] and resized to ``size`` x ``size``."""
@@ -177,28 +187,50 @@ def _astronaut_rot40():
     truth = np.eye(3)
     truth[:2, :2] = r
     truth[:2, 2] = c - r @ c
-    return Case("astronaut-rot40",
-                "astronaut at 0.3 (154 px), rotated 40 deg, noise var 1e-3",
-                img0, img1, truth, (1.0, 1.0), "px", ASTRONAUT_BOUND_PX)
+    return Case(
+        "astronaut-rot40",
+        "astronaut at 0.3 (154 px), rotated 40 deg, noise var 1e-3",
+        img0,
+        img1,
+        truth,
+        (1.0, 1.0),
+        "px",
+        ASTRONAUT_BOUND_PX,
+    )
 
 
 def _camera_256_inverted():
     ref = resized(data.camera(), 256)
     truth, _ = rigid_truth(ref.shape, 25.0, (9.0, -14.0))
     mov = 1.0 - make_moving(ref, truth)
-    return Case("camera-256-inverted",
-                "camera at 256 px, contrast inverted, 25 deg, 9/-14 px",
-                ref, mov, truth, (1.0, 1.0), "px", BOUND_2D_PX)
+    return Case(
+        "camera-256-inverted",
+        "camera at 256 px, contrast inverted, 25 deg, 9/-14 px",
+        ref,
+        mov,
+        truth,
+        (1.0, 1.0),
+        "px",
+        BOUND_2D_PX,
+    )
 
 
 def _moon_256_t2like():
     ref = resized(data.moon(), 256)
     truth, _ = rigid_truth(ref.shape, -30.0, (6.0, 11.0))
     mov = np.sin(3.0 * make_moving(ref, truth)) ** 2
-    return Case("moon-256-t2like",
-                "substitute for MNI152 T1 slice vs T2-like: moon at 256 px, "
-                "moving sin(3x)^2, -30 deg, 6/11 px",
-                ref, mov, truth, (1.0, 1.0), "px", BOUND_2D_PX, substitute=True)
+    return Case(
+        "moon-256-t2like",
+        "substitute for MNI152 T1 slice vs T2-like: moon at 256 px, "
+        "moving sin(3x)^2, -30 deg, 6/11 px",
+        ref,
+        mov,
+        truth,
+        (1.0, 1.0),
+        "px",
+        BOUND_2D_PX,
+        substitute=True,
+    )
 
 
 def _camera_512_multimodal():
@@ -207,10 +239,17 @@ def _camera_512_multimodal():
     moved = np.clip(make_moving(ref, truth), 0.0, 1.0)
     # like the other cases, the remap also applies to the zero fill where
     # the moving frame sees past the reference's (there: 1)
-    mov = np.sqrt(1.0 - moved) + 0.5 * moved ** 2
-    return Case("camera-512-multimodal",
-                "camera at 512 px, moving sqrt(1-x)+x^2/2, 20 deg, 15/-22 px",
-                ref, mov, truth, (1.0, 1.0), "px", BOUND_2D_PX)
+    mov = np.sqrt(1.0 - moved) + 0.5 * moved**2
+    return Case(
+        "camera-512-multimodal",
+        "camera at 512 px, moving sqrt(1-x)+x^2/2, 20 deg, 15/-22 px",
+        ref,
+        mov,
+        truth,
+        (1.0, 1.0),
+        "px",
+        BOUND_2D_PX,
+    )
 
 
 def _blobs_3d():
@@ -220,20 +259,31 @@ def _blobs_3d():
     truth, physical = rigid_truth(shape, (8.0, -6.0, 12.0), (4.0, -6.0, 5.0), spacing)
     m = sampled(f, shape, spacing, physical)
     mov = np.sqrt(m + 0.05) * (1.2 - m)  # non-monotone "T2-like" remap
-    return Case("blobs-3d-2mm",
-                "substitute for MNI152 3-D T1 vs T2-like at 2 mm: 91x109x91 "
-                "blob volume at 2 mm, non-monotone remap, rotvec 8/-6/12 deg, "
-                "4/-6/5 mm",
-                ref, mov, truth, spacing, "mm", BOUND_3D_MM, substitute=True)
+    return Case(
+        "blobs-3d-2mm",
+        "substitute for MNI152 3-D T1 vs T2-like at 2 mm: 91x109x91 "
+        "blob volume at 2 mm, non-monotone remap, rotvec 8/-6/12 deg, "
+        "4/-6/5 mm",
+        ref,
+        mov,
+        truth,
+        spacing,
+        "mm",
+        BOUND_3D_MM,
+        substitute=True,
+    )
 
 
-_BUILDERS = {"astronaut-rot40": _astronaut_rot40,
-             "camera-256-inverted": _camera_256_inverted,
-             "moon-256-t2like": _moon_256_t2like,
-             "camera-512-multimodal": _camera_512_multimodal, "blobs-3d-2mm": _blobs_3d}
+_BUILDERS = {
+    "astronaut-rot40": _astronaut_rot40,
+    "camera-256-inverted": _camera_256_inverted,
+    "moon-256-t2like": _moon_256_t2like,
+    "camera-512-multimodal": _camera_512_multimodal,
+    "blobs-3d-2mm": _blobs_3d,
+}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def get_case(name):
     """The case ``name`` (cached; treat its arrays as read-only)."""
     case = _BUILDERS[name]()
@@ -243,6 +293,7 @@ def get_case(name):
 
 
 # ---- runners ------------------------------------------------------------
+
 
 def run_mireg(case):
     spacing = None if case.ndim == 2 else case.spacing
@@ -254,8 +305,9 @@ def run_reference(case):
         raise ValueError("the reference is run on 2-D cases only")
     # copies: the cases' arrays are read-only, which the reference's
     # skimage.transform.warp (Cython memoryviews) rejects
-    return mireg.reference.register(case.reference.copy(), case.moving.copy(),
-                                    transform="rigid")["matrix"]
+    return mireg.reference.register(case.reference.copy(), case.moving.copy(), transform="rigid")[
+        "matrix"
+    ]
 
 
 def reference_worker(connection, reference, moving, repeat_below=10.0):

@@ -11,6 +11,7 @@ Run with::
 benchmark checks its result against mireg's, so none can silently time
 broken code.  Sizes, functions and checks: :mod:`benchmarks.cases.gradient`.
 """
+
 from __future__ import annotations
 
 import functools
@@ -21,14 +22,23 @@ import pytest
 
 import mireg
 
-from ..cases.gradient import (BINS, CASES, FUNCTIONS, IMPLEMENTATIONS,
-                              REFERENCE_LIMIT_SECONDS, SIGMA, check, image_pair,
-                              mireg_result)
+from ..cases.gradient import (
+    BINS,
+    CASES,
+    FUNCTIONS,
+    IMPLEMENTATIONS,
+    REFERENCE_LIMIT_SECONDS,
+    SIGMA,
+    check,
+    image_pair,
+    mireg_result,
+)
 
 
 @pytest.mark.parametrize("implementation", list(IMPLEMENTATIONS))
-@pytest.mark.parametrize(("size", "shape", "dtype"), CASES,
-                         ids=[f"{size}-{dtype}" for size, _, dtype in CASES])
+@pytest.mark.parametrize(
+    ("size", "shape", "dtype"), CASES, ids=[f"{size}-{dtype}" for size, _, dtype in CASES]
+)
 @pytest.mark.parametrize("function", list(FUNCTIONS))
 def test_gradient(benchmark, function, size, shape, dtype, implementation):
     image0, image1 = image_pair(shape, dtype)
@@ -50,9 +60,11 @@ def test_gradient(benchmark, function, size, shape, dtype, implementation):
     check(function, result, shape, dtype)
 
 
-@pytest.mark.parametrize(("size", "shape", "dtype"),
-                         [c for c in CASES if c[2] == "float64"],
-                         ids=[f"{s}-{d}" for s, _, d in CASES if d == "float64"])
+@pytest.mark.parametrize(
+    ("size", "shape", "dtype"),
+    [c for c in CASES if c[2] == "float64"],
+    ids=[f"{s}-{d}" for s, _, d in CASES if d == "float64"],
+)
 def test_alignment_metric(benchmark, size, shape, dtype):
     """One evaluation of a registration's cost: the reference's work done once."""
     image0, image1 = image_pair(shape, dtype)

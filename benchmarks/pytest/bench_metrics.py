@@ -9,19 +9,29 @@ Run with::
 checks its result against mireg's, so none can silently time broken code.
 Images, implementations and checks: :mod:`benchmarks.cases.metrics`.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from ..cases.metrics import (BINS, CASES, JOINT_HISTOGRAM_IMPLEMENTATIONS,
-                             NMI_IMPLEMENTATIONS, NMI_RTOL, check_joint_histogram,
-                             image_pair, mireg_joint_histogram, mireg_nmi)
+from ..cases.metrics import (
+    BINS,
+    CASES,
+    JOINT_HISTOGRAM_IMPLEMENTATIONS,
+    NMI_IMPLEMENTATIONS,
+    NMI_RTOL,
+    check_joint_histogram,
+    image_pair,
+    mireg_joint_histogram,
+    mireg_nmi,
+)
 
 
 @pytest.mark.parametrize("implementation", list(NMI_IMPLEMENTATIONS))
-@pytest.mark.parametrize(("size", "shape", "dtype"), CASES,
-                         ids=[f"{size}-{dtype}" for size, _, dtype in CASES])
+@pytest.mark.parametrize(
+    ("size", "shape", "dtype"), CASES, ids=[f"{size}-{dtype}" for size, _, dtype in CASES]
+)
 def test_nmi(benchmark, size, shape, dtype, implementation):
     image0, image1 = image_pair(shape, dtype)
     expected = mireg_nmi(shape, dtype)  # warm-up: compile outside the timing

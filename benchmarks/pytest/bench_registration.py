@@ -18,6 +18,7 @@ asserted.  Timings: mireg 3 rounds after an untimed warm-up (Numba
 compilation), peers 2 rounds, the reference 1; compare the minimum.
 Takes ~2 minutes (dipy's 3-D run is ~20 s a round).
 """
+
 from __future__ import annotations
 
 import math
@@ -44,8 +45,7 @@ def test_mireg(benchmark, name):
     case = rc.get_case(name)
     rc.run_mireg(case)  # warm-up: compile outside the timing
     benchmark.group = f"register-{name}"
-    matrix = benchmark.pedantic(rc.run_mireg, args=(case,), rounds=MIREG_ROUNDS,
-                                iterations=1)
+    matrix = benchmark.pedantic(rc.run_mireg, args=(case,), rounds=MIREG_ROUNDS, iterations=1)
     error, bound = _record(benchmark, case, matrix), case.bound
     benchmark.extra_info["bound"] = bound
     assert error < bound, f"{name}: mireg error {error:.4g} {case.unit} (bound {bound})"
@@ -54,11 +54,13 @@ def test_mireg(benchmark, name):
 def _peer(run):
     """A peer runner that returns None instead of raising when the peer gives
     up (e.g. SimpleITK's "All samples map outside moving image buffer")."""
+
     def wrapped(case):
         try:
             return run(case)
         except RuntimeError:
             return None
+
     return wrapped
 
 
@@ -68,8 +70,9 @@ def test_simpleitk(benchmark, name):
     pytest.importorskip("SimpleITK", reason="SimpleITK peer: pip install 'mireg[bench]'")
     case = rc.get_case(name)
     benchmark.group = f"register-{name}"
-    matrix = benchmark.pedantic(_peer(peers.run_simpleitk), args=(case,), rounds=PEER_ROUNDS,
-                                iterations=1)
+    matrix = benchmark.pedantic(
+        _peer(peers.run_simpleitk), args=(case,), rounds=PEER_ROUNDS, iterations=1
+    )
     _record(benchmark, case, matrix)  # recorded, not asserted
 
 
@@ -79,8 +82,9 @@ def test_dipy(benchmark, name):
     pytest.importorskip("dipy.align.imaffine", reason="optional dipy peer")
     case = rc.get_case(name)
     benchmark.group = f"register-{name}"
-    matrix = benchmark.pedantic(_peer(peers.run_dipy), args=(case,), rounds=PEER_ROUNDS,
-                                iterations=1)
+    matrix = benchmark.pedantic(
+        _peer(peers.run_dipy), args=(case,), rounds=PEER_ROUNDS, iterations=1
+    )
     _record(benchmark, case, matrix)  # recorded, not asserted
 
 

@@ -23,6 +23,7 @@ as every pool thread and dask task runs them.
 release the GIL) against level preparation and the Python around them
 (which hold it).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -116,8 +117,10 @@ def gil_profile(pairs, repeats):
     from mireg import _levels
 
     spent = {"kernels": 0.0, "levels": 0.0}
-    originals = {name: getattr(_levels.Level, name)
-                 for name in ("stats", "stats_grid", "minimize", "__init__")}
+    originals = {
+        name: getattr(_levels.Level, name)
+        for name in ("stats", "stats_grid", "minimize", "__init__")
+    }
 
     def timed(function, key):
         def wrapper(*args, **kwargs):
@@ -126,6 +129,7 @@ def gil_profile(pairs, repeats):
                 return function(*args, **kwargs)
             finally:
                 spent[key] += time.perf_counter() - start
+
         return wrapper
 
     _levels.Level.stats = timed(originals["stats"], "kernels")
@@ -146,15 +150,21 @@ def gil_profile(pairs, repeats):
             setattr(_levels.Level, name, function)
     total, spent, nfev = best
     print(f"\nserial, fastest of {repeats}: {total:.3f} s, {nfev} cost evaluations")
-    print(f"  cost kernels and Numba Powell (GIL released once called): "
-          f"{spent['kernels']:.3f} s "
-          f"({spent['kernels'] / total:.0%}; includes Numba's argument unboxing, GIL held)")
-    print(f"  level preparation (resize, gaussian, spline_filter; GIL held): "
-          f"{spent['levels']:.3f} s ({spent['levels'] / total:.0%})")
+    print(
+        f"  cost kernels and Numba Powell (GIL released once called): "
+        f"{spent['kernels']:.3f} s "
+        f"({spent['kernels'] / total:.0%}; includes Numba's argument unboxing, GIL held)"
+    )
+    print(
+        f"  level preparation (resize, gaussian, spline_filter; GIL held): "
+        f"{spent['levels']:.3f} s ({spent['levels'] / total:.0%})"
+    )
     rest = total - spent["kernels"] - spent["levels"]
-    print(f"  scipy Powell on large levels / Python around the kernels (GIL held): "
-          f"{rest:.3f} s "
-          f"({rest / total:.0%})")
+    print(
+        f"  scipy Powell on large levels / Python around the kernels (GIL held): "
+        f"{rest:.3f} s "
+        f"({rest / total:.0%})"
+    )
 
 
 def main(argv=None):
@@ -164,43 +174,60 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-dask", action="store_true")
     parser.add_argument("--gil", action="store_true")
-    parser.add_argument("--wait-for-quiet", action="store_true",
-                        help="start each timed run when other jobs leave the CPUs idle "
-                             "(up to a minute's wait)")
+    parser.add_argument(
+        "--wait-for-quiet",
+        action="store_true",
+        help="start each timed run when other jobs leave the CPUs idle (up to a minute's wait)",
+    )
     args = parser.parse_args(argv)
 
     pairs = make_pairs(args.pairs, args.size)
     inputs = [(r, m) for r, m, _ in pairs]
-    print(f"{args.pairs} pairs of {args.size}x{args.size}, {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.2f} at start")
+    print(
+        f"{args.pairs} pairs of {args.size}x{args.size}, {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.2f} at start"
+    )
     rows = []
-    serial, reference = time_runs(lambda: register_many(inputs, n_jobs=1), args.repeats,
-                                  args.wait_for_quiet)
+    serial, reference = time_runs(
+        lambda: register_many(inputs, n_jobs=1), args.repeats, args.wait_for_quiet
+    )
     rows.append(("serial (n_jobs=1)", serial))
-    one_core, results = time_runs(lambda: serial_one_core(inputs), args.repeats,
-                                  args.wait_for_quiet)
+    one_core, results = time_runs(
+        lambda: serial_one_core(inputs), args.repeats, args.wait_for_quiet
+    )
     rows.append(("serial, Numba threads 1 (one core)", one_core))
     checks = [results]
-    threads, results = time_runs(lambda: register_many(inputs, n_jobs=2), args.repeats,
-                                 args.wait_for_quiet)
+    threads, results = time_runs(
+        lambda: register_many(inputs, n_jobs=2), args.repeats, args.wait_for_quiet
+    )
     rows.append(("threads (n_jobs=2)", threads))
     checks.append(results)
     if not args.no_dask:
         from distributed import Client, LocalCluster
 
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                          dashboard_address=None, host="127.0.0.1") as cluster, \
-                Client(cluster) as client:
+        with (
+            LocalCluster(
+                n_workers=2,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                host="127.0.0.1",
+            ) as cluster,
+            Client(cluster) as client,
+        ):
             seconds, results = time_runs(
-                lambda: register_many(inputs, client=client), args.repeats,
-                args.wait_for_quiet)
+                lambda: register_many(inputs, client=client), args.repeats, args.wait_for_quiet
+            )
         rows.append(("dask LocalCluster (2 workers x 1 thread)", seconds))
         checks.append(results)
     for results in checks:
-        assert all(np.array_equal(a.parameters, b.parameters)
-                   for a, b in zip(results, reference)), "results differ from serial"
-    errors = [mean_error(r.matrix, truth, (args.size, args.size))
-              for r, (_, _, truth) in zip(reference, pairs)]
+        assert all(
+            np.array_equal(a.parameters, b.parameters) for a, b in zip(results, reference)
+        ), "results differ from serial"
+    errors = [
+        mean_error(r.matrix, truth, (args.size, args.size))
+        for r, (_, _, truth) in zip(reference, pairs)
+    ]
 
     fastest_serial = min(serial)[0]
     print(f"\n| {'mode':42s} | min (s) | median (s) | speed-up (min) | other jobs' CPUs |")
@@ -208,12 +235,16 @@ def main(argv=None):
     for name, samples in rows:
         wall, others = min(samples)
         median = statistics.median(w for w, _ in samples)
-        print(f"| {name:42s} | {wall:7.3f} | {median:10.3f} "
-              f"| {fastest_serial / wall:13.2f}x | {others:16.2f} |")
-    print(f"\nmin of {args.repeats} runs after a warm-up; results identical to serial "
-          f"in every mode; mean error {np.mean(errors):.3f} px (max {max(errors):.3f}).\n"
-          "other jobs' CPUs: CPUs busy with other processes during the fastest run "
-          "(from /proc/stat); near 0 means the timing is clean.")
+        print(
+            f"| {name:42s} | {wall:7.3f} | {median:10.3f} "
+            f"| {fastest_serial / wall:13.2f}x | {others:16.2f} |"
+        )
+    print(
+        f"\nmin of {args.repeats} runs after a warm-up; results identical to serial "
+        f"in every mode; mean error {np.mean(errors):.3f} px (max {max(errors):.3f}).\n"
+        "other jobs' CPUs: CPUs busy with other processes during the fastest run "
+        "(from /proc/stat); near 0 means the timing is clean."
+    )
     if args.gil:
         gil_profile(pairs, args.repeats)
 

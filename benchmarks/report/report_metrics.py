@@ -9,6 +9,7 @@ Each timing is timeit-style: a warm-up call first (Numba compilation is
 not timed), then the minimum over repeats, the least disturbed by other
 jobs on the machine.  Takes ~20-30 s.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,8 +24,15 @@ if not __package__:  # run as a script: the repository root holds `benchmarks`
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from benchmarks.cases.metrics import (  # noqa: E402
-    BINS, CASES, JOINT_HISTOGRAM_IMPLEMENTATIONS, NMI_IMPLEMENTATIONS, NMI_RTOL,
-    check_joint_histogram, image_pair, mireg_nmi)
+    BINS,
+    CASES,
+    JOINT_HISTOGRAM_IMPLEMENTATIONS,
+    NMI_IMPLEMENTATIONS,
+    NMI_RTOL,
+    check_joint_histogram,
+    image_pair,
+    mireg_nmi,
+)
 
 REPEATS = 5
 SLOW_REPEATS = 3  # for calls above SLOW_SECONDS, to keep the run short
@@ -50,8 +58,9 @@ def nmi_seconds(shape, dtype):
     expected = mireg_nmi(shape, dtype)
     seconds = {}
     for name, nmi in NMI_IMPLEMENTATIONS.items():
-        np.testing.assert_allclose(nmi(image0, image1, bins=BINS), expected,
-                                   rtol=NMI_RTOL[name], err_msg=name)
+        np.testing.assert_allclose(
+            nmi(image0, image1, bins=BINS), expected, rtol=NMI_RTOL[name], err_msg=name
+        )
         seconds[name] = best_seconds(nmi, image0, image1)
     return seconds
 
@@ -61,8 +70,7 @@ def joint_histogram_seconds(shape, dtype):
     expected = JOINT_HISTOGRAM_IMPLEMENTATIONS["mireg"](image0, image1)
     seconds = {}
     for name, histogram in JOINT_HISTOGRAM_IMPLEMENTATIONS.items():
-        check_joint_histogram(name, histogram(image0, image1), expected,
-                              image0, image1)
+        check_joint_histogram(name, histogram(image0, image1), expected, image0, image1)
         seconds[name] = best_seconds(histogram, image0, image1)
     return seconds
 
@@ -92,15 +100,15 @@ def nmi_table():
             f"| {size} | {dtype} | {_ms(t['mireg'])} | {_ms(t['skimage'])} "
             f"| {_ms(t['reference'])} | {_ms(t['fast_histogram'])} "
             f"| {t['skimage'] / t['mireg']:.1f}x "
-            f"| {t['fast_histogram'] / t['mireg']:.1f}x | {ns_per_pixel:.2f} |")
+            f"| {t['fast_histogram'] / t['mireg']:.1f}x | {ns_per_pixel:.2f} |"
+        )
     return lines
 
 
 def joint_histogram_table(shape=(512, 512), dtype="float64"):
     t = joint_histogram_seconds(shape, dtype)
     size = "x".join(map(str, shape))
-    lines = [f"| joint histogram, {size} {dtype} | ms | / mireg |",
-             "|---|--:|--:|"]
+    lines = [f"| joint histogram, {size} {dtype} | ms | / mireg |", "|---|--:|--:|"]
     for name, seconds in t.items():
         lines.append(f"| {name} | {_ms(seconds)} | {seconds / t['mireg']:.1f}x |")
     return lines
@@ -108,13 +116,17 @@ def joint_histogram_table(shape=(512, 512), dtype="float64"):
 
 def main(argv=None):
     argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args(argv)
-    print(f"NMI, bins={BINS}, min of {REPEATS} repeats "
-          f"({SLOW_REPEATS} above {SLOW_SECONDS * 1e3:.0f} ms per call), "
-          "Numba compilation excluded\n")
+    print(
+        f"NMI, bins={BINS}, min of {REPEATS} repeats "
+        f"({SLOW_REPEATS} above {SLOW_SECONDS * 1e3:.0f} ms per call), "
+        "Numba compilation excluded\n"
+    )
     print("\n".join(nmi_table()))
-    print(f"\nMemory-bandwidth floor: ~1 ns per float64 pixel pair on this machine "
-          f"(reading both 2048^2 images once with np.sum: {read_floor_ns():.2f} ns "
-          "per pair); mireg reads float images twice (range, then binning).\n")
+    print(
+        f"\nMemory-bandwidth floor: ~1 ns per float64 pixel pair on this machine "
+        f"(reading both 2048^2 images once with np.sum: {read_floor_ns():.2f} ns "
+        "per pair); mireg reads float images twice (range, then binning).\n"
+    )
     print("\n".join(joint_histogram_table()))
 
 

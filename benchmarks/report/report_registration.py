@@ -20,6 +20,7 @@ The minimum is the timing least disturbed by other jobs on the machine.
 Before timing, the peers' conversions to mireg's index-order matrix are
 checked (``benchmarks.cases.peers.check_conversions``).  Takes ~3-4 minutes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,8 +38,8 @@ import numpy as np
 if not __package__:  # run as a script: the repository root holds `benchmarks`
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from benchmarks.cases.peers import PEERS, SITK_SETTINGS, check_conversions  # noqa: E402
 from benchmarks.cases import registration as rc  # noqa: E402
+from benchmarks.cases.peers import PEERS, SITK_SETTINGS, check_conversions  # noqa: E402
 
 MIREG_REPEATS = 3
 PEER_REPEATS, SLOW_PEER_REPEATS, SLOW_PEER_SECONDS = 3, 2, 5.0
@@ -66,8 +67,10 @@ def best_of(function, case, repeats, warmup=False):
             break
     errors = [case.error(matrix) for matrix in matrices]
     if max(errors) - min(errors) > 1e-6 * max(1.0, max(errors)):
-        warnings.warn(f"{function.__name__} on {case.name}: errors differ between runs "
-                      f"{errors}")
+        warnings.warn(
+            f"{function.__name__} on {case.name}: errors differ between runs {errors}",
+            stacklevel=2,
+        )
     return errors[0], min(seconds), seconds
 
 
@@ -84,8 +87,9 @@ def run_reference(case, timeout=REFERENCE_TIMEOUT):
     []) when a run takes longer than ``timeout``."""
     context = multiprocessing.get_context("spawn")
     parent, child = context.Pipe(duplex=False)
-    process = context.Process(target=rc.reference_worker,
-                              args=(child, case.reference, case.moving), daemon=True)
+    process = context.Process(
+        target=rc.reference_worker, args=(child, case.reference, case.moving), daemon=True
+    )
     process.start()
     child.close()
     try:
@@ -136,7 +140,9 @@ def source_fingerprint():
     """A short hash of mireg's sources, to tell which state was measured."""
     import hashlib
     import pathlib
+
     import mireg
+
     root = pathlib.Path(mireg.__file__).parent
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*.py")):
@@ -147,23 +153,31 @@ def source_fingerprint():
 
 def main(argv=()):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--skip-check", action="store_true",
-                        help="do not check the peers' matrix conversions first")
+    parser.add_argument(
+        "--skip-check",
+        action="store_true",
+        help="do not check the peers' matrix conversions first",
+    )
     args = parser.parse_args(list(argv))
     started = time.perf_counter()
     peers = dict(PEERS)
-    print(f"# mireg registration benchmarks ({os.cpu_count()} cores, load average "
-          f"{', '.join(f'{x:.2f}' for x in os.getloadavg())} at start; mireg sources "
-          f"sha256 {source_fingerprint()}, "
-          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})\n")
+    print(
+        f"# mireg registration benchmarks ({os.cpu_count()} cores, load average "
+        f"{', '.join(f'{x:.2f}' for x in os.getloadavg())} at start; mireg sources "
+        f"sha256 {source_fingerprint()}, "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})\n"
+    )
     if "SimpleITK" not in peers:
-        print("SimpleITK is not installed: its columns are left out "
-              "(pip install 'mireg[bench]').\n")
+        print(
+            "SimpleITK is not installed: its columns are left out (pip install 'mireg[bench]').\n"
+        )
     if "dipy" not in peers:
         print("dipy is not installed: its columns are left out (optional peer).\n")
     if peers and not args.skip_check:
-        print("Peer matrix conversions checked (index order, against each peer's own "
-              "resampler and on cases it solves):")
+        print(
+            "Peer matrix conversions checked (index order, against each peer's own "
+            "resampler and on cases it solves):"
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for name, value in check_conversions().items():
@@ -175,22 +189,32 @@ def main(argv=()):
         case = rc.get_case(name)
         row = {"case": case}
         row["mireg"] = best_of(rc.run_mireg, case, MIREG_REPEATS, warmup=True)
-        print(f"[{time.perf_counter() - started:6.1f} s] {name}: mireg "
-              f"{row['mireg'][0]:.4g} {case.unit} in {row['mireg'][1]:.3f} s "
-              f"(runs {', '.join(f'{t:.3f}' for t in row['mireg'][2])})",
-              file=sys.stderr, flush=True)
+        print(
+            f"[{time.perf_counter() - started:6.1f} s] {name}: mireg "
+            f"{row['mireg'][0]:.4g} {case.unit} in {row['mireg'][1]:.3f} s "
+            f"(runs {', '.join(f'{t:.3f}' for t in row['mireg'][2])})",
+            file=sys.stderr,
+            flush=True,
+        )
         for peer, function in peers.items():
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 row[peer] = run_peer(function, case)
-            print(f"[{time.perf_counter() - started:6.1f} s] {name}: {peer} "
-                  f"{row[peer][0]} in {row[peer][1]:.3f} s", file=sys.stderr, flush=True)
+            print(
+                f"[{time.perf_counter() - started:6.1f} s] {name}: {peer} "
+                f"{row[peer][0]} in {row[peer][1]:.3f} s",
+                file=sys.stderr,
+                flush=True,
+            )
         if case.ndim == 2:
             row["reference"] = run_reference(case)
-            print(f"[{time.perf_counter() - started:6.1f} s] {name}: reference "
-                  f"{row['reference'][0]} in {row['reference'][1]:.3f} s (runs "
-                  f"{', '.join(f'{t:.2f}' for t in row['reference'][2])})",
-                  file=sys.stderr, flush=True)
+            print(
+                f"[{time.perf_counter() - started:6.1f} s] {name}: reference "
+                f"{row['reference'][0]} in {row['reference'][1]:.3f} s (runs "
+                f"{', '.join(f'{t:.2f}' for t in row['reference'][2])})",
+                file=sys.stderr,
+                flush=True,
+            )
         else:
             row["reference"] = ("(2-D only)", math.nan, [])
         rows.append(row)
@@ -215,23 +239,32 @@ def main(argv=()):
         mireg_error, mireg_seconds = row["mireg"][0], row["mireg"][1]
         timed_peers = {p: row[p] for p in peers if not math.isnan(row[p][1])}
         fastest = min(timed_peers, key=lambda p: timed_peers[p][1], default=None)
-        good = {p: r for p, r in timed_peers.items()
-                if not isinstance(r[0], str) and r[0] < accurate}
+        good = {
+            p: r for p, r in timed_peers.items() if not isinstance(r[0], str) and r[0] < accurate
+        }
         fastest_good = min(good, key=lambda p: good[p][1], default=None)
         cells.append(fmt_ratio(row["reference"][1], mireg_seconds))
-        cells.append(fmt_ratio(timed_peers[fastest][1], mireg_seconds, fastest)
-                     if fastest else "–")
-        cells.append(fmt_ratio(good[fastest_good][1], mireg_seconds, fastest_good)
-                     if fastest_good else "none accurate")
+        cells.append(
+            fmt_ratio(timed_peers[fastest][1], mireg_seconds, fastest) if fastest else "–"
+        )
+        cells.append(
+            fmt_ratio(good[fastest_good][1], mireg_seconds, fastest_good)
+            if fastest_good
+            else "none accurate"
+        )
         print("| " + " | ".join(cells) + " |")
         if not mireg_error < case.bound:
-            failures.append(f"{case.name}: mireg error {mireg_error:.3g} {case.unit} "
-                            f"above its bound {case.bound} {case.unit}")
+            failures.append(
+                f"{case.name}: mireg error {mireg_error:.3g} {case.unit} "
+                f"above its bound {case.bound} {case.unit}"
+            )
         for p in timed_peers:
             if timed_peers[p][1] < mireg_seconds:
-                failures.append(f"{case.name}: mireg ({mireg_seconds:.3f} s) slower than "
-                                f"{p} ({timed_peers[p][1]:.3f} s, error "
-                                f"{fmt_error(timed_peers[p][0], case, accurate)})")
+                failures.append(
+                    f"{case.name}: mireg ({mireg_seconds:.3f} s) slower than "
+                    f"{p} ({timed_peers[p][1]:.3f} s, error "
+                    f"{fmt_error(timed_peers[p][0], case, accurate)})"
+                )
 
     cfg = SITK_SETTINGS
     notes = [
@@ -243,8 +276,8 @@ def main(argv=()):
         f"min of {PEER_REPEATS} ({SLOW_PEER_REPEATS} when a run takes over "
         f"{SLOW_PEER_SECONDS:.0f} s); the reference min of 2 (one run when it takes over "
         f"10 s), cut off after {REFERENCE_TIMEOUT:.0f} s. "
-        "\"fastest peer\" is over SimpleITK and dipy "
-        "whatever their error; \"fastest accurate peer\" only over those within the goal.",
+        '"fastest peer" is over SimpleITK and dipy '
+        'whatever their error; "fastest accurate peer" only over those within the goal.',
         "mireg: `mireg.register(reference, moving, spacing=...)` with its defaults "
         "(rigid, alignment metric).",
         f"SimpleITK (tutorial settings): Mattes MI {cfg['bins']} bins, RANDOM sampling "

@@ -3,8 +3,9 @@
 Normalised mutual information (Studholme et al. 1999) combined with gradient
 information (Pluim, Maintz & Viergever 2000), on Numba kernels.
 """
-from .batch import register_many
+
 from .alignment_metric import AlignmentMetric
+from .batch import register_many
 from .gradient import alignment, gradient_information, gradient_similarity
 from .metrics import joint_histogram, mutual_information, normalized_mutual_information
 from .registration import RegistrationResult, register, warp

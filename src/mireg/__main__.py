@@ -1,4 +1,5 @@
 """``python -m mireg``: the ``mireg`` command (see :mod:`mireg.cli`)."""
+
 import sys
 
 from .cli import main

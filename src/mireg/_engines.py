@@ -10,6 +10,7 @@ task runs the serial kernels (:func:`_one_core`): the pool or the cluster
 already keeps the cores busy, and parallel kernels on top of each other
 only oversubscribe them.
 """
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -27,10 +28,13 @@ from .registration import METRICS, register
 
 ERRORS = ("raise", "return")
 REGISTER_OPTIONS = frozenset(inspect.signature(register).parameters) - {
-    "reference_image", "moving_image"}
+    "reference_image",
+    "moving_image",
+}
 
 
 # ---- argument checks ------------------------------------------------------
+
 
 def check_run_options(n_jobs, client, errors, register_kwargs, jobs_name="n_jobs"):
     """Raise on a bad ``errors``, ``n_jobs`` (named ``jobs_name`` in the
@@ -38,10 +42,13 @@ def check_run_options(n_jobs, client, errors, register_kwargs, jobs_name="n_jobs
     if errors not in ERRORS:
         raise ValueError(f"`errors` must be one of {ERRORS}, got {errors!r}")
     if client is not None and n_jobs is not None:
-        raise ValueError(f"give `n_jobs` (local threads) or `client` (a dask cluster), "
-                         f"not both; got n_jobs={n_jobs!r} and client={client!r}")
-    if n_jobs is not None and (isinstance(n_jobs, bool)
-                               or not isinstance(n_jobs, numbers.Integral) or n_jobs < 1):
+        raise ValueError(
+            f"give `n_jobs` (local threads) or `client` (a dask cluster), "
+            f"not both; got n_jobs={n_jobs!r} and client={client!r}"
+        )
+    if n_jobs is not None and (
+        isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs < 1
+    ):
         raise ValueError(f"`{jobs_name}` must be an integer >= 1, got {n_jobs!r}")
     check_register_options(register_kwargs, "register_kwargs")
 
@@ -51,16 +58,20 @@ def check_register_options(options, name):
     fail on alike (named ``name`` in the message), before any work."""
     unknown = sorted(set(options) - REGISTER_OPTIONS)
     if unknown:
-        raise TypeError(f"`{name}`: unknown mireg.register option(s) {unknown}; "
-                        f"known: {sorted(REGISTER_OPTIONS)}")
+        raise TypeError(
+            f"`{name}`: unknown mireg.register option(s) {unknown}; "
+            f"known: {sorted(REGISTER_OPTIONS)}"
+        )
     if "transform" in options and options["transform"] not in tf.TRANSFORMS:
-        raise ValueError(f"`transform` must be one of {tf.TRANSFORMS}, "
-                         f"got {options['transform']!r}")
+        raise ValueError(
+            f"`transform` must be one of {tf.TRANSFORMS}, got {options['transform']!r}"
+        )
     if "metric" in options and options["metric"] not in METRICS:
         raise ValueError(f"`metric` must be one of {METRICS}, got {options['metric']!r}")
 
 
 # ---- one task ---------------------------------------------------------------
+
 
 def register_one(reference, moving, options, errors):
     """One pair, on a pool thread or a dask worker; with ``errors="return"``
@@ -74,6 +85,7 @@ def register_one(reference, moving, options, errors):
 
 
 # ---- where the work runs ----------------------------------------------------
+
 
 def _one_core(function, *args):
     """``function(*args)`` with Numba's serial kernels in this thread.
@@ -99,14 +111,16 @@ class _Local:
 
     def __init__(self, n_jobs):
         self.window = 1 if n_jobs == 1 else 2 * n_jobs
-        self.pool = None if n_jobs == 1 else concurrent.futures.ThreadPoolExecutor(
-            n_jobs, thread_name_prefix="mireg")
+        self.pool = (
+            None
+            if n_jobs == 1
+            else concurrent.futures.ThreadPoolExecutor(n_jobs, thread_name_prefix="mireg")
+        )
 
     def submit(self, batch):
         """Futures for ``[(index, function, arguments), ...]``."""
         if self.pool is not None:
-            return [self.pool.submit(_one_core, function, *args)
-                    for _, function, args in batch]
+            return [self.pool.submit(_one_core, function, *args) for _, function, args in batch]
         futures = []
         for _, function, args in batch:
             future = concurrent.futures.Future()
@@ -142,8 +156,8 @@ class _Dask:
             for _, _, args in planned:
                 for key in {id(a) for a in _arrays_in(args)}:
                     self.planned[key] = self.planned.get(key, 0) + 1
-        self.remote = {}        # id(array) -> [array, future, uses outstanding]
-        self.uses = {}          # task index -> ids of the arrays it uses
+        self.remote = {}  # id(array) -> [array, future, uses outstanding]
+        self.uses = {}  # task index -> ids of the arrays it uses
 
     def submit(self, batch):
         fresh = {}
@@ -163,8 +177,7 @@ class _Dask:
                 for key in used:
                     self.remote[key][2] += 1
             self.uses[index] = used
-            out.append(self.client.submit(_one_core, function, *self._swap(args),
-                                          pure=False))
+            out.append(self.client.submit(_one_core, function, *self._swap(args), pure=False))
         return out
 
     def _swap(self, args):
@@ -174,6 +187,7 @@ class _Dask:
             if isinstance(value, dict):
                 return {k: remote(v) for k, v in value.items()}
             return value
+
         return tuple(remote(a) for a in args)
 
     def release(self, index):
@@ -288,9 +302,11 @@ class Progress:
         if self.total:
             filled = int(24 * self.done / self.total)
             left = elapsed / self.done * (self.total - self.done)
-            text = (f"{self.label} [{'#' * filled}{'.' * (24 - filled)}] "
-                    f"{self.done}/{self.total}, {self.failed} failed, "
-                    f"{elapsed:.0f} s, ~{left:.0f} s left")
+            text = (
+                f"{self.label} [{'#' * filled}{'.' * (24 - filled)}] "
+                f"{self.done}/{self.total}, {self.failed} failed, "
+                f"{elapsed:.0f} s, ~{left:.0f} s left"
+            )
         else:
             text = f"{self.label} {self.done} done, {self.failed} failed, {elapsed:.0f} s"
         self.stream.write(("\r" + text + "\x1b[K") if self.tty else text + "\n")
@@ -300,4 +316,3 @@ class Progress:
         if self.tty and self.done:
             self.stream.write("\n")
             self.stream.flush()
-

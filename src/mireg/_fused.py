@@ -15,6 +15,7 @@ sigma, mode='constant', cval=0, truncate=TRUNCATE)`` of the float64 image
 (``half_kernel`` gives scipy's weights), and the gradients the same bits
 as ``np.gradient`` of it.
 """
+
 from __future__ import annotations
 
 import collections
@@ -30,8 +31,17 @@ from ._kernels.agreement import agreement_stacks
 from ._parallel import run_kernel
 from ._validation import as_image, kernel_view, positive_float
 
-__all__ = ["TRUNCATE", "THRESHOLD", "FusedSum", "half_kernel", "check_axes", "smooth",
-           "gradient_stack", "fused_sum", "stacked_sum"]
+__all__ = [
+    "TRUNCATE",
+    "THRESHOLD",
+    "FusedSum",
+    "half_kernel",
+    "check_axes",
+    "smooth",
+    "gradient_stack",
+    "fused_sum",
+    "stacked_sum",
+]
 
 # Gaussian kernels reach 4 standard deviations out (scipy's default).
 TRUNCATE = 4.0
@@ -62,7 +72,7 @@ def half_kernel(sigma):
         return np.ones(1)
     radius = int(TRUNCATE * float(sigma) + 0.5)
     x = np.arange(-radius, radius + 1)
-    phi = np.exp(-0.5 / (sigma * sigma) * x ** 2)
+    phi = np.exp(-0.5 / (sigma * sigma) * x**2)
     phi = phi / phi.sum()
     return np.ascontiguousarray(phi[radius:])
 
@@ -74,8 +84,9 @@ def _axis_sigmas(sigma, ndim):
     try:
         values = list(sigma)
     except TypeError:
-        raise TypeError(f"`sigma` must be a number or a sequence of numbers, "
-                        f"got {sigma!r}") from None
+        raise TypeError(
+            f"`sigma` must be a number or a sequence of numbers, got {sigma!r}"
+        ) from None
     if len(values) != ndim:
         raise ValueError(f"`sigma` has {len(values)} values for a {ndim}-D image")
     return tuple(positive_float(s, "sigma", allow_zero=True) for s in values)
@@ -88,7 +99,8 @@ def check_axes(shape, names):
         who = " and ".join(f"`{n}`" for n in names)
         raise ValueError(
             f"{who} {'have' if len(names) > 1 else 'has'} shape {shape}: a gradient "
-            f"needs at least 2 samples along every axis")
+            f"needs at least 2 samples along every axis"
+        )
 
 
 def smooth(image, sigma):
@@ -117,12 +129,21 @@ def smooth(image, sigma):
         if s <= 1e-15:
             continue
         before = int(np.prod(shape[:axis], dtype=np.int64))
-        after = int(np.prod(shape[axis + 1:], dtype=np.int64))
+        after = int(np.prod(shape[axis + 1 :], dtype=np.int64))
         dst = np.empty(array.size)
         rows = max(1, GAUSSIAN_BLOCK_SAMPLES // after)
-        run_kernel(gaussian.smooth_axis, gaussian.smooth_axis_parallel,
-                   src, dst, half_kernel(s), before, shape[axis], after, rows,
-                   size=array.size)
+        run_kernel(
+            gaussian.smooth_axis,
+            gaussian.smooth_axis_parallel,
+            src,
+            dst,
+            half_kernel(s),
+            before,
+            shape[axis],
+            after,
+            rows,
+            size=array.size,
+        )
         src = result = dst
     if result is None:
         result = np.array(array, dtype=np.float64, order="C")
@@ -191,13 +212,37 @@ def fused_sum(xa, xb, given, shape, half, check, mask, out, track=False):
         args = (xa, xb, g[0], g[1], n0, n1, h0, half, THRESHOLD, check, track, mask, out)
         # a single row is not split: the serial kernel, whatever the size
         size = xb.size if n0 > 1 else 0
-        result = run_kernel(kernels.agreement_2d, kernels.agreement_2d_parallel, *args,
-                            size=size, min_size=GRADIENT_PARALLEL_MIN_SIZE)
+        result = run_kernel(
+            kernels.agreement_2d,
+            kernels.agreement_2d_parallel,
+            *args,
+            size=size,
+            min_size=GRADIENT_PARALLEL_MIN_SIZE,
+        )
     else:
-        args = (xa, xb, g[0], g[1], g[2], *shape, half, half, half, THRESHOLD, check, track,
-                mask, out)
-        result = run_kernel(kernels.agreement_3d, kernels.agreement_3d_parallel, *args,
-                            size=xb.size, min_size=GRADIENT_PARALLEL_MIN_SIZE)
+        args = (
+            xa,
+            xb,
+            g[0],
+            g[1],
+            g[2],
+            *shape,
+            half,
+            half,
+            half,
+            THRESHOLD,
+            check,
+            track,
+            mask,
+            out,
+        )
+        result = run_kernel(
+            kernels.agreement_3d,
+            kernels.agreement_3d_parallel,
+            *args,
+            size=xb.size,
+            min_size=GRADIENT_PARALLEL_MIN_SIZE,
+        )
     total, finite, lo_a, hi_a, lo_b, hi_b = result
     return FusedSum(total, finite, (lo_a, hi_a), (lo_b, hi_b))
 
@@ -208,5 +253,13 @@ def stacked_sum(ga, gb, mask, out_map=None):
     into ``out_map`` (float64 of the shape) if given."""
     out = np.empty(0) if out_map is None else out_map.reshape(-1)
     n_rows = ga.shape[1]  # the sum is chunked along the first image axis
-    return float(agreement_stacks(ga.reshape(ga.shape[0], -1), gb.reshape(gb.shape[0], -1),
-                                  THRESHOLD, mask, out, np.empty(n_rows)))
+    return float(
+        agreement_stacks(
+            ga.reshape(ga.shape[0], -1),
+            gb.reshape(gb.shape[0], -1),
+            THRESHOLD,
+            mask,
+            out,
+            np.empty(n_rows),
+        )
+    )

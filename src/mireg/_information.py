@@ -15,6 +15,7 @@ Each function runs one kernel (serial or parallel, see ``_parallel``):
 counts are NumPy's and the entropies scikit-image's.  Values reach the
 kernels as flat kernel views (``_validation.kernel_view``) of one size.
 """
+
 from __future__ import annotations
 
 import math
@@ -26,8 +27,15 @@ from ._kernels import histogram, ranges
 from ._kernels.entropy import entropies
 from ._parallel import run_kernel
 
-__all__ = ["LOG_TABLE", "checked_ranges", "histogram_edges", "kernel_edges", "joint_counts",
-           "information_from_counts", "information_from_ranges"]
+__all__ = [
+    "LOG_TABLE",
+    "checked_ranges",
+    "histogram_edges",
+    "kernel_edges",
+    "joint_counts",
+    "information_from_counts",
+    "information_from_ranges",
+]
 
 # log(c) for the counts most bins hold; entropies() falls back to np.log above
 LOG_TABLE = np.log(np.maximum(np.arange(1 << 16, dtype=np.float64), 1.0))
@@ -38,9 +46,15 @@ _FLOAT64 = np.dtype(np.float64)
 def checked_ranges(values0, values1, names):
     """((min0, max0), (min1, max1)) of two flat kernel views of one size, in
     one pass each; ValueError naming the argument on NaN or inf."""
-    found = run_kernel(ranges.value_ranges, ranges.value_ranges_parallel, values0, values1,
-                       size=values0.size, seconds_per_item=SERIAL_RANGE_SECONDS)
-    for (lo, hi, finite), values, name in zip(found, (values0, values1), names):
+    found = run_kernel(
+        ranges.value_ranges,
+        ranges.value_ranges_parallel,
+        values0,
+        values1,
+        size=values0.size,
+        seconds_per_item=SERIAL_RANGE_SECONDS,
+    )
+    for (_, _, finite), values, name in zip(found, (values0, values1), names):
         if not finite:
             _raise_nonfinite(values, name)
     return found[0][:2], found[1][:2]
@@ -50,8 +64,8 @@ def _raise_nonfinite(values, name):
     n_nan = int(np.count_nonzero(np.isnan(values)))
     n_inf = int(np.count_nonzero(np.isinf(values)))
     raise ValueError(
-        f"`{name}` contains {n_nan} NaN and {n_inf} infinite value(s); "
-        f"mask or replace them first")
+        f"`{name}` contains {n_nan} NaN and {n_inf} infinite value(s); mask or replace them first"
+    )
 
 
 def histogram_edges(lo, hi, common_dtype, n_bins, name="image"):
@@ -81,8 +95,8 @@ def histogram_edges(lo, hi, common_dtype, n_bins, name="image"):
 
 def _raise_too_wide(lo, hi, n_bins, dtype, name):
     raise ValueError(
-        f"`{name}` spans [{lo}, {hi}], a range too wide to split into "
-        f"{n_bins} bins in {dtype}")
+        f"`{name}` spans [{lo}, {hi}], a range too wide to split into {n_bins} bins in {dtype}"
+    )
 
 
 def kernel_edges(edges):
@@ -94,9 +108,16 @@ def kernel_edges(edges):
 def joint_counts(values0, values1, edges0, edges1):
     """Joint histogram (int64) of two flat kernel views on these edges."""
     e0, e1 = kernel_edges(edges0), kernel_edges(edges1)
-    return run_kernel(histogram.joint_histogram, histogram.joint_histogram_parallel,
-                      values0, values1, e0, e1, size=values0.size,
-                      seconds_per_item=SERIAL_PAIR_SECONDS)
+    return run_kernel(
+        histogram.joint_histogram,
+        histogram.joint_histogram_parallel,
+        values0,
+        values1,
+        e0,
+        e1,
+        size=values0.size,
+        seconds_per_item=SERIAL_PAIR_SECONDS,
+    )
 
 
 def information_from_counts(counts, edges0, edges1, normalized, names=("image0", "image1")):
@@ -110,8 +131,9 @@ def information_from_counts(counts, edges0, edges1, normalized, names=("image0",
     return _from_entropies(h0, h1, h01, normalized, names)
 
 
-def information_from_ranges(values0, values1, common, range0, range1, n_bins, normalized,
-                            names=("image0", "image1")):
+def information_from_ranges(
+    values0, values1, common, range0, range1, n_bins, normalized, names=("image0", "image1")
+):
     """:func:`mireg.mutual_information` of two flat kernel views of the same
     size whose minimum and maximum (in their own dtypes) are already known
     and finite, e.g. from a pass that read them for something else
@@ -122,9 +144,17 @@ def information_from_ranges(values0, values1, common, range0, range1, n_bins, no
     if edges0.dtype.itemsize == 2:  # float16 widths: NumPy's, from np.diff
         counts = joint_counts(values0, values1, edges0, edges1)
         return information_from_counts(counts, edges0, edges1, normalized, names)
-    h0, h1, h01 = run_kernel(histogram.information, histogram.information_parallel,
-                             values0, values1, edges0, edges1, LOG_TABLE,
-                             size=values0.size, seconds_per_item=SERIAL_PAIR_SECONDS)
+    h0, h1, h01 = run_kernel(
+        histogram.information,
+        histogram.information_parallel,
+        values0,
+        values1,
+        edges0,
+        edges1,
+        LOG_TABLE,
+        size=values0.size,
+        seconds_per_item=SERIAL_PAIR_SECONDS,
+    )
     return _from_entropies(h0, h1, h01, normalized, names)
 
 
@@ -136,5 +166,6 @@ def _from_entropies(h0, h1, h01, normalized, names):
         raise ValueError(
             f"the joint histogram of `{names[0]}` and `{names[1]}` has a single "
             f"occupied bin (both images constant, or bins=1): their joint entropy "
-            f"is 0 and NMI = 0/0 is undefined")
+            f"is 0 and NMI = 0/0 is undefined"
+        )
     return np.float64((h0 + h1) / h01)

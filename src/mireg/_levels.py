@@ -21,6 +21,7 @@ parameters stay in physical units across levels: the true scale between
 grids, no blind x2.  Kernel arrays are 3-D (a 2-D image is a
 (1, rows, cols) volume): see ``_kernels/records.py``.
 """
+
 from __future__ import annotations
 
 import math
@@ -29,15 +30,15 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage.transform import resize
 
+from . import _fused
+from . import transforms as tf
+from ._config import MIN_OVERLAP_FRACTION
+from ._information import LOG_TABLE
 from ._kernels import cost as _cost
 from ._kernels import powell as _powell
 from ._kernels import samples as _samples
 from ._kernels.modes import metric_code, transform_code
 from ._kernels.records import Criterion, LevelData, PowellOptions, Transform
-from . import _fused
-from . import transforms as tf
-from ._information import LOG_TABLE
-from ._config import MIN_OVERLAP_FRACTION
 
 
 def downsample(image, shrink, *, is_mask=False):
@@ -62,8 +63,7 @@ def downsample(image, shrink, *, is_mask=False):
     padded = np.pad(image, [(r, r) for r in radii], mode="reflect")
     inner = tuple(slice(r, r + n) for r, n in zip(radii, image.shape))
     filtered = _fused.smooth(padded, sigma)[inner]
-    out = ndi.zoom(filtered, [1 / f for f in factors], order=1, mode="mirror",
-                   grid_mode=True)
+    out = ndi.zoom(filtered, [1 / f for f in factors], order=1, mode="mirror", grid_mode=True)
     return np.clip(out, image.min(), image.max(), out=out)
 
 
@@ -129,8 +129,8 @@ def _embed_affine(matrix):
     """(ndim+1)-square homogeneous matrix -> 4x4, identity on unused axes."""
     ndim = matrix.shape[0] - 1
     out = np.eye(4)
-    out[3 - ndim:3, 3 - ndim:3] = matrix[:ndim, :ndim]
-    out[3 - ndim:3, 3] = matrix[:ndim, ndim]
+    out[3 - ndim : 3, 3 - ndim : 3] = matrix[:ndim, :ndim]
+    out[3 - ndim : 3, 3] = matrix[:ndim, ndim]
     return out
 
 
@@ -158,17 +158,23 @@ def _moving_data(mov, shrink, *, moving_mask, sigma, spacing, cubic, n_bins):
     # interleaved (..., ndim): a corner's components in one load; float32
     # (as the reference's in the table): half the memory of a volume's stack,
     # so fewer cache misses per evaluation
-    grad = _samples.interleaved_gradient(_embed3(smoothed(mov, sigma, spacing)),
-                                         np.asarray(spacing, float))
+    grad = _samples.interleaved_gradient(
+        _embed3(smoothed(mov, sigma, spacing)), np.asarray(spacing, float)
+    )
     if moving_mask is not None:
         mask = np.ascontiguousarray(
-            _embed3(downsample(moving_mask, shrink, is_mask=True)), dtype=np.uint8)
+            _embed3(downsample(moving_mask, shrink, is_mask=True)), dtype=np.uint8
+        )
     else:
         mask = np.zeros((0, 0, 0), np.uint8)  # the kernels' type, never read
-    return {"moving": np.ascontiguousarray(_embed3(coefficients), dtype=np.float64),
-            "moving_grad": grad, "moving_mask": mask,
-            "has_moving_mask": moving_mask is not None,
-            "moving_lo": lo, "moving_scale": n_bins / (hi - lo)}
+    return {
+        "moving": np.ascontiguousarray(_embed3(coefficients), dtype=np.float64),
+        "moving_grad": grad,
+        "moving_mask": mask,
+        "has_moving_mask": moving_mask is not None,
+        "moving_lo": lo,
+        "moving_scale": n_bins / (hi - lo),
+    }
 
 
 class Level:
@@ -211,9 +217,24 @@ class Level:
         "no overlap".
     """
 
-    def __init__(self, reference, moving, shrink, *, spacing, sigma, bins,
-                 reference_mask, moving_mask, cubic, max_samples, center, kind,
-                 use_gradient, pyramids=None):
+    def __init__(
+        self,
+        reference,
+        moving,
+        shrink,
+        *,
+        spacing,
+        sigma,
+        bins,
+        reference_mask,
+        moving_mask,
+        cubic,
+        max_samples,
+        center,
+        kind,
+        use_gradient,
+        pyramids=None,
+    ):
         ndim = reference.ndim
         self.ndim = ndim
         self.shrink = shrink
@@ -236,18 +257,37 @@ class Level:
         self.n_bins = n_bins
         lo, hi = float(ref.min()), float(ref.max())
         table = _samples.fill_table(
-            _embed3(ref), _embed3(smoothed(ref, sigma, ref_spacing)),
-            np.asarray(ref_spacing, float), _embed3(keep), lo, n_bins / (hi - lo), n_bins)
-        moving_fields = _moving_data(mov, shrink, moving_mask=moving_mask, sigma=sigma,
-                                     spacing=mov_spacing, cubic=cubic, n_bins=n_bins)
-        self.data = LevelData(table=table, **moving_fields, n_bins=n_bins, cubic=cubic,
-                              use_gradient=use_gradient, log_table=LOG_TABLE)
+            _embed3(ref),
+            _embed3(smoothed(ref, sigma, ref_spacing)),
+            np.asarray(ref_spacing, float),
+            _embed3(keep),
+            lo,
+            n_bins / (hi - lo),
+            n_bins,
+        )
+        moving_fields = _moving_data(
+            mov,
+            shrink,
+            moving_mask=moving_mask,
+            sigma=sigma,
+            spacing=mov_spacing,
+            cubic=cubic,
+            n_bins=n_bins,
+        )
+        self.data = LevelData(
+            table=table,
+            **moving_fields,
+            n_bins=n_bins,
+            cubic=cubic,
+            use_gradient=use_gradient,
+            log_table=LOG_TABLE,
+        )
         self.min_overlap = max(8, int(MIN_OVERLAP_FRACTION * n_samples))
 
         # the fixed part of every Transform record of this level
         self.kind = transform_code(kind)
         self.center = np.zeros(3)
-        self.center[3 - ndim:] = center
+        self.center[3 - ndim :] = center
         self.ref_grid = _embed_affine(ref_grid)
         self.mov_inverse = _embed_affine(np.linalg.inv(mov_grid))
 
@@ -257,9 +297,15 @@ class Level:
 
     def transform(self, origin, units):
         """The ``records.Transform`` of parameters ``origin + x * units``."""
-        return Transform(origin=origin, units=units, kind=self.kind, ndim=self.ndim,
-                         center=self.center, ref_grid=self.ref_grid,
-                         mov_inverse=self.mov_inverse)
+        return Transform(
+            origin=origin,
+            units=units,
+            kind=self.kind,
+            ndim=self.ndim,
+            center=self.center,
+            ref_grid=self.ref_grid,
+            mov_inverse=self.mov_inverse,
+        )
 
     def criterion(self, metric):
         """The ``records.Criterion`` scoring ``metric`` at this level."""
@@ -278,8 +324,9 @@ class Level:
             return _cost.evaluate_parallel(self.data, matrix, rotation, n_chunks)
         return _cost.evaluate_at(x, transform, self.data)
 
-    def minimize(self, origin, units, metric, bounds, direc, xtol, ftol, maxfev,
-                 maxiter=None, n_chunks=0):
+    def minimize(
+        self, origin, units, metric, bounds, direc, xtol, ftol, maxfev, maxiter=None, n_chunks=0
+    ):
         """Powell (scipy's bounded variant, ported) on ``metric`` from
         ``origin``, in one serial nogil call: (x, cost, evaluations).
         A 2-D ``origin`` runs from each row in the same call (the rows
@@ -287,20 +334,24 @@ class Level:
         reach = np.asarray(bounds, dtype=np.float64)
         origin = np.asarray(origin, dtype=np.float64)
         options = PowellOptions(
-            lower=reach[:, 0].copy(), upper=reach[:, 1].copy(),
-            direc=np.asarray(direc, dtype=np.float64), xtol=float(xtol), ftol=float(ftol),
+            lower=reach[:, 0].copy(),
+            upper=reach[:, 1].copy(),
+            direc=np.asarray(direc, dtype=np.float64),
+            xtol=float(xtol),
+            ftol=float(ftol),
             maxfev=int(maxfev),
-            maxiter=int(np.iinfo(np.int64).max if maxiter is None else maxiter))
+            maxiter=int(np.iinfo(np.int64).max if maxiter is None else maxiter),
+        )
         criterion = self.criterion(metric)
         if origin.ndim == 1:
             transform = self.transform(origin, units)
-            return _powell.minimize(np.zeros(units.size), options, criterion, transform,
-                                    self.data)
+            return _powell.minimize(np.zeros(units.size), options, criterion, transform, self.data)
         # each run replaces the origin (of the first row's record) by its row
         transform = self.transform(origin[0], units)
         if n_chunks:
-            return _powell.minimize_each_parallel(origin, options, criterion, transform,
-                                                  self.data, n_chunks)
+            return _powell.minimize_each_parallel(
+                origin, options, criterion, transform, self.data, n_chunks
+            )
         return _powell.minimize_each(origin, options, criterion, transform, self.data)
 
     def stats_grid(self, xs, origin, units, n_chunks=0, *, use_gradient=None):

@@ -19,6 +19,7 @@ Parameters are optimised in scaled units ``x`` about an origin,
 The Numba kernels driven through ``_levels.Level`` are
 ``_kernels/cost.py`` and ``_kernels/powell.py``.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -31,10 +32,10 @@ import numpy as np
 from scipy import optimize
 
 from . import transforms as tf
+from ._config import COARSE_MAXITER, PARALLEL_MIN_SAMPLES
 from ._kernels import cost as _cost
 from ._levels import Level, Pyramid
 from ._parallel import parallel_chunks
-from ._config import COARSE_MAXITER, PARALLEL_MIN_SAMPLES
 
 logger = logging.getLogger("mireg")
 
@@ -69,8 +70,11 @@ def search_grid(ndim, kind, extent, max_angle, max_shift):
     else:
         shift_steps = np.linspace(-max_shift, max_shift, 3)
         a = math.radians(min(max_angle, 20.0))
-        rotations = (np.array(list(itertools.product((-a, 0.0, a), repeat=3)))
-                     if n_rot else np.zeros((1, 0)))
+        rotations = (
+            np.array(list(itertools.product((-a, 0.0, a), repeat=3)))
+            if n_rot
+            else np.zeros((1, 0))
+        )
     axes = np.meshgrid(*[shift_steps * e for e in extent], indexing="ij")
     shifts = np.stack([g.reshape(-1) for g in axes], axis=1)
     n_r, n_t = len(rotations), len(shifts)
@@ -109,9 +113,12 @@ class Objective:
             self.serial_seconds = time.perf_counter() - start
         elif self.parallel:
             # same bits either way; parallel only while it beats serial
-            with parallel_chunks(self.level.n_samples, PARALLEL_MIN_SAMPLES,
-                                 serial_seconds=self.serial_seconds,
-                                 kernel="cost") as n_chunks:
+            with parallel_chunks(
+                self.level.n_samples,
+                PARALLEL_MIN_SAMPLES,
+                serial_seconds=self.serial_seconds,
+                kernel="cost",
+            ) as n_chunks:
                 stats = self.level.stats(x, self.origin, self.units, n_chunks)
         else:
             stats = self.level.stats(x, self.origin, self.units)
@@ -147,28 +154,39 @@ def powell(level, metric, origin, units, shrink, maxiter=None):
     # golden-section steps in every line search
     reach = 3.0 * shrink if shrink > 1 else 1.5
     bounds = [(-reach, reach)] * n
-    options = {"xtol": 0.05 * shrink, "ftol": 1e-4, "direc": np.eye(n) * min(4.0, shrink),
-               "maxfev": 200 * n, "maxiter": maxiter}
+    options = {
+        "xtol": 0.05 * shrink,
+        "ftol": 1e-4,
+        "direc": np.eye(n) * min(4.0, shrink),
+        "maxfev": 200 * n,
+        "maxiter": maxiter,
+    }
     # serial evaluations (a small level, or one core: register_many's
     # tasks) run the whole optimisation in Numba, without the GIL
     serial = level.n_samples < PARALLEL_MIN_SAMPLES or numba.get_num_threads() < 2
     if serial and np.ndim(origin) == 2:
         # one run from each row, the rows on both cores
-        with parallel_chunks(len(origin) * level.n_samples * 100, PARALLEL_MIN_SAMPLES,
-                             kernel="polish") as n_chunks:
-            x, cost, nfev = level.minimize(origin, units, metric, bounds, **options,
-                                           n_chunks=min(n_chunks, len(origin)))
+        with parallel_chunks(
+            len(origin) * level.n_samples * 100, PARALLEL_MIN_SAMPLES, kernel="polish"
+        ) as n_chunks:
+            x, cost, nfev = level.minimize(
+                origin, units, metric, bounds, **options, n_chunks=min(n_chunks, len(origin))
+            )
         return origin + x * units, cost, nfev
     if serial:
         x, cost, nfev = level.minimize(origin, units, metric, bounds, **options)
         return origin + x * units, cost, int(nfev)
     if np.ndim(origin) == 2:
         runs = [powell(level, metric, o, units, shrink, maxiter) for o in origin]
-        return (np.array([r[0] for r in runs]), np.array([r[1] for r in runs]),
-                np.array([r[2] for r in runs]))
+        return (
+            np.array([r[0] for r in runs]),
+            np.array([r[1] for r in runs]),
+            np.array([r[2] for r in runs]),
+        )
     objective = Objective(level, metric, origin, units)
-    res = optimize.minimize(objective, np.zeros(n), method="Powell", bounds=bounds,
-                            options=options)
+    res = optimize.minimize(
+        objective, np.zeros(n), method="Powell", bounds=bounds, options=options
+    )
     return objective.parameters(res.x), float(res.fun), objective.nfev
 
 
@@ -185,8 +203,7 @@ def search_shrink(shape, ndim):
     return shrink
 
 
-def global_search(level, kind, metric, extent, origin, units, max_angle, max_shift,
-                   keep=2):
+def global_search(level, kind, metric, extent, origin, units, max_angle, max_shift, keep=2):
     """Global search at a coarse level; returns (best start, evaluations).
 
     One kernel call evaluates the grid with both NMI (or ``metric``) and
@@ -198,8 +215,9 @@ def global_search(level, kind, metric, extent, origin, units, max_angle, max_shi
     polished by Powell on ``metric`` and the best polished one wins.
     """
     grid = search_grid(level.ndim, kind, extent, max_angle, max_shift)
-    with parallel_chunks(len(grid) * level.n_samples, PARALLEL_MIN_SAMPLES,
-                         kernel="search") as n_chunks:
+    with parallel_chunks(
+        len(grid) * level.n_samples, PARALLEL_MIN_SAMPLES, kernel="search"
+    ) as n_chunks:
         # G for the "alignment" ranking, whatever the level computes later
         stats = level.stats_grid(grid / units, origin, units, n_chunks, use_gradient=True)
     picks = []
@@ -213,6 +231,7 @@ def global_search(level, kind, metric, extent, origin, units, max_angle, max_shi
 
 
 # ---- the stages of register ------------------------------------------------
+
 
 def level_maker(inputs, shrinks, center, kind, metric):
     """``prepare(shrink, cubic, use_gradient=...)``: the ``Level`` of one
@@ -234,30 +253,49 @@ def level_maker(inputs, shrinks, center, kind, metric):
                 pyramid(min(reduced))
 
     def prepare(shrink, cubic, use_gradient=metric == "alignment"):
-        return Level(inputs.reference, inputs.moving, shrink, spacing=inputs.spacing,
-                     sigma=inputs.sigma, bins=inputs.n_bins,
-                     reference_mask=inputs.reference_mask, moving_mask=inputs.moving_mask,
-                     cubic=cubic, max_samples=inputs.max_samples, center=center, kind=kind,
-                     use_gradient=use_gradient, pyramids=pyramids)
+        return Level(
+            inputs.reference,
+            inputs.moving,
+            shrink,
+            spacing=inputs.spacing,
+            sigma=inputs.sigma,
+            bins=inputs.n_bins,
+            reference_mask=inputs.reference_mask,
+            moving_mask=inputs.moving_mask,
+            cubic=cubic,
+            max_samples=inputs.max_samples,
+            center=center,
+            kind=kind,
+            use_gradient=use_gradient,
+            pyramids=pyramids,
+        )
 
     return prepare
 
 
-def search_stage(prepare, shape, kind, metric, extent, params, units, max_angle,
-                 max_shift):
+def search_stage(prepare, shape, kind, metric, extent, params, units, max_angle, max_shift):
     """The global search on a coarse level: (start parameters, record)."""
     shrink = search_shrink(shape, len(shape))
     t0 = time.perf_counter()
     search_metric = "nmi" if metric == "alignment" else metric
     level = prepare(shrink, cubic=False, use_gradient=False)
-    params, n = global_search(level, kind, search_metric, extent, params, units,
-                              max_angle, max_shift)
-    record = {"shrink": shrink, "shape": level.shape, "stage": "search",
-              "samples": level.n_samples, "interpolation": "linear",
-              "parameters": params.copy(), "metric": float("nan"),
-              "evaluations": n, "seconds": time.perf_counter() - t0}
-    logger.info("global search at 1/%d: %d candidates tried, best %s",
-                shrink, n, np.round(params, 4))
+    params, n = global_search(
+        level, kind, search_metric, extent, params, units, max_angle, max_shift
+    )
+    record = {
+        "shrink": shrink,
+        "shape": level.shape,
+        "stage": "search",
+        "samples": level.n_samples,
+        "interpolation": "linear",
+        "parameters": params.copy(),
+        "metric": float("nan"),
+        "evaluations": n,
+        "seconds": time.perf_counter() - t0,
+    }
+    logger.info(
+        "global search at 1/%d: %d candidates tried, best %s", shrink, n, np.round(params, 4)
+    )
     return params, record
 
 
@@ -274,12 +312,27 @@ def powell_stage(prepare, shrink, finest, metric, params, units):
     if value == 0.0:
         raise ValueError(
             "the transform leaves (almost) no overlap between the images; "
-            "check `initial`, `spacing` and that the images show the same scene")
+            "check `initial`, `spacing` and that the images show the same scene"
+        )
     seconds = time.perf_counter() - t0
-    record = {"shrink": shrink, "shape": level.shape, "stage": "powell",
-              "samples": level.n_samples, "interpolation": "cubic" if finest else "linear",
-              "parameters": params.copy(), "metric": -value,
-              "evaluations": evaluations, "seconds": seconds}
-    logger.info("level 1/%d %s: parameters %s metric %.6g (%d evaluations, %.3f s)",
-                shrink, level.shape, np.round(params, 4), -value, evaluations, seconds)
+    record = {
+        "shrink": shrink,
+        "shape": level.shape,
+        "stage": "powell",
+        "samples": level.n_samples,
+        "interpolation": "cubic" if finest else "linear",
+        "parameters": params.copy(),
+        "metric": -value,
+        "evaluations": evaluations,
+        "seconds": seconds,
+    }
+    logger.info(
+        "level 1/%d %s: parameters %s metric %.6g (%d evaluations, %.3f s)",
+        shrink,
+        level.shape,
+        np.round(params, 4),
+        -value,
+        evaluations,
+        seconds,
+    )
     return params, value, record

@@ -29,6 +29,7 @@ Kernels whose results could depend on any of these choices (floating-point
 sums) split work into the same fixed chunks on both paths, so the result is
 the same bits whichever runs.
 """
+
 from __future__ import annotations
 
 import threading
@@ -37,9 +38,13 @@ import time
 import numba
 import numpy as np
 
-from ._config import (BACKOFF_MAX_SECONDS, BACKOFF_MIN_SECONDS, PARALLEL_MIN_SIZE, STALL_SLACK,
-                      STALLED)
-
+from ._config import (
+    BACKOFF_MAX_SECONDS,
+    BACKOFF_MIN_SECONDS,
+    PARALLEL_MIN_SIZE,
+    STALL_SLACK,
+    STALLED,
+)
 
 _SLOT = threading.Lock()
 _state = {"serial_until": 0.0, "warm": set(), "backoff": BACKOFF_MIN_SECONDS}
@@ -99,8 +104,7 @@ class parallel_chunks:
         return False
 
 
-def run_kernel(serial, parallel, *args, size, min_size=PARALLEL_MIN_SIZE,
-               seconds_per_item=None):
+def run_kernel(serial, parallel, *args, size, min_size=PARALLEL_MIN_SIZE, seconds_per_item=None):
     """``serial(*args)``, or ``parallel(*args, n_chunks)`` when
     :class:`parallel_chunks` grants chunks for ``size`` items of work.
 

@@ -4,6 +4,7 @@ Everything a Numba kernel must not see is settled here: argument types,
 shapes, dtypes the kernels are not compiled for, NaN/inf, empty inputs.
 Messages name the argument and the value received.
 """
+
 from __future__ import annotations
 
 import numbers
@@ -13,10 +14,18 @@ import numpy as np
 # The dtypes kernels are compiled for.  Others are viewed or converted to one
 # of these without widening to float64 (bool -> uint8 view, float16 -> float32).
 KERNEL_DTYPES = frozenset(
-    np.dtype(t) for t in (
-        np.uint8, np.uint16, np.uint32, np.uint64,
-        np.int8, np.int16, np.int32, np.int64,
-        np.float32, np.float64,
+    np.dtype(t)
+    for t in (
+        np.uint8,
+        np.uint16,
+        np.uint32,
+        np.uint64,
+        np.int8,
+        np.int16,
+        np.int32,
+        np.int64,
+        np.float32,
+        np.float64,
     )
 )
 
@@ -34,16 +43,15 @@ def as_image(image, name, *, min_ndim=1, allow_empty=False):
     elif hasattr(image, "__array__"):
         array = np.asarray(image)
     else:
-        raise TypeError(
-            f"`{name}` must be an array, got {type(image).__name__}")
+        raise TypeError(f"`{name}` must be an array, got {type(image).__name__}")
     if array.dtype.kind not in "biuf":
         raise TypeError(
-            f"`{name}` must have a boolean, integer or real floating dtype, "
-            f"got {array.dtype}")
+            f"`{name}` must have a boolean, integer or real floating dtype, got {array.dtype}"
+        )
     if array.ndim < min_ndim:
         raise ValueError(
-            f"`{name}` must have at least {min_ndim} dimension(s), "
-            f"got a {array.ndim}-D array")
+            f"`{name}` must have at least {min_ndim} dimension(s), got a {array.ndim}-D array"
+        )
     if array.size == 0 and not allow_empty:
         raise ValueError(f"`{name}` is empty (shape {array.shape})")
     return array
@@ -79,7 +87,8 @@ def check_finite(array, name):
         n_inf = int(np.isinf(array).sum())
         raise ValueError(
             f"`{name}` contains {n_nan} NaN and {n_inf} infinite value(s); "
-            f"mask or replace them first")
+            f"mask or replace them first"
+        )
 
 
 def same_ndim(image0, image1, names=("image0", "image1")):
@@ -87,7 +96,8 @@ def same_ndim(image0, image1, names=("image0", "image1")):
     if image0.ndim != image1.ndim:
         raise ValueError(
             f"`{names[0]}` and `{names[1]}` must have the same number of "
-            f"dimensions, got {image0.ndim}-D and {image1.ndim}-D")
+            f"dimensions, got {image0.ndim}-D and {image1.ndim}-D"
+        )
 
 
 def same_shape(image0, image1, names=("image0", "image1")):
@@ -96,7 +106,8 @@ def same_shape(image0, image1, names=("image0", "image1")):
     if image0.shape != image1.shape:
         raise ValueError(
             f"`{names[0]}` and `{names[1]}` must have the same shape, "
-            f"got {image0.shape} and {image1.shape}")
+            f"got {image0.shape} and {image1.shape}"
+        )
 
 
 def bins_pair(bins, name="bins"):
@@ -107,19 +118,17 @@ def bins_pair(bins, name="bins"):
         try:
             items = list(bins)
         except TypeError:
-            raise TypeError(
-                f"`{name}` must be an int or a pair of ints, got {bins!r}") from None
+            raise TypeError(f"`{name}` must be an int or a pair of ints, got {bins!r}") from None
         if len(items) != 2 or not all(
-                isinstance(b, (numbers.Integral, np.integer))
-                and not isinstance(b, bool) for b in items):
-            raise TypeError(
-                f"`{name}` must be an int or a pair of ints, got {bins!r}")
+            isinstance(b, (numbers.Integral, np.integer)) and not isinstance(b, bool)
+            for b in items
+        ):
+            raise TypeError(f"`{name}` must be an int or a pair of ints, got {bins!r}")
         pair = (int(items[0]), int(items[1]))
     if min(pair) < 1:
         raise ValueError(f"`{name}` must be >= 1, got {bins!r}")
     if max(pair) > 1_000_000 or pair[0] * pair[1] > 100_000_000:
-        raise ValueError(
-            f"`{name}` = {bins!r} asks for a joint histogram too large to hold")
+        raise ValueError(f"`{name}` = {bins!r} asks for a joint histogram too large to hold")
     return pair
 
 

@@ -11,6 +11,7 @@ each call smooths and bins only the moving image:
   (``_kernels.ranges``) unless the gradient pass found the range, and
   takes the entropies of ``_information.information_from_counts``.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -111,8 +112,7 @@ class AlignmentMetric:
         if m.dtype != np.bool_:
             raise TypeError(f"`mask` must be a boolean array, got dtype {m.dtype}")
         if m.shape != self.shape:
-            raise ValueError(f"`mask` must have the reference's shape {self.shape}, "
-                             f"got {m.shape}")
+            raise ValueError(f"`mask` must have the reference's shape {self.shape}, got {m.shape}")
         if not m.any():
             raise ValueError("`mask` selects no pixel")
         return np.ascontiguousarray(m).reshape(-1).view(np.uint8)
@@ -120,8 +120,9 @@ class AlignmentMetric:
     def _range(self, values, name):
         """(min, max) of the counted values; ValueError naming ``name`` if
         any value is NaN or inf."""
-        lo, hi, finite, _ = run_kernel(ranges.masked_range, ranges.masked_range_parallel,
-                                       values, self._mask, size=values.size)
+        lo, hi, finite, _ = run_kernel(
+            ranges.masked_range, ranges.masked_range_parallel, values, self._mask, size=values.size
+        )
         if not finite:
             check_finite(values, name)
         return lo, hi
@@ -138,8 +139,9 @@ class AlignmentMetric:
     def _moving(self, moving):
         m = as_image(moving, "moving")
         if m.shape != self.shape:
-            raise ValueError(f"`moving` must have the reference's shape {self.shape}, "
-                             f"got {m.shape}")
+            raise ValueError(
+                f"`moving` must have the reference's shape {self.shape}, got {m.shape}"
+            )
         return m, kernel_view(m).reshape(-1)
 
     def _information(self, m, values, normalized, moving_range=None):
@@ -148,18 +150,32 @@ class AlignmentMetric:
         edges0, bins0 = self._reference_bins(np.result_type(self._dtype, m.dtype))
         lo, hi = moving_range if moving_range else self._range(values, "moving")
         edges1 = histogram_edges(lo, hi, np.result_type(self._dtype, m.dtype), self.bins[1])
-        counts = run_kernel(binned.joint_histogram_binned,
-                            binned.joint_histogram_binned_parallel,
-                            bins0, self.bins[0], values, kernel_edges(edges1), size=values.size)
-        return information_from_counts(counts, edges0, edges1, normalized,
-                                       ("reference", "moving"))
+        counts = run_kernel(
+            binned.joint_histogram_binned,
+            binned.joint_histogram_binned_parallel,
+            bins0,
+            self.bins[0],
+            values,
+            kernel_edges(edges1),
+            size=values.size,
+        )
+        return information_from_counts(counts, edges0, edges1, normalized, ("reference", "moving"))
 
     def _fused(self, m, values, track=False):
         """``fused_sum`` of the reference's gradient and a validated moving
         image of at most 3 dimensions (``track``: also its range)."""
         g = self._gradient.reshape(self._gradient.shape[0], -1)
-        result = fused_sum(values, values, g, self.shape, self._half,
-                           values.dtype.kind == "f", self._mask, np.empty(0), track)
+        result = fused_sum(
+            values,
+            values,
+            g,
+            self.shape,
+            self._half,
+            values.dtype.kind == "f",
+            self._mask,
+            np.empty(0),
+            track,
+        )
         if not result.finite:
             check_finite(m, "moving")
         return result
@@ -201,6 +217,8 @@ class AlignmentMetric:
         return float(information * float(fused.total))
 
     def __repr__(self):
-        return (f"AlignmentMetric(reference of shape {self.shape}, sigma={self.sigma}, "
-                f"bins={self.bins}, normalized={self.normalized}, "
-                f"mask={'None' if not self._mask.size else 'given'})")
+        return (
+            f"AlignmentMetric(reference of shape {self.shape}, sigma={self.sigma}, "
+            f"bins={self.bins}, normalized={self.normalized}, "
+            f"mask={'None' if not self._mask.size else 'given'})"
+        )

@@ -11,10 +11,17 @@ deterministic :func:`~mireg.register` (its serial and parallel kernels
 agree to the bit), only the order of completion differs, and results are
 returned in input order.
 """
+
 from __future__ import annotations
 
-from ._engines import (Progress, check_register_options, check_run_options, drive,
-                       engine_for, register_one)
+from ._engines import (
+    Progress,
+    check_register_options,
+    check_run_options,
+    drive,
+    engine_for,
+    register_one,
+)
 
 __all__ = ["register_many"]
 
@@ -27,7 +34,8 @@ def _pair_tasks(pairs, register_kwargs, errors):
             raise TypeError(
                 f"`pairs[{index}]` must be (reference_image, moving_image) or "
                 f"(reference_image, moving_image, options_dict), got "
-                f"{type(item).__name__}" + ("" if size is None else f" of length {size}"))
+                f"{type(item).__name__}" + ("" if size is None else f" of length {size}")
+            )
         options = dict(register_kwargs)
         if size == 3:
             check_register_options(item[2], f"pairs[{index}][2]")
@@ -35,8 +43,9 @@ def _pair_tasks(pairs, register_kwargs, errors):
         yield index, register_one, (item[0], item[1], options, errors)
 
 
-def register_many(pairs, *, n_jobs=None, client=None, errors="raise", progress=False,
-                  **register_kwargs):
+def register_many(
+    pairs, *, n_jobs=None, client=None, errors="raise", progress=False, **register_kwargs
+):
     """Register many image pairs, in parallel; results in input order.
 
     Parameters
@@ -106,4 +115,3 @@ def register_many(pairs, *, n_jobs=None, client=None, errors="raise", progress=F
     engine = engine_for(n_jobs, client, tasks if total is not None else None)
     outcomes = dict(drive(tasks, engine, errors, bar))
     return [outcomes[i] for i in range(len(outcomes))]
-

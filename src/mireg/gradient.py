@@ -18,6 +18,7 @@ dimensions take the gradient stacks of ``_fused.gradient_stack`` instead.
 ``alignment``'s information term is ``_information``'s, on the ranges the
 fused pass found.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -50,8 +51,9 @@ def _fused_pass(a, b, sigma, names, out_map=None, track=False):
     xb = kernel_view(b).reshape(-1)
     check = xa.dtype.kind == "f" or xb.dtype.kind == "f"
     out = np.empty(0) if out_map is None else out_map.reshape(-1)
-    result = fused_sum(xa, xb, None, a.shape, half_kernel(sigma), check,
-                       np.empty(0, np.uint8), out, track)
+    result = fused_sum(
+        xa, xb, None, a.shape, half_kernel(sigma), check, np.empty(0, np.uint8), out, track
+    )
     if not result.finite:
         check_finite(a, names[0])
         check_finite(b, names[1])
@@ -64,8 +66,9 @@ def _agreement(a, b, sigma, names, out_map=None):
     if a.ndim > 3:
         check_finite(a, names[0])
         check_finite(b, names[1])
-        return stacked_sum(gradient_stack(a, sigma), gradient_stack(b, sigma),
-                           np.empty(0, np.uint8), out_map)
+        return stacked_sum(
+            gradient_stack(a, sigma), gradient_stack(b, sigma), np.empty(0, np.uint8), out_map
+        )
     result, _, _ = _fused_pass(a, b, sigma, names, out_map)
     return float(result.total)
 
@@ -261,6 +264,13 @@ def alignment(image0, image1, *, sigma=1.5, normalized=True, bins=100):
     # the fused pass finds the ranges the joint histogram needs
     fused, xa, xb = _fused_pass(a, b, sigma, _NAMES, track=True)
     information = information_from_ranges(
-        xa, xb, np.result_type(a.dtype, b.dtype), fused.range_a, fused.range_b, n_bins,
-        normalized, _NAMES)
+        xa,
+        xb,
+        np.result_type(a.dtype, b.dtype),
+        fused.range_a,
+        fused.range_b,
+        n_bins,
+        normalized,
+        _NAMES,
+    )
     return float(information * float(fused.total))

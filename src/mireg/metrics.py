@@ -11,12 +11,12 @@ to ``_information``: a range pass (``_kernels.ranges``), then the binning
 (``_kernels.histogram``), whose entropies (``_kernels.entropy``) are taken
 in the same kernel call for the information measures.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-from ._information import (checked_ranges, histogram_edges, information_from_ranges,
-                           joint_counts)
+from ._information import checked_ranges, histogram_edges, information_from_ranges, joint_counts
 from ._validation import as_image, bins_pair, kernel_view, same_ndim
 
 __all__ = ["joint_histogram", "mutual_information", "normalized_mutual_information"]

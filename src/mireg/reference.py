@@ -1,12 +1,14 @@
 """Slow, obviously-correct reference implementation: the test oracle.
 
-Plain NumPy/SciPy/scikit-image code following the definitions of the chapter
-draft "Function optimization in SciPy" (normalised mutual information times
-gradient information, Pluim et al. 2000), defects fixed, generalised to N-d.
+Plain NumPy/SciPy/scikit-image code for the method as it is first written
+down: normalised mutual information times gradient information (Pluim et
+al. 2000) as the cost, a Gaussian pyramid and scipy's Powell, generalised
+to N-d.
 Fast kernels are tested against it and benchmarks use it as their baseline,
 so it favours clarity over speed.  Coordinates are in index order
 (row, col[, plane]) throughout.
 """
+
 from __future__ import annotations
 
 import functools
@@ -22,10 +24,19 @@ from scipy.stats import entropy
 from skimage.transform import ProjectiveTransform, pyramid_gaussian
 from skimage.transform import warp as skimage_warp
 
-__all__ = ["joint_histogram", "normalized_mutual_information",
-           "mutual_information", "gradient", "gradient_similarity",
-           "gradient_information", "alignment", "transform_matrix", "warp",
-           "cost", "register"]
+__all__ = [
+    "joint_histogram",
+    "normalized_mutual_information",
+    "mutual_information",
+    "gradient",
+    "gradient_similarity",
+    "gradient_information",
+    "alignment",
+    "transform_matrix",
+    "warp",
+    "cost",
+    "register",
+]
 
 logger = logging.getLogger("mireg.reference")
 
@@ -63,12 +74,12 @@ def _entropies(image0, image1, bins):
     if image0.ndim != image1.ndim:
         raise ValueError(
             f"images must have the same number of dimensions; got "
-            f"{image0.ndim}D for `image0` and {image1.ndim}D for `image1`")
+            f"{image0.ndim}D for `image0` and {image1.ndim}D for `image1`"
+        )
     if image0.shape != image1.shape:
         shape = np.maximum(image0.shape, image1.shape)
         image0, image1 = _pad_to(image0, shape), _pad_to(image1, shape)
-    hist, _ = np.histogramdd([image0.reshape(-1), image1.reshape(-1)],
-                             bins=bins, density=True)
+    hist, _ = np.histogramdd([image0.reshape(-1), image1.reshape(-1)], bins=bins, density=True)
     # scipy.stats.entropy normalises its argument, so the density scaling
     # cancels out (up to the rounding of unequal bin widths, as in skimage).
     h0 = entropy(np.sum(hist, axis=0))
@@ -134,8 +145,7 @@ def mutual_information(image0, image1, *, bins=100, normalized=True):
 
     Notes
     -----
-    The chapter draft calls this function but never defines it.  Both
-    variants use the histogram, padding, entropies and ``ValueError`` of
+    Both variants use the histogram, padding, entropies and ``ValueError`` of
     :func:`normalized_mutual_information`.
 
     References
@@ -163,9 +173,9 @@ def gradient(image, sigma=1.0):
     gradient : tuple of ndarray of float64
         ``image.ndim`` arrays, ``np.gradient`` of the smoothed image.
     """
-    smooth = ndi.gaussian_filter(np.asarray(image, dtype=np.float64),
-                                 sigma=sigma, mode="constant", cval=0.0,
-                                 truncate=4.0)
+    smooth = ndi.gaussian_filter(
+        np.asarray(image, dtype=np.float64), sigma=sigma, mode="constant", cval=0.0, truncate=4.0
+    )
     components = np.gradient(smooth)
     # np.gradient returns a bare array, not a list, for 1-D input.
     if isinstance(components, np.ndarray):
@@ -265,8 +275,7 @@ def alignment(image0, image1, *, sigma=1.5, normalized=True, bins=100):
     .. [1] J. P. W. Pluim et al., IEEE TMI 19(8):809-814, 2000.
            :DOI:`10.1109/42.876307`
     """
-    information = mutual_information(image0, image1, bins=bins,
-                                     normalized=normalized)
+    information = mutual_information(image0, image1, bins=bins, normalized=normalized)
     return information * gradient_information(image0, image1, sigma=sigma)
 
 
@@ -278,8 +287,7 @@ def _n_rotations(ndim):
 def _translation_slice(ndim, transform):
     """Where the translation sits in the parameter vector."""
     if transform not in TRANSFORMS:
-        raise ValueError(f"`transform` must be one of {TRANSFORMS}; "
-                         f"got {transform!r}")
+        raise ValueError(f"`transform` must be one of {TRANSFORMS}; got {transform!r}")
     start = 0 if transform == "translation" else _n_rotations(ndim)
     return slice(start, start + ndim)
 
@@ -334,7 +342,7 @@ def transform_matrix(parameters, ndim, transform="rigid"):
     shift = _translation_slice(ndim, transform)
     linear = np.eye(ndim)
     if transform != "translation":
-        linear = _rotation_matrix(p[:shift.start], ndim)
+        linear = _rotation_matrix(p[: shift.start], ndim)
     if transform == "similarity":
         linear = np.exp(p[shift.stop]) * linear
     matrix = np.eye(ndim + 1)
@@ -364,10 +372,10 @@ def warp(moving_image, matrix, output_shape=None, order=3):
 
     Notes
     -----
-    2-D images go through ``skimage.transform.warp``, as in the chapter's
-    ``cost`` (its order 3 is scikit-image's bicubic, not scipy's B-spline:
-    the optimisation path of Powell depends on it, and with scipy's spline
-    the chapter's own demo no longer converges).  Other dimensions use
+    2-D images go through ``skimage.transform.warp`` (its order 3 is
+    scikit-image's bicubic, not scipy's B-spline: the optimisation path of
+    Powell depends on it, and with scipy's spline the rotated-astronaut
+    demo no longer converges).  Other dimensions use
     ``scipy.ndimage.affine_transform``, the N-d generalisation.
     """
     moving = np.asarray(moving_image, dtype=np.float64)
@@ -379,14 +387,30 @@ def warp(moving_image, matrix, output_shape=None, order=3):
         # (row, col) -> skimage's (x, y) = (col, row)
         swap = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
         inverse_map = ProjectiveTransform(matrix=swap @ matrix @ swap)
-        return skimage_warp(moving, inverse_map, output_shape=tuple(output_shape),
-                            order=order, mode="constant", cval=0.0)
-    return ndi.affine_transform(moving, matrix, output_shape=output_shape,
-                                order=order, mode="constant", cval=0.0)
+        return skimage_warp(
+            moving,
+            inverse_map,
+            output_shape=tuple(output_shape),
+            order=order,
+            mode="constant",
+            cval=0.0,
+        )
+    return ndi.affine_transform(
+        moving, matrix, output_shape=output_shape, order=order, mode="constant", cval=0.0
+    )
 
 
-def cost(parameters, reference_image, moving_image, *, transform="rigid",
-         sigma=1.5, bins=100, normalized=True, order=3):
+def cost(
+    parameters,
+    reference_image,
+    moving_image,
+    *,
+    transform="rigid",
+    sigma=1.5,
+    bins=100,
+    normalized=True,
+    order=3,
+):
     """Negated :func:`alignment` of the reference and the warped moving image.
 
     Parameters
@@ -409,12 +433,12 @@ def cost(parameters, reference_image, moving_image, *, transform="rigid",
     reference = np.asarray(reference_image)
     matrix = transform_matrix(parameters, reference.ndim, transform)
     warped = warp(moving_image, matrix, reference.shape, order)
-    return -alignment(reference, warped, sigma=sigma, normalized=normalized,
-                      bins=bins)
+    return -alignment(reference, warped, sigma=sigma, normalized=normalized, bins=bins)
 
 
-def register(reference_image, moving_image, *, transform="rigid", sigma=1.5,
-             bins=100, min_size=5, order=3):
+def register(
+    reference_image, moving_image, *, transform="rigid", sigma=1.5, bins=100, min_size=5, order=3
+):
     """Register two images by coarse-to-fine Powell minimisation of cost.
 
     Parameters
@@ -438,9 +462,9 @@ def register(reference_image, moving_image, *, transform="rigid", sigma=1.5,
     Notes
     -----
     Gaussian pyramids downscaled by 2, coarse to fine, each level starting
-    from the previous solution with its translation doubled.  Fixed from the
-    chapter draft: a float start vector (the integer one truncated the
-    doubled translation and the result), N-d, other transforms, and logging
+    from the previous solution with its translation doubled, in a float start
+    vector (an integer one would truncate the doubled translation and the
+    result); N-d, other transforms, and logging
     (logger ``"mireg.reference"``) instead of printing.
 
     References
@@ -451,10 +475,11 @@ def register(reference_image, moving_image, *, transform="rigid", sigma=1.5,
     reference = np.asarray(reference_image, dtype=np.float64)
     moving = np.asarray(moving_image, dtype=np.float64)
     ndim, shift = reference.ndim, _translation_slice(reference.ndim, transform)
-    objective = functools.partial(cost, transform=transform, sigma=sigma,
-                                  bins=bins, order=order)
-    pyramids = zip(pyramid_gaussian(reference, downscale=2, channel_axis=None),
-                   pyramid_gaussian(moving, downscale=2, channel_axis=None))
+    objective = functools.partial(cost, transform=transform, sigma=sigma, bins=bins, order=order)
+    pyramids = zip(
+        pyramid_gaussian(reference, downscale=2, channel_axis=None),
+        pyramid_gaussian(moving, downscale=2, channel_axis=None),
+    )
 
     p = np.zeros(shift.stop + (transform == "similarity"))
     levels = []
@@ -465,15 +490,26 @@ def register(reference_image, moving_image, *, transform="rigid", sigma=1.5,
         start = time.perf_counter()
         res = optimize.minimize(objective, p, args=(x, y), method="Powell")
         p = np.asarray(res.x, dtype=np.float64)
-        level = {"level": n, "shape": x.shape, "parameters": p.copy(),
-                 "cost": float(res.fun), "nfev": int(res.nfev),
-                 "seconds": time.perf_counter() - start}
+        level = {
+            "level": n,
+            "shape": x.shape,
+            "parameters": p.copy(),
+            "cost": float(res.fun),
+            "nfev": int(res.nfev),
+            "seconds": time.perf_counter() - start,
+        }
         levels.append(level)
-        logger.info("level %(level)d shape %(shape)s parameters %(parameters)s"
-                    " cost %(cost).6g nfev %(nfev)d seconds %(seconds).3f",
-                    level)
+        logger.info(
+            "level %(level)d shape %(shape)s parameters %(parameters)s"
+            " cost %(cost).6g nfev %(nfev)d seconds %(seconds).3f",
+            level,
+        )
 
     final = levels[-1]["cost"] if levels else objective(p, reference, moving)
-    return {"parameters": p, "matrix": transform_matrix(p, ndim, transform),
-            "cost": float(final), "nfev": sum(lv["nfev"] for lv in levels),
-            "levels": levels}
+    return {
+        "parameters": p,
+        "matrix": transform_matrix(p, ndim, transform),
+        "cost": float(final),
+        "nfev": sum(lv["nfev"] for lv in levels),
+        "levels": levels,
+    }

@@ -21,6 +21,7 @@ How the data flows through :func:`register`::
     _result(...)                     -> RegistrationResult (index matrix,
                                         parameters, per-level records)
 """
+
 from __future__ import annotations
 
 import logging
@@ -32,9 +33,9 @@ from scipy import ndimage as ndi
 
 from . import _optimize as _opt
 from . import transforms as tf
+from ._config import DEFAULT_MAX_SAMPLES
 from ._kernels import modes
 from ._validation import as_image, bins_pair, check_finite, positive_float, same_ndim
-from ._config import DEFAULT_MAX_SAMPLES
 
 __all__ = ["register", "warp", "RegistrationResult"]
 
@@ -108,6 +109,7 @@ class RegistrationResult:
 
     def to_dict(self):
         """JSON-serialisable summary."""
+
         def plain(x):
             if isinstance(x, np.ndarray):
                 return x.tolist()
@@ -116,11 +118,16 @@ class RegistrationResult:
             if isinstance(x, tuple):
                 return list(x)
             return x
+
         return {
-            "kind": self.kind, "metric_name": self.metric_name,
-            "metric": float(self.metric), "nfev": int(self.nfev),
-            "parameters": plain(self.parameters), "matrix": plain(self.matrix),
-            "spacing": plain(self.spacing), "center": plain(self.center),
+            "kind": self.kind,
+            "metric_name": self.metric_name,
+            "metric": float(self.metric),
+            "nfev": int(self.nfev),
+            "parameters": plain(self.parameters),
+            "matrix": plain(self.matrix),
+            "spacing": plain(self.spacing),
+            "center": plain(self.center),
             "reference_shape": plain(self.reference_shape),
             "levels": [{k: plain(v) for k, v in lv.items()} for lv in self.levels],
         }
@@ -156,14 +163,20 @@ def warp(moving_image, result, *, order=3, cval=0.0, output_shape=None):
         shape = image.shape if output_shape is None else output_shape
     if matrix.shape != (image.ndim + 1, image.ndim + 1):
         raise ValueError(
-            f"`result` is a {matrix.shape[0] - 1}-D transform but `moving_image` "
-            f"is {image.ndim}-D")
-    return ndi.affine_transform(image.astype(np.float64, copy=False), matrix,
-                                output_shape=tuple(shape), order=order,
-                                mode="constant", cval=cval)
+            f"`result` is a {matrix.shape[0] - 1}-D transform but `moving_image` is {image.ndim}-D"
+        )
+    return ndi.affine_transform(
+        image.astype(np.float64, copy=False),
+        matrix,
+        output_shape=tuple(shape),
+        order=order,
+        mode="constant",
+        cval=cval,
+    )
 
 
 # ---- parameter handling -------------------------------------------------
+
 
 @dataclass(frozen=True)
 class _Inputs:
@@ -181,8 +194,20 @@ class _Inputs:
     max_samples: int  # 0: every pixel
 
 
-def _validate(reference_image, moving_image, transform, metric, sigma, bins, spacing,
-              reference_mask, moving_mask, initial, levels, max_samples):
+def _validate(
+    reference_image,
+    moving_image,
+    transform,
+    metric,
+    sigma,
+    bins,
+    spacing,
+    reference_mask,
+    moving_mask,
+    initial,
+    levels,
+    max_samples,
+):
     """:func:`register`'s arguments checked, in the order the errors are
     reported, and normalised into ``_Inputs``."""
     ref, mov = _checked_images(reference_image, moving_image)
@@ -195,29 +220,47 @@ def _validate(reference_image, moving_image, transform, metric, sigma, bins, spa
     if n_bins < 2:
         raise ValueError(f"`bins` must be >= 2 for registration, got {bins!r}")
     spacing = _checked_spacing(spacing, ref.ndim)
-    masks = [_checked_mask(mask, image, name)
-             for mask, image, name in ((reference_mask, ref, "reference_mask"),
-                                       (moving_mask, mov, "moving_mask"))]
+    masks = [
+        _checked_mask(mask, image, name)
+        for mask, image, name in (
+            (reference_mask, ref, "reference_mask"),
+            (moving_mask, mov, "moving_mask"),
+        )
+    ]
     n_par = tf.n_parameters(ref.ndim, transform)
     if initial is not None:
         initial = np.asarray(initial, dtype=np.float64).reshape(-1)
         if initial.size != n_par or not np.all(np.isfinite(initial)):
-            raise ValueError(f"`initial` must be {n_par} finite parameters for a "
-                             f"{ref.ndim}-D {transform} transform, got {initial.tolist()}")
+            raise ValueError(
+                f"`initial` must be {n_par} finite parameters for a "
+                f"{ref.ndim}-D {transform} transform, got {initial.tolist()}"
+            )
     if levels is not None:
         levels = [int(f) for f in levels]
         if not levels or min(levels) < 1:
             raise ValueError(f"`levels` must be shrink factors >= 1, got {levels!r}")
     if max_samples is None:
         max_samples = DEFAULT_MAX_SAMPLES[ref.ndim]
-    elif (isinstance(max_samples, bool) or not isinstance(max_samples, numbers.Integral)
-          or max_samples < 0):
-        raise ValueError(f"`max_samples` must be an integer >= 0 (0: every pixel), "
-                         f"got {max_samples!r}")
-    return _Inputs(reference=ref.astype(np.float64, copy=False),
-                   moving=mov.astype(np.float64, copy=False), sigma=sigma, n_bins=n_bins,
-                   spacing=spacing, reference_mask=masks[0], moving_mask=masks[1],
-                   initial=initial, shrinks=levels, max_samples=int(max_samples))
+    elif (
+        isinstance(max_samples, bool)
+        or not isinstance(max_samples, numbers.Integral)
+        or max_samples < 0
+    ):
+        raise ValueError(
+            f"`max_samples` must be an integer >= 0 (0: every pixel), got {max_samples!r}"
+        )
+    return _Inputs(
+        reference=ref.astype(np.float64, copy=False),
+        moving=mov.astype(np.float64, copy=False),
+        sigma=sigma,
+        n_bins=n_bins,
+        spacing=spacing,
+        reference_mask=masks[0],
+        moving_mask=masks[1],
+        initial=initial,
+        shrinks=levels,
+        max_samples=int(max_samples),
+    )
 
 
 def _checked_images(reference_image, moving_image):
@@ -229,8 +272,9 @@ def _checked_images(reference_image, moving_image):
     for image, name in ((ref, "reference_image"), (mov, "moving_image")):
         check_finite(image, name)
         if min(image.shape) < 4:
-            raise ValueError(f"`{name}` must be at least 4 pixels along every axis, "
-                             f"got shape {image.shape}")
+            raise ValueError(
+                f"`{name}` must be at least 4 pixels along every axis, got shape {image.shape}"
+            )
         if image.min() == image.max():
             raise ValueError(f"`{name}` is constant: there is nothing to align")
     return ref, mov
@@ -243,8 +287,9 @@ def _checked_spacing(spacing, ndim):
     if spacing.size == 1:
         spacing = np.repeat(spacing, ndim)
     if spacing.size != ndim or not np.all(np.isfinite(spacing)) or np.any(spacing <= 0):
-        raise ValueError(f"`spacing` must be {ndim} positive finite values, "
-                         f"got {spacing.tolist()}")
+        raise ValueError(
+            f"`spacing` must be {ndim} positive finite values, got {spacing.tolist()}"
+        )
     return spacing
 
 
@@ -253,18 +298,32 @@ def _checked_mask(mask, image, name):
         return None
     mask = np.asarray(mask)
     if mask.shape != image.shape:
-        raise ValueError(f"`{name}` must have the image's shape {image.shape}, "
-                         f"got {mask.shape}")
+        raise ValueError(f"`{name}` must have the image's shape {image.shape}, got {mask.shape}")
     mask = mask.astype(bool)
     if not mask.any():
         raise ValueError(f"`{name}` is all False")
     return mask
 
 
-def register(reference_image, moving_image, *, transform="rigid", metric="alignment",
-             sigma=1.5, bins=32, spacing=None, reference_mask=None, moving_mask=None,
-             initial=None, levels=None, global_search=None, max_angle=60.0,
-             max_shift=0.2, max_samples=None, callback=None):
+def register(
+    reference_image,
+    moving_image,
+    *,
+    transform="rigid",
+    metric="alignment",
+    sigma=1.5,
+    bins=32,
+    spacing=None,
+    reference_mask=None,
+    moving_mask=None,
+    initial=None,
+    levels=None,
+    global_search=None,
+    max_angle=60.0,
+    max_shift=0.2,
+    max_samples=None,
+    callback=None,
+):
     """Register ``moving_image`` to ``reference_image``.
 
     Maximises normalised mutual information times gradient information
@@ -363,8 +422,20 @@ def register(reference_image, moving_image, *, transform="rigid", metric="alignm
     >>> np.round(result.parameters, 1)  # moving(x + t) = reference(x)
     array([ 3., -5.])
     """
-    inputs = _validate(reference_image, moving_image, transform, metric, sigma, bins,
-                       spacing, reference_mask, moving_mask, initial, levels, max_samples)
+    inputs = _validate(
+        reference_image,
+        moving_image,
+        transform,
+        metric,
+        sigma,
+        bins,
+        spacing,
+        reference_mask,
+        moving_mask,
+        initial,
+        levels,
+        max_samples,
+    )
     ref = inputs.reference
     ndim = ref.ndim
     extent = np.array(ref.shape, float) * inputs.spacing
@@ -382,14 +453,14 @@ def register(reference_image, moving_image, *, transform="rigid", metric="alignm
 
     records, nfev = [], 0
     if global_search:
-        params, record = _opt.search_stage(prepare, ref.shape, transform, metric, extent,
-                                           params, units, max_angle, max_shift)
+        params, record = _opt.search_stage(
+            prepare, ref.shape, transform, metric, extent, params, units, max_angle, max_shift
+        )
         records.append(record)
         nfev += record["evaluations"]
     for index, shrink in enumerate(shrinks):
         finest = index == len(shrinks) - 1
-        params, value, record = _opt.powell_stage(prepare, shrink, finest, metric, params,
-                                                  units)
+        params, value, record = _opt.powell_stage(prepare, shrink, finest, metric, params, units)
         records.append(record)
         nfev += record["evaluations"]
         if callback is not None:
@@ -403,7 +474,15 @@ def _result(params, value, kind, metric, nfev, records, inputs, center):
     physical = tf.physical_matrix(params, ndim, kind, center)
     grid = tf.grid_to_physical(inputs.spacing, np.zeros(ndim))
     matrix = tf.index_matrix(physical, grid, grid)
-    return RegistrationResult(matrix=matrix, parameters=params, kind=kind,
-                              metric=float(-value), metric_name=metric, nfev=nfev,
-                              levels=records, spacing=inputs.spacing, center=center,
-                              reference_shape=inputs.reference.shape)
+    return RegistrationResult(
+        matrix=matrix,
+        parameters=params,
+        kind=kind,
+        metric=float(-value),
+        metric_name=metric,
+        nfev=nfev,
+        levels=records,
+        spacing=inputs.spacing,
+        center=center,
+        reference_shape=inputs.reference.shape,
+    )

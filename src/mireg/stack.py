@@ -5,6 +5,7 @@ or each to the previous one with the transforms chained back to the first
 frame; the pairs run through :func:`mireg.batch.register_many`, so threads
 or a dask cluster serve stacks as they serve pairs.
 """
+
 from __future__ import annotations
 
 import numbers
@@ -72,8 +73,7 @@ class StackResult:
     @property
     def failed(self):
         """Indices of the frames without a transform."""
-        return [i for i, r in enumerate(self.results)
-                if not isinstance(r, RegistrationResult)]
+        return [i for i, r in enumerate(self.results) if not isinstance(r, RegistrationResult)]
 
     def _any_result(self):
         for result in self.results:
@@ -86,8 +86,9 @@ class StackResult:
         """(n_frames, ndim+1, ndim+1) index-order matrices, NaN where failed."""
         good = self._any_result()
         nan = np.full_like(good.matrix, np.nan)
-        return np.stack([r.matrix if isinstance(r, RegistrationResult) else nan
-                         for r in self.results])
+        return np.stack(
+            [r.matrix if isinstance(r, RegistrationResult) else nan for r in self.results]
+        )
 
     def warp(self, stack, *, order=3, cval=0.0):
         """Every frame resampled onto the reference grid: an array
@@ -106,14 +107,17 @@ def _frames(stack):
     not be, so build it once (a dask cluster receives each frame once)."""
     if isinstance(stack, np.ndarray):
         if stack.ndim not in (3, 4):
-            raise ValueError(f"`stack` must be 3-D (frames of 2-D images) or 4-D (frames "
-                             f"of volumes), got shape {stack.shape}")
+            raise ValueError(
+                f"`stack` must be 3-D (frames of 2-D images) or 4-D (frames "
+                f"of volumes), got shape {stack.shape}"
+            )
         return list(stack)
     try:
         frames = [np.asarray(frame) for frame in stack]
     except TypeError:
-        raise TypeError(f"`stack` must be an array or a sequence of arrays, "
-                        f"got {type(stack).__name__}") from None
+        raise TypeError(
+            f"`stack` must be an array or a sequence of arrays, got {type(stack).__name__}"
+        ) from None
     return frames
 
 
@@ -126,10 +130,10 @@ def _stack_reference(reference, n_frames):
     elif isinstance(reference, numbers.Integral) and not isinstance(reference, bool):
         if -n_frames <= reference < n_frames:
             return int(reference) % n_frames
-        raise ValueError(f"`reference` index {reference} is out of range for "
-                         f"{n_frames} frames")
-    raise ValueError(f'`reference` must be "first", "previous", "mean" or a frame '
-                     f"index, got {reference!r}")
+        raise ValueError(f"`reference` index {reference} is out of range for {n_frames} frames")
+    raise ValueError(
+        f'`reference` must be "first", "previous", "mean" or a frame index, got {reference!r}'
+    )
 
 
 def _identity(shape, register_kwargs, like):
@@ -140,14 +144,22 @@ def _identity(shape, register_kwargs, like):
         spacing = like.spacing
     else:
         spacing = register_kwargs.get("spacing")
-        spacing = np.broadcast_to(np.asarray(1.0 if spacing is None else spacing,
-                                             dtype=np.float64).reshape(-1), (ndim,)).copy()
+        spacing = np.broadcast_to(
+            np.asarray(1.0 if spacing is None else spacing, dtype=np.float64).reshape(-1), (ndim,)
+        ).copy()
     center = (np.array(shape, float) - 1.0) / 2.0 * spacing
     return RegistrationResult(
-        matrix=np.eye(ndim + 1), parameters=np.zeros(tf.n_parameters(ndim, kind)),
-        kind=kind, metric=float("nan"),
-        metric_name=register_kwargs.get("metric", "alignment"), nfev=0, levels=[],
-        spacing=spacing, center=center, reference_shape=tuple(shape))
+        matrix=np.eye(ndim + 1),
+        parameters=np.zeros(tf.n_parameters(ndim, kind)),
+        kind=kind,
+        metric=float("nan"),
+        metric_name=register_kwargs.get("metric", "alignment"),
+        nfev=0,
+        levels=[],
+        spacing=spacing,
+        center=center,
+        reference_shape=tuple(shape),
+    )
 
 
 def _chain(pairwise, frame0_shape):
@@ -158,8 +170,10 @@ def _chain(pairwise, frame0_shape):
         if broken is None and not isinstance(link, RegistrationResult):
             broken = i
         if broken is not None:
-            error = ValueError(f"frame {i} is not linked to frame 0: registering frame "
-                               f"{broken} to frame {broken - 1} failed")
+            error = ValueError(
+                f"frame {i} is not linked to frame 0: registering frame "
+                f"{broken} to frame {broken - 1} failed"
+            )
             error.__cause__ = pairwise[broken]
             chained.append(error)
             continue
@@ -167,13 +181,22 @@ def _chain(pairwise, frame0_shape):
         matrix = link.matrix @ previous.matrix
         scale = tf.grid_to_physical(link.spacing, np.zeros(link.ndim))
         physical = scale @ matrix @ np.linalg.inv(scale)
-        chained.append(RegistrationResult(
-            matrix=matrix,
-            parameters=tf.parameters_from_physical(physical, link.ndim, link.kind,
-                                                   previous.center),
-            kind=link.kind, metric=float("nan"), metric_name=link.metric_name,
-            nfev=previous.nfev + link.nfev, levels=[], spacing=link.spacing,
-            center=previous.center, reference_shape=tuple(frame0_shape)))
+        chained.append(
+            RegistrationResult(
+                matrix=matrix,
+                parameters=tf.parameters_from_physical(
+                    physical, link.ndim, link.kind, previous.center
+                ),
+                kind=link.kind,
+                metric=float("nan"),
+                metric_name=link.metric_name,
+                nfev=previous.nfev + link.nfev,
+                levels=[],
+                spacing=link.spacing,
+                center=previous.center,
+                reference_shape=tuple(frame0_shape),
+            )
+        )
     return chained
 
 
@@ -202,8 +225,16 @@ def _register_to_mean(frames, run):
     return StackResult(outcomes, "mean", template=template)
 
 
-def register_stack(stack, *, reference="first", n_jobs=None, client=None,
-                   errors="raise", progress=False, **register_kwargs):
+def register_stack(
+    stack,
+    *,
+    reference="first",
+    n_jobs=None,
+    client=None,
+    errors="raise",
+    progress=False,
+    **register_kwargs,
+):
     """Register the frames of a time series or z-stack.
 
     Parameters
@@ -245,8 +276,7 @@ def register_stack(stack, *, reference="first", n_jobs=None, client=None,
     if not frames:
         raise ValueError("`stack` has no frames")
     target = _stack_reference(reference, len(frames))
-    run = dict(n_jobs=n_jobs, client=client, errors=errors, progress=progress,
-               **register_kwargs)
+    run = dict(n_jobs=n_jobs, client=client, errors=errors, progress=progress, **register_kwargs)
     if target == "mean":
         return _register_to_mean(frames, run)
     if target == "previous":
@@ -255,10 +285,10 @@ def register_stack(stack, *, reference="first", n_jobs=None, client=None,
         pairs = [(frames[target], frame) for i, frame in enumerate(frames) if i != target]
     outcomes = register_many(pairs, **run)
     like = next((r for r in outcomes if isinstance(r, RegistrationResult)), None)
-    identity = _identity(frames[0 if target == "previous" else target].shape,
-                         register_kwargs, like)
+    identity = _identity(
+        frames[0 if target == "previous" else target].shape, register_kwargs, like
+    )
     if target == "previous":
         pairwise = [identity] + outcomes
         return StackResult(_chain(pairwise, frames[0].shape), target, pairwise=pairwise)
     return StackResult(outcomes[:target] + [identity] + outcomes[target:], target)
-

@@ -17,6 +17,7 @@ with parameters laid out as
 (ndim+1)x(ndim+1) maps from reference *index* coordinates to moving index
 coordinates: the convention of ``scipy.ndimage.affine_transform``.
 """
+
 from __future__ import annotations
 
 import math
@@ -61,7 +62,7 @@ def split(parameters, ndim, kind):
     linear = rotation_matrix(p[:nr], ndim)
     if kind == "similarity":
         linear = linear * math.exp(p[nr + ndim])
-    return linear, p[nr:nr + ndim]
+    return linear, p[nr : nr + ndim]
 
 
 def physical_matrix(parameters, ndim, kind, center):
@@ -102,6 +103,7 @@ def parameters_from_physical(physical, ndim, kind, center):
         angles = [math.atan2(rotation[1, 0], rotation[0, 0])]
     else:
         from scipy.spatial.transform import Rotation
+
         angles = list(Rotation.from_matrix(rotation).as_rotvec())
     p = list(angles) + list(t)
     if kind == "similarity":

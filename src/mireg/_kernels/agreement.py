@@ -20,6 +20,7 @@ Sums of values are made in a fixed order (``lane_sum`` per row, the rows
 of a plane added in order, ``ordered_sum`` over rows or planes), so they
 do not depend on how rows are dealt to threads.
 """
+
 import numpy as np
 from numba import njit
 
@@ -47,8 +48,12 @@ def pixel2(a0, a1, b0, b1, threshold):
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def pixel3(a0, a1, a2, b0, b1, b2, threshold):
     """``agreement_value`` of 3-component gradients."""
-    return agreement_value(a0 * a0 + a1 * a1 + a2 * a2, b0 * b0 + b1 * b1 + b2 * b2,
-                           a0 * b0 + a1 * b1 + a2 * b2, threshold)
+    return agreement_value(
+        a0 * a0 + a1 * a1 + a2 * a2,
+        b0 * b0 + b1 * b1 + b2 * b2,
+        a0 * b0 + a1 * b1 + a2 * b2,
+        threshold,
+    )
 
 
 @njit(cache=True, nogil=True)
@@ -116,8 +121,13 @@ def chunks_with_work(n, n_chunks):
 @njit(cache=True, nogil=True)
 def chunk_results(n_run, xa, xb):
     """Per-chunk (finite, min a, max a, min b, max b) arrays for ``merge_chunks``."""
-    return (np.ones(n_run, np.bool_), np.empty(n_run, xa.dtype), np.empty(n_run, xa.dtype),
-            np.empty(n_run, xb.dtype), np.empty(n_run, xb.dtype))
+    return (
+        np.ones(n_run, np.bool_),
+        np.empty(n_run, xa.dtype),
+        np.empty(n_run, xa.dtype),
+        np.empty(n_run, xb.dtype),
+        np.empty(n_run, xb.dtype),
+    )
 
 
 @njit(cache=True, nogil=True)
@@ -165,5 +175,5 @@ def agreement_stacks(ga, gb, threshold, mask, out_map, row_sums):
     n_rows = row_sums.size
     step = n // n_rows
     for r in range(n_rows):
-        row_sums[r] = lane_sum(values[r * step:(r + 1) * step])
+        row_sums[r] = lane_sum(values[r * step : (r + 1) * step])
     return ordered_sum(row_sums)

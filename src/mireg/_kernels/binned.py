@@ -7,12 +7,21 @@ are those of ``histogram.joint_histogram``.  ``mask`` arguments are flat
 uint8 (1 = counted) or empty for everywhere; the masked range scan is in
 ``ranges``.
 """
+
 import numpy as np
 from numba import njit, prange
 
 from .._config import HISTOGRAM_BLOCK, HISTOGRAM_FLUSH
-from .binning import (add_copies, count_tables, edge_at, estimate, fast_estimate,
-                      linspace_step, merged_counts, walked_bin)
+from .binning import (
+    add_copies,
+    count_tables,
+    edge_at,
+    estimate,
+    fast_estimate,
+    linspace_step,
+    merged_counts,
+    walked_bin,
+)
 from .chunks import ceil_div, chunk_bounds
 
 
@@ -81,8 +90,9 @@ def joint_histogram_binned(bins0, n_bins0, values1, edges1):
     first bin ``bins0`` is given (-1: not counted) and second value is
     binned as ``joint_histogram`` does."""
     copies, spill = count_tables(1, bins0.size, n_bins0 + 1, edges1.size)
-    _count_binned(bins0, values1, edges1, fast_estimate(edges1), copies[0], spill[0],
-                  HISTOGRAM_FLUSH)
+    _count_binned(
+        bins0, values1, edges1, fast_estimate(edges1), copies[0], spill[0], HISTOGRAM_FLUSH
+    )
     return merged_counts(copies, spill, n_bins0, edges1.size - 1)
 
 
@@ -92,10 +102,16 @@ def joint_histogram_binned_parallel(bins0, n_bins0, values1, edges1, n_chunks):
     counts."""
     fit1 = fast_estimate(edges1)
     size = bins0.size
-    copies, spill = count_tables(n_chunks, ceil_div(size, n_chunks), n_bins0 + 1,
-                                 edges1.size)
+    copies, spill = count_tables(n_chunks, ceil_div(size, n_chunks), n_bins0 + 1, edges1.size)
     for c in prange(n_chunks):
         start, stop = chunk_bounds(size, n_chunks, c)
-        _count_binned(bins0[start:stop], values1[start:stop], edges1, fit1, copies[c],
-                      spill[c], HISTOGRAM_FLUSH)
+        _count_binned(
+            bins0[start:stop],
+            values1[start:stop],
+            edges1,
+            fit1,
+            copies[c],
+            spill[c],
+            HISTOGRAM_FLUSH,
+        )
     return merged_counts(copies, spill, n_bins0, edges1.size - 1)

@@ -28,12 +28,12 @@ background) would otherwise wait on the previous increment of the same
 counter.  Smaller chunks keep one table: zeroing and merging four cost
 more than they save there.
 """
+
 import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
 from .._config import HISTOGRAM_FLUSH, HISTOGRAM_MANY_COPIES
-
 
 # ---------------------------------------------------------------- bins
 
@@ -168,11 +168,11 @@ def merged_counts(copies, spill, n0, n1):
         total[:] = 0
         for c in range(copies.shape[0]):
             for k in range(copies.shape[1]):
-                part = copies[c, k, i * row:(i + 1) * row]
+                part = copies[c, k, i * row : (i + 1) * row]
                 for j in range(row):
                     total[j] += part[j]
             if spill.shape[1]:
-                extra = spill[c, i * row:(i + 1) * row]
+                extra = spill[c, i * row : (i + 1) * row]
                 for j in range(row):
                     total[j] += extra[j]
         out = counts[min(i, n0 - 1)]

@@ -6,6 +6,7 @@ a floating-point sum must not depend on the split, the run length is a
 multiple of the sum's fixed sub-chunk, so the serial and parallel paths add
 the same partial sums in the same order.
 """
+
 from numba import njit
 
 

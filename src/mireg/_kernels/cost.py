@@ -18,16 +18,15 @@ table before the loop.
 G is summed per fixed sub-chunk of ``G_CHUNK`` samples and the sub-sums are
 added in order, so the serial and parallel kernels give the same bits.
 """
+
 import numpy as np
 from numba import njit, prange
 
+from .._config import G_CHUNK
 from .chunks import ceil_div, chunk_bounds
 from .entropy import entropies
-from .interpolate import (corner2, cubic2, cubic3, lerp2, lerp2_pair, lerp3,
-                          lerp3_triple)
+from .interpolate import corner2, cubic2, cubic3, lerp2, lerp2_pair, lerp3, lerp3_triple
 from .modes import ALIGNMENT, MI, SIMILARITY, TRANSLATION
-
-from .._config import G_CHUNK
 
 _EPS_MAG2 = 1e-16  # |g| <= 1e-8, np.isclose(|g|, 0)'s threshold, squared
 
@@ -99,8 +98,7 @@ def _accumulate(level, matrix, grad_rotation, counts, g_partial, start, stop):
             y1 = m[1, 0] * x0 + m[1, 1] * x1 + m[1, 2] * x2 + m[1, 3]
             y2 = m[2, 0] * x0 + m[2, 1] * x1 + m[2, 2] * x2 + m[2, 3]
             y0 = 0.0 if planar else m[0, 0] * x0 + m[0, 1] * x1 + m[0, 2] * x2 + m[0, 3]
-            if not (0.0 <= y0 <= d0 - 1.0 and 0.0 <= y1 <= d1 - 1.0
-                    and 0.0 <= y2 <= d2 - 1.0):
+            if not (0.0 <= y0 <= d0 - 1.0 and 0.0 <= y1 <= d1 - 1.0 and 0.0 <= y2 <= d2 - 1.0):
                 continue
             if has_mask and not moving_mask[int(y0 + 0.5), int(y1 + 0.5), int(y2 + 0.5)]:
                 continue
@@ -123,15 +121,26 @@ def _accumulate(level, matrix, grad_rotation, counts, g_partial, start, stop):
             if use_gradient:
                 if planar:
                     gm1, gm2 = lerp2_pair(grad_plane, j, k, u, v)
-                    g_sum += _gradient_term_2d(gm1, gm2, grad_rotation,
-                                               np.float64(table[s, 4]),
-                                               np.float64(table[s, 5]),
-                                               np.float64(table[s, 6]))
+                    g_sum += _gradient_term_2d(
+                        gm1,
+                        gm2,
+                        grad_rotation,
+                        np.float64(table[s, 4]),
+                        np.float64(table[s, 5]),
+                        np.float64(table[s, 6]),
+                    )
                 else:
                     gm0, gm1, gm2 = lerp3_triple(grad, i, j, k, t, u, v)
-                    g_sum += _gradient_term(gm0, gm1, gm2, grad_rotation,
-                                            np.float64(table[s, 3]), np.float64(table[s, 4]),
-                                            np.float64(table[s, 5]), np.float64(table[s, 6]))
+                    g_sum += _gradient_term(
+                        gm0,
+                        gm1,
+                        gm2,
+                        grad_rotation,
+                        np.float64(table[s, 3]),
+                        np.float64(table[s, 4]),
+                        np.float64(table[s, 5]),
+                        np.float64(table[s, 6]),
+                    )
         g_partial[c0 // G_CHUNK] = g_sum
     return overlap
 
@@ -183,8 +192,7 @@ def evaluate_parallel(level, matrix, grad_rotation, n_chunks):
     g_partial = np.zeros(ceil_div(n, G_CHUNK))
     for c in prange(n_chunks):
         start, stop = chunk_bounds(n, n_chunks, c, G_CHUNK)
-        overlaps[c] = _accumulate(level, matrix, grad_rotation, partial[c], g_partial,
-                                  start, stop)
+        overlaps[c] = _accumulate(level, matrix, grad_rotation, partial[c], g_partial, start, stop)
     counts = partial[0].copy()
     for c in range(1, n_chunks):
         counts += partial[c]
@@ -253,8 +261,7 @@ def _grid_rows(xs, first, stop, out, transform, level):
         matrix, rotation = parameter_matrices(xs[q], transform)
         counts[:] = 0
         overlap = _accumulate(level, matrix, rotation, counts, g_partial, 0, n)
-        h0, h1, h01, g, overlap = _finish(counts, n_bins, g_partial, overlap,
-                                          level.log_table)
+        h0, h1, h01, g, overlap = _finish(counts, n_bins, g_partial, overlap, level.log_table)
         out[q, 0], out[q, 1], out[q, 2], out[q, 3], out[q, 4] = h0, h1, h01, g, overlap
 
 
@@ -309,6 +316,7 @@ def measures(stats, criterion):
     """``measure`` of each row of ``evaluate_grid``'s output."""
     out = np.empty(stats.shape[0])
     for q in range(stats.shape[0]):
-        out[q] = measure(stats[q, 0], stats[q, 1], stats[q, 2], stats[q, 3], stats[q, 4],
-                         criterion)
+        out[q] = measure(
+            stats[q, 0], stats[q, 1], stats[q, 2], stats[q, 3], stats[q, 4], criterion
+        )
     return out

@@ -5,6 +5,7 @@ density=True)`` weighs its bins (scikit-image's NMI).
 ``information`` (``mireg.mutual_information``, ``mireg.alignment``),
 ``mireg._information.information_from_counts`` (``AlignmentMetric``) and
 the registration cost kernel (``cost``)."""
+
 import numpy as np
 from numba import njit
 
@@ -46,9 +47,11 @@ def entropies(counts, widths0, widths1, log_table):
         marginal0[i] = row
         total += row
     log_total = np.log(total)
-    return (_marginal_entropy(marginal0, total, log_total),
-            _marginal_entropy(marginal1, total, log_total),
-            _single_bin_or(log_total - d_log_d / total, n_occupied))
+    return (
+        _marginal_entropy(marginal0, total, log_total),
+        _marginal_entropy(marginal1, total, log_total),
+        _single_bin_or(log_total - d_log_d / total, n_occupied),
+    )
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -25,15 +25,23 @@ image: ``combine_lines`` for the slowest axis, then ``correlate_padded``
 along the others, over zero-padded buffers.  ``line`` is the slice that
 all of them take.
 """
+
 import numpy as np
 from numba import carray, njit, prange, types
 from numba.extending import intrinsic
 
-from .chunks import ceil_div, chunk_bounds
-from .simd import (LANES, centre8, centre_1_8, centre_2_8, centre_3_8, four_taps8,
-                   tap_one8, tap_pair8)
-
 from .._config import GAUSSIAN_SEGMENT
+from .chunks import ceil_div, chunk_bounds
+from .simd import (
+    LANES,
+    centre8,
+    centre_1_8,
+    centre_2_8,
+    centre_3_8,
+    four_taps8,
+    tap_one8,
+    tap_pair8,
+)
 
 
 @intrinsic
@@ -90,8 +98,7 @@ def _centre_1(o, centre, c, lo0, hi0, w0):
     for i in range(0, end, LANES):
         centre_1_8(o, centre, c, lo0, hi0, w0, i)
     for i in range(end, o.size):
-        o[i] = (np.float64(centre[i]) * c
-                + (np.float64(lo0[i]) + np.float64(hi0[i])) * w0)
+        o[i] = np.float64(centre[i]) * c + (np.float64(lo0[i]) + np.float64(hi0[i])) * w0
 
 
 @njit(cache=True, nogil=True)
@@ -100,9 +107,9 @@ def _centre_2(o, centre, c, lo0, hi0, w0, lo1, hi1, w1):
     for i in range(0, end, LANES):
         centre_2_8(o, centre, c, lo0, hi0, w0, lo1, hi1, w1, i)
     for i in range(end, o.size):
-        o[i] = ((np.float64(centre[i]) * c
-                 + (np.float64(lo0[i]) + np.float64(hi0[i])) * w0)
-                + (np.float64(lo1[i]) + np.float64(hi1[i])) * w1)
+        o[i] = (np.float64(centre[i]) * c + (np.float64(lo0[i]) + np.float64(hi0[i])) * w0) + (
+            np.float64(lo1[i]) + np.float64(hi1[i])
+        ) * w1
 
 
 @njit(cache=True, nogil=True)
@@ -111,10 +118,10 @@ def _centre_3(o, centre, c, lo0, hi0, w0, lo1, hi1, w1, lo2, hi2, w2):
     for i in range(0, end, LANES):
         centre_3_8(o, centre, c, lo0, hi0, w0, lo1, hi1, w1, lo2, hi2, w2, i)
     for i in range(end, o.size):
-        o[i] = (((np.float64(centre[i]) * c
-                  + (np.float64(lo0[i]) + np.float64(hi0[i])) * w0)
-                 + (np.float64(lo1[i]) + np.float64(hi1[i])) * w1)
-                + (np.float64(lo2[i]) + np.float64(hi2[i])) * w2)
+        o[i] = (
+            (np.float64(centre[i]) * c + (np.float64(lo0[i]) + np.float64(hi0[i])) * w0)
+            + (np.float64(lo1[i]) + np.float64(hi1[i])) * w1
+        ) + (np.float64(lo2[i]) + np.float64(hi2[i])) * w2
 
 
 @njit(cache=True, nogil=True)
@@ -123,10 +130,13 @@ def _four_taps(o, lo0, hi0, w0, lo1, hi1, w1, lo2, hi2, w2, lo3, hi3, w3):
     for i in range(0, end, LANES):
         four_taps8(o, lo0, hi0, w0, lo1, hi1, w1, lo2, hi2, w2, lo3, hi3, w3, i)
     for i in range(end, o.size):
-        o[i] = ((((o[i] + (np.float64(lo0[i]) + np.float64(hi0[i])) * w0)
-                  + (np.float64(lo1[i]) + np.float64(hi1[i])) * w1)
-                 + (np.float64(lo2[i]) + np.float64(hi2[i])) * w2)
-                + (np.float64(lo3[i]) + np.float64(hi3[i])) * w3)
+        o[i] = (
+            (
+                (o[i] + (np.float64(lo0[i]) + np.float64(hi0[i])) * w0)
+                + (np.float64(lo1[i]) + np.float64(hi1[i])) * w1
+            )
+            + (np.float64(lo2[i]) + np.float64(hi2[i])) * w2
+        ) + (np.float64(lo3[i]) + np.float64(hi3[i])) * w3
 
 
 @njit(cache=True, nogil=True)
@@ -180,14 +190,37 @@ def _segment_taps(o, src, s, step, half):
             else:
                 d2 = (r - 2) * step
                 lo2, hi2 = line(src, s - d2, n), line(src, s + d2, n)
-                _centre_3(o, centre, half[0], lo0, hi0, half[r], lo1, hi1, half[r - 1],
-                          lo2, hi2, half[r - 2])
+                _centre_3(
+                    o,
+                    centre,
+                    half[0],
+                    lo0,
+                    hi0,
+                    half[r],
+                    lo1,
+                    hi1,
+                    half[r - 1],
+                    lo2,
+                    hi2,
+                    half[r - 2],
+                )
     for m in range(r - k, 0, -4):
         d0, d1, d2, d3 = m * step, (m - 1) * step, (m - 2) * step, (m - 3) * step
-        _four_taps(o, line(src, s - d0, n), line(src, s + d0, n), half[m],
-                   line(src, s - d1, n), line(src, s + d1, n), half[m - 1],
-                   line(src, s - d2, n), line(src, s + d2, n), half[m - 2],
-                   line(src, s - d3, n), line(src, s + d3, n), half[m - 3])
+        _four_taps(
+            o,
+            line(src, s - d0, n),
+            line(src, s + d0, n),
+            half[m],
+            line(src, s - d1, n),
+            line(src, s + d1, n),
+            half[m - 1],
+            line(src, s - d2, n),
+            line(src, s + d2, n),
+            half[m - 2],
+            line(src, s - d3, n),
+            line(src, s + d3, n),
+            half[m - 3],
+        )
 
 
 @njit(cache=True, nogil=True)
@@ -246,8 +279,7 @@ def _axis_block(src, dst, half, b, after, n, i0, i1):
         lo, hi = max(i0, m), min(i1, n - m)  # both neighbours inside
         if lo < hi:
             k, size = base + lo * after, (hi - lo) * after
-            _tap_pair(line(dst, k, size), line(src, k - d, size), line(src, k + d, size),
-                      half[m])
+            _tap_pair(line(dst, k, size), line(src, k - d, size), line(src, k + d, size), half[m])
         lo = max(i0, m, n - m)  # the lower one only
         if lo < i1:
             k, size = base + lo * after, (i1 - lo) * after

@@ -30,14 +30,24 @@ NaN/inf (the kernels return ``finite`` False rather than raise), with
 ``alignment`` hands to the joint histogram instead of reading the images
 once more.
 """
+
 import numpy as np
 from numba import njit, prange
 
-from .agreement import (apply_mask, chunk_results, chunks_with_work, fold_extremes,
-                        lane_sum, merge_chunks, neighbours, ordered_sum, pixel2, pixel3)
+from .agreement import (
+    apply_mask,
+    chunk_results,
+    chunks_with_work,
+    fold_extremes,
+    lane_sum,
+    merge_chunks,
+    neighbours,
+    ordered_sum,
+    pixel2,
+    pixel3,
+)
 from .chunks import chunk_bounds
 from .gaussian import combine_lines, correlate_padded, line
-
 
 # ------------------------------------------------------------------- 2-D
 #
@@ -61,17 +71,28 @@ def _row_values(a0u, a0v, ac, b0u, b0v, bc, s0, threshold, out):
     n = out.size
     m = n - 2
     e = n - 1
-    first = pixel2((a0u[0] - a0v[0]) * s0, ac[1] - ac[0],
-                    (b0u[0] - b0v[0]) * s0, bc[1] - bc[0], threshold)
-    last = pixel2((a0u[e] - a0v[e]) * s0, ac[e] - ac[e - 1],
-                   (b0u[e] - b0v[e]) * s0, bc[e] - bc[e - 1], threshold)
+    first = pixel2(
+        (a0u[0] - a0v[0]) * s0, ac[1] - ac[0], (b0u[0] - b0v[0]) * s0, bc[1] - bc[0], threshold
+    )
+    last = pixel2(
+        (a0u[e] - a0v[e]) * s0,
+        ac[e] - ac[e - 1],
+        (b0u[e] - b0v[e]) * s0,
+        bc[e] - bc[e - 1],
+        threshold,
+    )
     # inside: views shifted by one so the loop indexes plainly
     o = line(out, 1, m)
     au, av, bu, bv = line(a0u, 1, m), line(a0v, 1, m), line(b0u, 1, m), line(b0v, 1, m)
     an, ap, bn, bp = line(ac, 2, m), line(ac, 0, m), line(bc, 2, m), line(bc, 0, m)
     for j in range(m):
-        o[j] = pixel2((au[j] - av[j]) * s0, (an[j] - ap[j]) * 0.5,
-                       (bu[j] - bv[j]) * s0, (bn[j] - bp[j]) * 0.5, threshold)
+        o[j] = pixel2(
+            (au[j] - av[j]) * s0,
+            (an[j] - ap[j]) * 0.5,
+            (bu[j] - bv[j]) * s0,
+            (bn[j] - bp[j]) * 0.5,
+            threshold,
+        )
     out[0] = first
     out[e] = last
 
@@ -88,15 +109,15 @@ def _row_values_given(g0, g1, b0u, b0v, bc, s0, threshold, out):
     a0, a1 = line(g0, 1, m), line(g1, 1, m)
     bu, bv, bn, bp = line(b0u, 1, m), line(b0v, 1, m), line(bc, 2, m), line(bc, 0, m)
     for j in range(m):
-        o[j] = pixel2(a0[j], a1[j], (bu[j] - bv[j]) * s0, (bn[j] - bp[j]) * 0.5,
-                       threshold)
+        o[j] = pixel2(a0[j], a1[j], (bu[j] - bv[j]) * s0, (bn[j] - bp[j]) * 0.5, threshold)
     out[0] = first
     out[e] = last
 
 
 @njit(cache=True, nogil=True)
-def _rows(xa, xb, g0, g1, n0, n1, h0, h1, threshold, check, track, mask, start, stop,
-          out_map, row_sums):
+def _rows(
+    xa, xb, g0, g1, n0, n1, h0, h1, threshold, check, track, mask, start, stop, out_map, row_sums
+):
     """Rows ``[start, stop)``: of two images ``xa``, ``xb``, or, if ``g0``
     is not empty, of A's gradient (``g0``, ``g1``) and image ``xb``.
     Values into ``out_map`` (if it has the image's size), summed where
@@ -127,13 +148,28 @@ def _rows(xa, xb, g0, g1, n0, n1, h0, h1, threshold, check, track, mask, start, 
         u, v, c = (u % 3) * n1, (v % 3) * n1, (p % 3) * n1
         out = line(out_map, p * n1, n1) if write_map else values
         if given:
-            _row_values_given(line(g0, p * n1, n1), line(g1, p * n1, n1),
-                              line(ring_b, u, n1), line(ring_b, v, n1),
-                              line(ring_b, c, n1), s0, threshold, out)
+            _row_values_given(
+                line(g0, p * n1, n1),
+                line(g1, p * n1, n1),
+                line(ring_b, u, n1),
+                line(ring_b, v, n1),
+                line(ring_b, c, n1),
+                s0,
+                threshold,
+                out,
+            )
         else:
-            _row_values(line(ring_a, u, n1), line(ring_a, v, n1), line(ring_a, c, n1),
-                        line(ring_b, u, n1), line(ring_b, v, n1), line(ring_b, c, n1),
-                        s0, threshold, out)
+            _row_values(
+                line(ring_a, u, n1),
+                line(ring_a, v, n1),
+                line(ring_a, c, n1),
+                line(ring_b, u, n1),
+                line(ring_b, v, n1),
+                line(ring_b, c, n1),
+                s0,
+                threshold,
+                out,
+            )
         if mask.size:
             apply_mask(out, line(mask, p * n1, n1))
         row_sums[p] = lane_sum(out)
@@ -155,14 +191,16 @@ def agreement_2d(xa, xb, g0, g1, n0, n1, h0, h1, threshold, check, track, mask, 
     those of the images if ``track``, else meaningless.
     """
     row_sums = np.empty(n0)
-    ok, a0, a1, b0, b1 = _rows(xa, xb, g0, g1, n0, n1, h0, h1, threshold, check, track,
-                               mask, 0, n0, out_map, row_sums)
+    ok, a0, a1, b0, b1 = _rows(
+        xa, xb, g0, g1, n0, n1, h0, h1, threshold, check, track, mask, 0, n0, out_map, row_sums
+    )
     return ordered_sum(row_sums), ok, a0, a1, b0, b1
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def agreement_2d_parallel(xa, xb, g0, g1, n0, n1, h0, h1, threshold, check, track, mask,
-                          out_map, n_chunks):
+def agreement_2d_parallel(
+    xa, xb, g0, g1, n0, n1, h0, h1, threshold, check, track, mask, out_map, n_chunks
+):
     """``agreement_2d`` on ``n_chunks`` chunks of rows: the same bits."""
     row_sums = np.empty(n0)
     n_run = chunks_with_work(n0, n_chunks)
@@ -170,8 +208,23 @@ def agreement_2d_parallel(xa, xb, g0, g1, n0, n1, h0, h1, threshold, check, trac
     for c in prange(n_run):
         start, stop = chunk_bounds(n0, n_chunks, c)
         oks[c], lo_a[c], hi_a[c], lo_b[c], hi_b[c] = _rows(
-            xa, xb, g0, g1, n0, n1, h0, h1, threshold, check, track, mask, start, stop,
-            out_map, row_sums)
+            xa,
+            xb,
+            g0,
+            g1,
+            n0,
+            n1,
+            h0,
+            h1,
+            threshold,
+            check,
+            track,
+            mask,
+            start,
+            stop,
+            out_map,
+            row_sums,
+        )
     return merge_chunks(row_sums, oks, lo_a, hi_a, lo_b, hi_b)
 
 
@@ -218,21 +271,38 @@ def _row_values3(a0u, a0v, a1u, a1v, ac, b0u, b0v, b1u, b1v, bc, s0, s1, thresho
     n = out.size
     m = n - 2
     e = n - 1
-    first = pixel3((a0u[0] - a0v[0]) * s0, (a1u[0] - a1v[0]) * s1, ac[1] - ac[0],
-                    (b0u[0] - b0v[0]) * s0, (b1u[0] - b1v[0]) * s1, bc[1] - bc[0],
-                    threshold)
-    last = pixel3((a0u[e] - a0v[e]) * s0, (a1u[e] - a1v[e]) * s1, ac[e] - ac[e - 1],
-                   (b0u[e] - b0v[e]) * s0, (b1u[e] - b1v[e]) * s1, bc[e] - bc[e - 1],
-                   threshold)
+    first = pixel3(
+        (a0u[0] - a0v[0]) * s0,
+        (a1u[0] - a1v[0]) * s1,
+        ac[1] - ac[0],
+        (b0u[0] - b0v[0]) * s0,
+        (b1u[0] - b1v[0]) * s1,
+        bc[1] - bc[0],
+        threshold,
+    )
+    last = pixel3(
+        (a0u[e] - a0v[e]) * s0,
+        (a1u[e] - a1v[e]) * s1,
+        ac[e] - ac[e - 1],
+        (b0u[e] - b0v[e]) * s0,
+        (b1u[e] - b1v[e]) * s1,
+        bc[e] - bc[e - 1],
+        threshold,
+    )
     o = line(out, 1, m)
     au0, av0, au1, av1 = line(a0u, 1, m), line(a0v, 1, m), line(a1u, 1, m), line(a1v, 1, m)
     bu0, bv0, bu1, bv1 = line(b0u, 1, m), line(b0v, 1, m), line(b1u, 1, m), line(b1v, 1, m)
     an, ap, bn, bp = line(ac, 2, m), line(ac, 0, m), line(bc, 2, m), line(bc, 0, m)
     for k in range(m):
-        o[k] = pixel3((au0[k] - av0[k]) * s0, (au1[k] - av1[k]) * s1,
-                       (an[k] - ap[k]) * 0.5,
-                       (bu0[k] - bv0[k]) * s0, (bu1[k] - bv1[k]) * s1,
-                       (bn[k] - bp[k]) * 0.5, threshold)
+        o[k] = pixel3(
+            (au0[k] - av0[k]) * s0,
+            (au1[k] - av1[k]) * s1,
+            (an[k] - ap[k]) * 0.5,
+            (bu0[k] - bv0[k]) * s0,
+            (bu1[k] - bv1[k]) * s1,
+            (bn[k] - bp[k]) * 0.5,
+            threshold,
+        )
     out[0] = first
     out[e] = last
 
@@ -243,24 +313,64 @@ def _row_values3_given(g0, g1, g2, b0u, b0v, b1u, b1v, bc, s0, s1, threshold, ou
     n = out.size
     m = n - 2
     e = n - 1
-    first = pixel3(g0[0], g1[0], g2[0], (b0u[0] - b0v[0]) * s0,
-                    (b1u[0] - b1v[0]) * s1, bc[1] - bc[0], threshold)
-    last = pixel3(g0[e], g1[e], g2[e], (b0u[e] - b0v[e]) * s0,
-                   (b1u[e] - b1v[e]) * s1, bc[e] - bc[e - 1], threshold)
+    first = pixel3(
+        g0[0],
+        g1[0],
+        g2[0],
+        (b0u[0] - b0v[0]) * s0,
+        (b1u[0] - b1v[0]) * s1,
+        bc[1] - bc[0],
+        threshold,
+    )
+    last = pixel3(
+        g0[e],
+        g1[e],
+        g2[e],
+        (b0u[e] - b0v[e]) * s0,
+        (b1u[e] - b1v[e]) * s1,
+        bc[e] - bc[e - 1],
+        threshold,
+    )
     o = line(out, 1, m)
     a0, a1, a2 = line(g0, 1, m), line(g1, 1, m), line(g2, 1, m)
     bu0, bv0, bu1, bv1 = line(b0u, 1, m), line(b0v, 1, m), line(b1u, 1, m), line(b1v, 1, m)
     bn, bp = line(bc, 2, m), line(bc, 0, m)
     for k in range(m):
-        o[k] = pixel3(a0[k], a1[k], a2[k], (bu0[k] - bv0[k]) * s0,
-                       (bu1[k] - bv1[k]) * s1, (bn[k] - bp[k]) * 0.5, threshold)
+        o[k] = pixel3(
+            a0[k],
+            a1[k],
+            a2[k],
+            (bu0[k] - bv0[k]) * s0,
+            (bu1[k] - bv1[k]) * s1,
+            (bn[k] - bp[k]) * 0.5,
+            threshold,
+        )
     out[0] = first
     out[e] = last
 
 
 @njit(cache=True, nogil=True)
-def _planes(xa, xb, g0, g1, g2, n0, n1, n2, h0, h1, h2, threshold, check, track, mask,
-            start, stop, out_map, plane_sums):
+def _planes(
+    xa,
+    xb,
+    g0,
+    g1,
+    g2,
+    n0,
+    n1,
+    n2,
+    h0,
+    h1,
+    h2,
+    threshold,
+    check,
+    track,
+    mask,
+    start,
+    stop,
+    out_map,
+    plane_sums,
+):
     """Planes ``[start, stop)``, as ``_rows`` for volumes: per-plane sums
     (of per-row lane sums, in row order) into ``plane_sums``."""
     r1 = h1.size - 1
@@ -283,14 +393,28 @@ def _planes(xa, xb, g0, g1, g2, n0, n1, n2, h0, h1, h2, threshold, check, track,
             slot = (done % 3) * size
             if not given:
                 if inspect:
-                    lo_a, hi_a, finite = fold_extremes(xa, done * n1 * n2, n1 * n2, lo_a, hi_a,
-                                                  finite)
-                _smooth_plane(xa, done, n0, n1, n2, h0, h1, h2, cplane, tplane, uplane,
-                              line(ring_a, slot, size))
+                    lo_a, hi_a, finite = fold_extremes(
+                        xa, done * n1 * n2, n1 * n2, lo_a, hi_a, finite
+                    )
+                _smooth_plane(
+                    xa,
+                    done,
+                    n0,
+                    n1,
+                    n2,
+                    h0,
+                    h1,
+                    h2,
+                    cplane,
+                    tplane,
+                    uplane,
+                    line(ring_a, slot, size),
+                )
             if inspect:
                 lo_b, hi_b, finite = fold_extremes(xb, done * n1 * n2, n1 * n2, lo_b, hi_b, finite)
-            _smooth_plane(xb, done, n0, n1, n2, h0, h1, h2, cplane, tplane, uplane,
-                          line(ring_b, slot, size))
+            _smooth_plane(
+                xb, done, n0, n1, n2, h0, h1, h2, cplane, tplane, uplane, line(ring_b, slot, size)
+            )
             done += 1
         u, v, s0 = neighbours(p, n0)
         u, v, c = (u % 3) * size, (v % 3) * size, (p % 3) * size
@@ -301,17 +425,37 @@ def _planes(xa, xb, g0, g1, g2, n0, n1, n2, h0, h1, h2, threshold, check, track,
             flat = (p * n1 + j) * n2
             out = line(out_map, flat, n2) if write_map else values
             if given:
-                _row_values3_given(line(g0, flat, n2), line(g1, flat, n2), line(g2, flat, n2),
-                                   line(ring_b, u + row, n2), line(ring_b, v + row, n2),
-                                   line(ring_b, c + up, n2), line(ring_b, c + down, n2),
-                                   line(ring_b, c + row, n2), s0, s1, threshold, out)
+                _row_values3_given(
+                    line(g0, flat, n2),
+                    line(g1, flat, n2),
+                    line(g2, flat, n2),
+                    line(ring_b, u + row, n2),
+                    line(ring_b, v + row, n2),
+                    line(ring_b, c + up, n2),
+                    line(ring_b, c + down, n2),
+                    line(ring_b, c + row, n2),
+                    s0,
+                    s1,
+                    threshold,
+                    out,
+                )
             else:
-                _row_values3(line(ring_a, u + row, n2), line(ring_a, v + row, n2),
-                             line(ring_a, c + up, n2), line(ring_a, c + down, n2),
-                             line(ring_a, c + row, n2),
-                             line(ring_b, u + row, n2), line(ring_b, v + row, n2),
-                             line(ring_b, c + up, n2), line(ring_b, c + down, n2),
-                             line(ring_b, c + row, n2), s0, s1, threshold, out)
+                _row_values3(
+                    line(ring_a, u + row, n2),
+                    line(ring_a, v + row, n2),
+                    line(ring_a, c + up, n2),
+                    line(ring_a, c + down, n2),
+                    line(ring_a, c + row, n2),
+                    line(ring_b, u + row, n2),
+                    line(ring_b, v + row, n2),
+                    line(ring_b, c + up, n2),
+                    line(ring_b, c + down, n2),
+                    line(ring_b, c + row, n2),
+                    s0,
+                    s1,
+                    threshold,
+                    out,
+                )
             if mask.size:
                 apply_mask(out, line(mask, flat, n2))
             plane_sum += lane_sum(out)
@@ -320,21 +464,42 @@ def _planes(xa, xb, g0, g1, g2, n0, n1, n2, h0, h1, h2, threshold, check, track,
 
 
 @njit(cache=True, nogil=True)
-def agreement_3d(xa, xb, g0, g1, g2, n0, n1, n2, h0, h1, h2, threshold, check, track,
-                 mask, out_map):
+def agreement_3d(
+    xa, xb, g0, g1, g2, n0, n1, n2, h0, h1, h2, threshold, check, track, mask, out_map
+):
     """``agreement_2d`` for (n0, n1, n2) volumes, every axis >= 2: of
     ``xa`` and ``xb``, or of A's gradient (``g0``, ``g1``, ``g2``) and
     ``xb`` if ``g0`` is not empty.  Returns (sum, finite, min a, max a,
     min b, max b)."""
     plane_sums = np.empty(n0)
-    ok, a0, a1, b0, b1 = _planes(xa, xb, g0, g1, g2, n0, n1, n2, h0, h1, h2, threshold,
-                                 check, track, mask, 0, n0, out_map, plane_sums)
+    ok, a0, a1, b0, b1 = _planes(
+        xa,
+        xb,
+        g0,
+        g1,
+        g2,
+        n0,
+        n1,
+        n2,
+        h0,
+        h1,
+        h2,
+        threshold,
+        check,
+        track,
+        mask,
+        0,
+        n0,
+        out_map,
+        plane_sums,
+    )
     return ordered_sum(plane_sums), ok, a0, a1, b0, b1
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def agreement_3d_parallel(xa, xb, g0, g1, g2, n0, n1, n2, h0, h1, h2, threshold,
-                          check, track, mask, out_map, n_chunks):
+def agreement_3d_parallel(
+    xa, xb, g0, g1, g2, n0, n1, n2, h0, h1, h2, threshold, check, track, mask, out_map, n_chunks
+):
     """``agreement_3d`` on ``n_chunks`` chunks of planes: the same bits."""
     plane_sums = np.empty(n0)
     n_run = chunks_with_work(n0, n_chunks)
@@ -342,6 +507,24 @@ def agreement_3d_parallel(xa, xb, g0, g1, g2, n0, n1, n2, h0, h1, h2, threshold,
     for c in prange(n_run):
         start, stop = chunk_bounds(n0, n_chunks, c)
         oks[c], lo_a[c], hi_a[c], lo_b[c], hi_b[c] = _planes(
-            xa, xb, g0, g1, g2, n0, n1, n2, h0, h1, h2, threshold, check, track, mask,
-            start, stop, out_map, plane_sums)
+            xa,
+            xb,
+            g0,
+            g1,
+            g2,
+            n0,
+            n1,
+            n2,
+            h0,
+            h1,
+            h2,
+            threshold,
+            check,
+            track,
+            mask,
+            start,
+            stop,
+            out_map,
+            plane_sums,
+        )
     return merge_chunks(plane_sums, oks, lo_a, hi_a, lo_b, hi_b)

@@ -10,12 +10,20 @@ pass counts them (``_count_pairs``).  The parallel kernels count chunks of
 pairs into tables of their own and merge them: integer counts, so the same
 bits as the serial kernels.
 """
+
 import numpy as np
 from numba import njit, prange
 
 from .._config import HISTOGRAM_BLOCK, HISTOGRAM_FLUSH
-from .binning import (add_copies, count_tables, fast_estimate, linspace_bin,
-                      linspace_step, merged_counts, walked_bin)
+from .binning import (
+    add_copies,
+    count_tables,
+    fast_estimate,
+    linspace_bin,
+    linspace_step,
+    merged_counts,
+    walked_bin,
+)
 from .chunks import ceil_div, chunk_bounds
 from .entropy import entropies
 
@@ -42,8 +50,7 @@ def _bin_pairs(values0, values1, edges0, edges1, fit0, fit1, fast, index):
 
 
 @njit(cache=True, nogil=True)
-def _count_pairs(values0, values1, edges0, edges1, fit0, fit1, fast, copies, spill,
-                 flush_every):
+def _count_pairs(values0, values1, edges0, edges1, fit0, fit1, fast, copies, spill, flush_every):
     """Count the joint bins of all pairs (the (n0 + 1) x (n1 + 1) table of
     ``_bin_pairs``) into ``copies`` (int32, one or four tables, see
     ``binning.count_tables``; zeroed here).  If ``spill`` (int64, the table)
@@ -61,8 +68,9 @@ def _count_pairs(values0, values1, edges0, edges1, fit0, fit1, fast, copies, spi
         for b in range(n_blocks - 1, -1, -1):
             block = flush + b * HISTOGRAM_BLOCK
             end = min(block + HISTOGRAM_BLOCK, stop)
-            _bin_pairs(values0[block:end], values1[block:end], edges0, edges1,
-                       fit0, fit1, fast, index)
+            _bin_pairs(
+                values0[block:end], values1[block:end], edges0, edges1, fit0, fit1, fast, index
+            )
             if four:  # the constant mask lets LLVM unroll by four
                 for j in range(end - block):
                     copies[j & 3, index[j]] += 1
@@ -90,8 +98,9 @@ def joint_histogram(values0, values1, edges0, edges1):
     """
     fit0, fit1, fast = _fits(edges0, edges1)
     copies, spill = count_tables(1, values0.size, edges0.size, edges1.size)
-    _count_pairs(values0, values1, edges0, edges1, fit0, fit1, fast, copies[0], spill[0],
-                 HISTOGRAM_FLUSH)
+    _count_pairs(
+        values0, values1, edges0, edges1, fit0, fit1, fast, copies[0], spill[0], HISTOGRAM_FLUSH
+    )
     return merged_counts(copies, spill, edges0.size - 1, edges1.size - 1)
 
 
@@ -104,12 +113,21 @@ def joint_histogram_parallel(values0, values1, edges0, edges1, n_chunks):
     """
     fit0, fit1, fast = _fits(edges0, edges1)
     size = values0.size
-    copies, spill = count_tables(n_chunks, ceil_div(size, n_chunks), edges0.size,
-                                 edges1.size)
+    copies, spill = count_tables(n_chunks, ceil_div(size, n_chunks), edges0.size, edges1.size)
     for c in prange(n_chunks):
         start, stop = chunk_bounds(size, n_chunks, c)
-        _count_pairs(values0[start:stop], values1[start:stop], edges0, edges1,
-                     fit0, fit1, fast, copies[c], spill[c], HISTOGRAM_FLUSH)
+        _count_pairs(
+            values0[start:stop],
+            values1[start:stop],
+            edges0,
+            edges1,
+            fit0,
+            fit1,
+            fast,
+            copies[c],
+            spill[c],
+            HISTOGRAM_FLUSH,
+        )
     return merged_counts(copies, spill, edges0.size - 1, edges1.size - 1)
 
 

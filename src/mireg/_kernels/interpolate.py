@@ -5,6 +5,7 @@ with ``mode='mirror'``, the same extension below), and (bi/tri)linear
 interpolation of intensities and of interleaved gradient stacks.  All
 ``inline="always"``: they run once per sample in ``cost._accumulate``.
 """
+
 import numpy as np
 from numba import njit
 
@@ -69,8 +70,7 @@ def cubic3(coef, y0, y1, y2):
     us = bspline_weights(y0 - f0)
     vs = bspline_weights(y1 - f1)
     w0, w1, w2, w3 = bspline_weights(y2 - f2)
-    if (a0 >= 0 and a1 >= 0 and a2 >= 0
-            and a0 + 3 < n0 and a1 + 3 < n1 and a2 + 3 < n2):
+    if a0 >= 0 and a1 >= 0 and a2 >= 0 and a0 + 3 < n0 and a1 + 3 < n1 and a2 + 3 < n2:
         # scalar indexing throughout: a slice per row built a view per row
         s = 0.0
         for p in range(4):
@@ -78,8 +78,12 @@ def cubic3(coef, y0, y1, y2):
             plane = 0.0
             for q in range(4):
                 j = a1 + q
-                row = (w0 * coef[i, j, a2] + w1 * coef[i, j, a2 + 1]
-                       + w2 * coef[i, j, a2 + 2] + w3 * coef[i, j, a2 + 3])
+                row = (
+                    w0 * coef[i, j, a2]
+                    + w1 * coef[i, j, a2 + 1]
+                    + w2 * coef[i, j, a2 + 2]
+                    + w3 * coef[i, j, a2 + 3]
+                )
                 plane += vs[q] * row
             s += us[p] * plane
         return s
@@ -108,8 +112,9 @@ def corner2(n0, n1, y0, y1):
 
 @njit(cache=True, nogil=True, inline="always")
 def lerp2(a, i, j, t, u):
-    return ((1.0 - t) * ((1.0 - u) * a[i, j] + u * a[i, j + 1])
-            + t * ((1.0 - u) * a[i + 1, j] + u * a[i + 1, j + 1]))
+    return (1.0 - t) * ((1.0 - u) * a[i, j] + u * a[i, j + 1]) + t * (
+        (1.0 - u) * a[i + 1, j] + u * a[i + 1, j + 1]
+    )
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -127,10 +132,10 @@ def lerp2_pair(a, j, k, u, v):
     # indexing throughout (a[j, k] would build a view per corner)
     w00, w01 = (1.0 - u) * (1.0 - v), (1.0 - u) * v
     w10, w11 = u * (1.0 - v), u * v
-    return (w00 * a[j, k, 0] + w01 * a[j, k + 1, 0]
-            + w10 * a[j + 1, k, 0] + w11 * a[j + 1, k + 1, 0],
-            w00 * a[j, k, 1] + w01 * a[j, k + 1, 1]
-            + w10 * a[j + 1, k, 1] + w11 * a[j + 1, k + 1, 1])
+    return (
+        w00 * a[j, k, 0] + w01 * a[j, k + 1, 0] + w10 * a[j + 1, k, 0] + w11 * a[j + 1, k + 1, 0],
+        w00 * a[j, k, 1] + w01 * a[j, k + 1, 1] + w10 * a[j + 1, k, 1] + w11 * a[j + 1, k + 1, 1],
+    )
 
 
 @njit(cache=True, nogil=True, inline="always")

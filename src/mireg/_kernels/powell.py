@@ -16,6 +16,7 @@ come as one ``records.PowellOptions``.  Finite bounds on every parameter
 and a start inside them are the only case ``register`` uses, so only
 scipy's bounded branch is ported.
 """
+
 import math
 
 import numpy as np
@@ -158,8 +159,9 @@ def _linesearch(p, xi, fval, options, count, criterion, transform, level):
         return fval, p.copy(), xi.copy(), True
     tol = options.xtol * 100.0
     lmin, lmax = _line_for_search(p, xi, options.lower, options.upper)
-    alpha, f, ok = _fminbound(p, xi, lmin, lmax, tol / 100.0, count, options.maxfev,
-                              criterion, transform, level)
+    alpha, f, ok = _fminbound(
+        p, xi, lmin, lmax, tol / 100.0, count, options.maxfev, criterion, transform, level
+    )
     step = alpha * xi
     return f, p + step, step, ok
 
@@ -201,8 +203,9 @@ def minimize(x0, options, criterion, transform, level):
         stopped = False
         for i in range(n):
             fx2 = fval
-            f, xn, _, ok = _linesearch(x, direc[i], fval, options, count, criterion,
-                                       transform, level)
+            f, xn, _, ok = _linesearch(
+                x, direc[i], fval, options, count, criterion, transform, level
+            )
             if not ok:
                 stopped = True
                 break
@@ -236,8 +239,9 @@ def minimize(x0, options, criterion, transform, level):
             temp = fx - fx2
             t -= delta * temp * temp
             if t < 0.0:
-                f, xn, step, ok = _linesearch(x, direc1, fval, options, count, criterion,
-                                              transform, level)
+                f, xn, step, ok = _linesearch(
+                    x, direc1, fval, options, count, criterion, transform, level
+                )
                 if not ok:
                     break
                 fval, x = f, xn
@@ -262,14 +266,19 @@ def minimize_each(origins, options, criterion, transform, level):
 
 
 @njit(cache=True, nogil=True)
-def _minimize_rows(origins, first, stop, xs, fs, nfevs, options, criterion, transform,
-                   level):
+def _minimize_rows(origins, first, stop, xs, fs, nfevs, options, criterion, transform, level):
     # rows [first, stop) of minimize_each
     n = origins.shape[1]
     for q in range(first, stop):
-        start = Transform(origins[q].copy(), transform.units, transform.kind,
-                          transform.ndim, transform.center, transform.ref_grid,
-                          transform.mov_inverse)
+        start = Transform(
+            origins[q].copy(),
+            transform.units,
+            transform.kind,
+            transform.ndim,
+            transform.center,
+            transform.ref_grid,
+            transform.mov_inverse,
+        )
         x, f, nfev = minimize(np.zeros(n), options, criterion, start, level)
         xs[q] = x
         fs[q] = f
@@ -287,6 +296,5 @@ def minimize_each_parallel(origins, options, criterion, transform, level, n_chun
     nfevs = np.empty(m, np.int64)
     for c in prange(n_chunks):
         for q in range(c, m, n_chunks):
-            _minimize_rows(origins, q, q + 1, xs, fs, nfevs, options, criterion,
-                           transform, level)
+            _minimize_rows(origins, q, q + 1, xs, fs, nfevs, options, criterion, transform, level)
     return xs, fs, nfevs

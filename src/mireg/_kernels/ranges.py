@@ -14,6 +14,7 @@ metric scans its images once before binning them:
 Ranges are in the values' own dtype; when ``finite`` is False the minimum
 and maximum are meaningless.
 """
+
 import numpy as np
 from numba import njit, prange, types
 from numba.extending import overload
@@ -60,6 +61,7 @@ def _min_max_impl(values, start, stop):
             out[1] = hi ^ ((hi >> shift) & magnitude)
             as_float = out.view(float_type)
             return as_float[0], as_float[1], finite
+
         return float_min_max
 
     def int_min_max(values, start, stop):
@@ -70,6 +72,7 @@ def _min_max_impl(values, start, stop):
             lo = min(lo, part[i])
             hi = max(hi, part[i])
         return lo, hi, True
+
     return int_min_max
 
 
@@ -109,8 +112,7 @@ def value_ranges_parallel(values0, values1, n_chunks):
         else:  # an empty chunk changes nothing
             los0[c], his0[c] = values0[0], values0[0]
             los1[c], his1[c] = values1[0], values1[0]
-    return ((los0.min(), his0.max(), oks0.all()),
-            (los1.min(), his1.max(), oks1.all()))
+    return ((los0.min(), his0.max(), oks0.all()), (los1.min(), his1.max(), oks1.all()))
 
 
 # ------------------------------------------------------------------------

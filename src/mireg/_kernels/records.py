@@ -11,10 +11,12 @@ Conventions shared by every record: arrays are 3-D, a 2-D image being a
 in 3-D (``(0, row, col)`` in 2-D); matrices are 4x4 homogeneous maps with
 the identity on the unused axis.
 """
+
 from collections import namedtuple
 
-Transform = namedtuple("Transform", [
-    "origin", "units", "kind", "ndim", "center", "ref_grid", "mov_inverse"])
+Transform = namedtuple(
+    "Transform", ["origin", "units", "kind", "ndim", "center", "ref_grid", "mov_inverse"]
+)
 Transform.__doc__ = """How Powell's scaled coordinates ``x`` become an index map.
 
 Fields
@@ -36,9 +38,22 @@ mov_inverse : ndarray of float64, shape (4, 4)
     Moving physical -> index coordinates at this level.
 """
 
-LevelData = namedtuple("LevelData", [
-    "table", "moving", "moving_grad", "moving_mask", "has_moving_mask", "moving_lo",
-    "moving_scale", "n_bins", "cubic", "use_gradient", "log_table"])
+LevelData = namedtuple(
+    "LevelData",
+    [
+        "table",
+        "moving",
+        "moving_grad",
+        "moving_mask",
+        "has_moving_mask",
+        "moving_lo",
+        "moving_scale",
+        "n_bins",
+        "cubic",
+        "use_gradient",
+        "log_table",
+    ],
+)
 LevelData.__doc__ = """Reference samples and the moving image of one level.
 
 Fields
@@ -83,8 +98,9 @@ min_overlap : int
     Fewer overlapping samples than this score as "no overlap".
 """
 
-PowellOptions = namedtuple("PowellOptions", [
-    "lower", "upper", "direc", "xtol", "ftol", "maxfev", "maxiter"])
+PowellOptions = namedtuple(
+    "PowellOptions", ["lower", "upper", "direc", "xtol", "ftol", "maxfev", "maxiter"]
+)
 PowellOptions.__doc__ = """scipy's bounded Powell options, in scaled units of ``x``.
 
 Fields

@@ -2,12 +2,14 @@
 
 Sample table rows (``records.LevelData.table``, read by
 ``cost._accumulate``): index coordinate embedded in 3-D (3), smoothed
-gradient embedded in 3-D (3), its squared norm, intensity bin.  Gradients are ``np.gradient``'s of the smoothed image (central
+gradient embedded in 3-D (3), its squared norm, intensity bin.
+Gradients are ``np.gradient``'s of the smoothed image (central
 differences inside, one-sided at the borders) divided by the voxel spacing,
 the same bits, computed where they are needed: at the samples for the
 reference, interleaved in float32 for the moving image.  Arrays are 3-D; a
 2-D image is (1, rows, cols) and has 2 gradient components (row, col).
 """
+
 import numpy as np
 from numba import njit
 

@@ -18,6 +18,7 @@ Source lines are converted to float64 as ``np.float64(x)`` does (any
 kernel dtype); ``o`` is float64.  Callers handle ``i + 8 <= o.size`` and
 never pass a source that overlaps ``o``.
 """
+
 from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
@@ -30,8 +31,7 @@ _INDEX = ir.IntType(32)
 
 
 def _splat(builder, scalar):
-    v = builder.insert_element(ir.Constant(_VECTOR, ir.Undefined), scalar,
-                               ir.Constant(_INDEX, 0))
+    v = builder.insert_element(ir.Constant(_VECTOR, ir.Undefined), scalar, ir.Constant(_INDEX, 0))
     mask = ir.Constant(ir.VectorType(_INDEX, LANES), [0] * LANES)
     return builder.shuffle_vector(v, ir.Constant(_VECTOR, ir.Undefined), mask)
 
@@ -57,8 +57,9 @@ def _emit(context, builder, sig, args, centre, n_pairs, single):
     i = args[-1]
     k = 1
     if centre:
-        acc = builder.fmul(_load(context, builder, sig.args[1], args[1], i),
-                           _splat(builder, args[2]))
+        acc = builder.fmul(
+            _load(context, builder, sig.args[1], args[1], i), _splat(builder, args[2])
+        )
         k = 3
     else:
         acc = _load(context, builder, sig.args[0], args[0], i)
@@ -79,10 +80,12 @@ def _emit(context, builder, sig, args, centre, n_pairs, single):
 def _codegen(centre, n_pairs, single=False):
     def codegen(context, builder, sig, args):
         return _emit(context, builder, sig, args, centre, n_pairs, single)
+
     return codegen
 
 
 # One intrinsic per loop shape: Numba intrinsics have fixed arguments.
+
 
 @intrinsic
 def centre8(typingctx, o, centre, c, i):
@@ -121,5 +124,13 @@ def tap_one8(typingctx, o, x, w, i):
     return types.void(o, x, w, i), _codegen(False, 0, single=True)
 
 
-__all__ = ["LANES", "centre8", "centre_1_8", "centre_2_8", "centre_3_8", "four_taps8",
-           "tap_pair8", "tap_one8"]
+__all__ = [
+    "LANES",
+    "centre8",
+    "centre_1_8",
+    "centre_2_8",
+    "centre_3_8",
+    "four_taps8",
+    "tap_pair8",
+    "tap_one8",
+]

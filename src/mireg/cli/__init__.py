@@ -17,6 +17,7 @@
 
 The library never imports this package.
 """
+
 from .app import main
 
 __all__ = ["main"]

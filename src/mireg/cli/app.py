@@ -9,6 +9,7 @@ status 2, never a traceback (:mod:`mireg.cli.errors`); set
 level, per benchmark case) goes to stderr through the ``"mireg"`` logger;
 ``-q`` silences it.  Results go to stdout.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,6 +50,7 @@ def _integer_at_least(minimum):
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
         return value
+
     return parse
 
 
@@ -69,13 +71,13 @@ def _build_parser():
     from .. import __version__
 
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-q", "--quiet", action="store_true",
-                        help="no progress lines on stderr")
+    common.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     parser = _Parser(
         prog="mireg",
         description="Fast multimodal image registration: normalised mutual information "
-                    "x gradient information (Pluim et al. 2000).",
-        epilog="Set MIREG_DEBUG=1 to see tracebacks instead of one-line errors.")
+        "x gradient information (Pluim et al. 2000).",
+        epilog="Set MIREG_DEBUG=1 to see tracebacks instead of one-line errors.",
+    )
     parser.add_argument("--version", action="version", version=f"mireg {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -92,63 +94,111 @@ def _build_parser():
 
 def _add_demo(commands, common):
     demo = commands.add_parser(
-        "demo", parents=[common],
+        "demo",
+        parents=[common],
         help="the rotated astronaut experiment, with figures",
         description="Register scikit-image's astronaut against a copy rotated by 40 "
-                    "degrees plus noise, print the result and write five PNG figures.")
-    demo.add_argument("--out", default="mireg-demo", metavar="DIR",
-                      help="folder for the figures (default: %(default)s)")
-    demo.add_argument("--compare-reference", action="store_true",
-                      help="also time mireg.reference.register (a few seconds) and "
-                           "print the speed-up")
+        "degrees plus noise, print the result and write five PNG figures.",
+    )
+    demo.add_argument(
+        "--out",
+        default="mireg-demo",
+        metavar="DIR",
+        help="folder for the figures (default: %(default)s)",
+    )
+    demo.add_argument(
+        "--compare-reference",
+        action="store_true",
+        help="also time mireg.reference.register (a few seconds) and print the speed-up",
+    )
     demo.set_defaults(handler=_run_demo)
 
 
 def _add_register(commands, common):
     register = commands.add_parser(
-        "register", parents=[common], help="register two images or volumes",
+        "register",
+        parents=[common],
+        help="register two images or volumes",
         description="Register MOVING to REFERENCE and write MOVING resampled onto the "
-                    "reference grid. Reads and writes PNG/JPEG (2-D; colour is converted "
-                    "to gray), TIFF (multi-page = 3-D) and NIfTI (.nii, .nii.gz; the voxel "
-                    "size is used, the output keeps the reference's affine and header).")
+        "reference grid. Reads and writes PNG/JPEG (2-D; colour is converted "
+        "to gray), TIFF (multi-page = 3-D) and NIfTI (.nii, .nii.gz; the voxel "
+        "size is used, the output keeps the reference's affine and header).",
+    )
     register.add_argument("reference", metavar="REFERENCE")
     register.add_argument("moving", metavar="MOVING")
-    register.add_argument("-o", "--output", required=True, metavar="OUTPUT",
-                          help="registered image; its suffix chooses the format")
-    register.add_argument("--transform", default="rigid", choices=TRANSFORMS,
-                          help="default: %(default)s")
-    register.add_argument("--metric", default="alignment", choices=METRICS,
-                          help="alignment = NMI x gradient information "
-                               "(default: %(default)s)")
-    register.add_argument("--bins", type=_at_least_two, default=32,
-                          help="histogram bins per image (default: %(default)s)")
-    register.add_argument("--sigma", type=_positive_float, default=1.5,
-                          help="Gaussian sigma of the gradients, pixels (default: "
-                               "%(default)s)")
-    register.add_argument("--order", type=int, default=3, choices=range(6), metavar="0-5",
-                          help="spline order of the output's resampling (default: "
-                               "%(default)s)")
-    register.add_argument("--json", metavar="RESULT.json",
-                          help="write parameters, matrix, metric and per-level record")
-    register.add_argument("--plot", metavar="FIGURE.png",
-                          help="write reference / moving / registered / checkerboard")
+    register.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUTPUT",
+        help="registered image; its suffix chooses the format",
+    )
+    register.add_argument(
+        "--transform", default="rigid", choices=TRANSFORMS, help="default: %(default)s"
+    )
+    register.add_argument(
+        "--metric",
+        default="alignment",
+        choices=METRICS,
+        help="alignment = NMI x gradient information (default: %(default)s)",
+    )
+    register.add_argument(
+        "--bins",
+        type=_at_least_two,
+        default=32,
+        help="histogram bins per image (default: %(default)s)",
+    )
+    register.add_argument(
+        "--sigma",
+        type=_positive_float,
+        default=1.5,
+        help="Gaussian sigma of the gradients, pixels (default: %(default)s)",
+    )
+    register.add_argument(
+        "--order",
+        type=int,
+        default=3,
+        choices=range(6),
+        metavar="0-5",
+        help="spline order of the output's resampling (default: %(default)s)",
+    )
+    register.add_argument(
+        "--json",
+        metavar="RESULT.json",
+        help="write parameters, matrix, metric and per-level record",
+    )
+    register.add_argument(
+        "--plot", metavar="FIGURE.png", help="write reference / moving / registered / checkerboard"
+    )
     register.set_defaults(handler=_run_register)
 
 
 def _add_bench(commands, common):
     bench = commands.add_parser(
-        "bench", parents=[common], help="time the metric implementations",
+        "bench",
+        parents=[common],
+        help="time the metric implementations",
         description="Time NMI, gradient information and alignment in mireg.reference, "
-                    "scikit-image (NMI only) and mireg; print a Markdown table.")
-    bench.add_argument("--sizes", nargs="+", default=["256", "512"], metavar="SIZE",
-                       help="N (N x N), NxM or NxMxK (default: 256 512)")
-    bench.add_argument("--repeats", type=_at_least_one, default=5,
-                       help="timing samples per case, the minimum is reported "
-                            "(default: %(default)s)")
+        "scikit-image (NMI only) and mireg; print a Markdown table.",
+    )
+    bench.add_argument(
+        "--sizes",
+        nargs="+",
+        default=["256", "512"],
+        metavar="SIZE",
+        help="N (N x N), NxM or NxMxK (default: 256 512)",
+    )
+    bench.add_argument(
+        "--repeats",
+        type=_at_least_one,
+        default=5,
+        help="timing samples per case, the minimum is reported (default: %(default)s)",
+    )
     bench.set_defaults(handler=_run_bench)
 
 
 # ---- demo -----------------------------------------------------------------
+
 
 def _run_demo(args):
     from . import demo
@@ -161,6 +211,7 @@ def _run_demo(args):
 
 # ---- bench ----------------------------------------------------------------
 
+
 def _run_bench(args):
     from . import bench
 
@@ -170,6 +221,7 @@ def _run_bench(args):
 
 
 # ---- register -------------------------------------------------------------
+
 
 def _parameter_names(ndim, kind):
     shifts = [f"t{i}" for i in range(ndim)]
@@ -184,16 +236,21 @@ def _common_spacing(reference_spacing, moving_spacing, args):
     if reference_spacing is None or moving_spacing is None:
         spacing = reference_spacing if moving_spacing is None else moving_spacing
         if spacing is not None:
-            logger.info("voxel size %s from %s used for both images", spacing,
-                        args.reference if reference_spacing is not None else args.moving)
+            logger.info(
+                "voxel size %s from %s used for both images",
+                spacing,
+                args.reference if reference_spacing is not None else args.moving,
+            )
         return spacing
-    close = all(math.isclose(a, b, rel_tol=1e-4)
-                for a, b in zip(reference_spacing, moving_spacing))
+    close = all(
+        math.isclose(a, b, rel_tol=1e-4) for a, b in zip(reference_spacing, moving_spacing)
+    )
     if not close:
         raise ValueError(
             f"voxel sizes differ: {reference_spacing} in '{args.reference}', "
             f"{moving_spacing} in '{args.moving}'; resample one image to the other's "
-            "voxel size first")
+            "voxel size first"
+        )
     return reference_spacing
 
 
@@ -221,13 +278,16 @@ def _read_pair(args):
     moving, mov_spacing, mov_info = read_image(args.moving)
     for image, path in ((reference, args.reference), (moving, args.moving)):
         if image.ndim not in (2, 3):
-            raise ValueError(f"'{path}' is {image.ndim}-D {image.shape}: mireg registers "
-                             "2-D images and 3-D volumes")
+            raise ValueError(
+                f"'{path}' is {image.ndim}-D {image.shape}: mireg registers "
+                "2-D images and 3-D volumes"
+            )
     if reference.ndim != moving.ndim:
         raise ValueError(
             f"'{args.reference}' is {reference.ndim}-D {reference.shape} but "
             f"'{args.moving}' is {moving.ndim}-D {moving.shape}: register 2-D with 2-D, "
-            "3-D with 3-D")
+            "3-D with 3-D"
+        )
     spacing = _common_spacing(ref_spacing, mov_spacing, args)
     return reference, moving, spacing, ref_info, mov_info
 
@@ -255,11 +315,16 @@ def _report(result, seconds, names):
             parts.append(f"scale {math.exp(value):.4f}")
         else:
             parts.append(f"{name} {value:.3f}")
-    unit = "physical units" if result.spacing is not None and not np.allclose(
-        result.spacing, 1.0) else "pixels"
+    unit = (
+        "physical units"
+        if result.spacing is not None and not np.allclose(result.spacing, 1.0)
+        else "pixels"
+    )
     print(f"parameters: {', '.join(parts)} (shifts in {unit}, index order)")
-    print(f"{result.metric_name}: {result.metric:.6g} after {result.nfev} evaluations "
-          f"in {seconds:.2f} s")
+    print(
+        f"{result.metric_name}: {result.metric:.6g} after {result.nfev} evaluations "
+        f"in {seconds:.2f} s"
+    )
 
 
 def _run_register(args):
@@ -270,28 +335,44 @@ def _run_register(args):
     io.image_format(args.output)  # a bad suffix is reported before reading anything
     reference, moving, spacing, ref_info, mov_info = _read_pair(args)
     _check_outputs(args, reference.ndim)
-    logger.info("reference %s %s, moving %s %s%s", args.reference, reference.shape,
-                args.moving, moving.shape,
-                "" if spacing is None else f", voxel size {tuple(spacing)}")
+    logger.info(
+        "reference %s %s, moving %s %s%s",
+        args.reference,
+        reference.shape,
+        args.moving,
+        moving.shape,
+        "" if spacing is None else f", voxel size {tuple(spacing)}",
+    )
     start = time.perf_counter()
-    result = mireg.register(reference, moving, transform=args.transform,
-                            metric=args.metric, bins=args.bins, sigma=args.sigma,
-                            spacing=spacing)
+    result = mireg.register(
+        reference,
+        moving,
+        transform=args.transform,
+        metric=args.metric,
+        bins=args.bins,
+        sigma=args.sigma,
+        spacing=spacing,
+    )
     seconds = time.perf_counter() - start
     names = _parameter_names(reference.ndim, args.transform)
     _report(result, seconds, names)
 
     registered = result.warp(moving, order=args.order)
     # geometry from the reference grid, value range from the moving image
-    like = dataclasses.replace(ref_info, dtype=mov_info.dtype,
-                               unit_range=mov_info.unit_range)
+    like = dataclasses.replace(ref_info, dtype=mov_info.dtype, unit_range=mov_info.unit_range)
     io.write_image(args.output, registered, like=like, spacing=spacing)
     print(f"wrote {args.output}")
     if args.json is not None:
         record = result.to_dict()
-        record.update({"reference": args.reference, "moving": args.moving,
-                       "output": args.output, "parameter_names": names,
-                       "seconds": seconds})
+        record.update(
+            {
+                "reference": args.reference,
+                "moving": args.moving,
+                "output": args.output,
+                "parameter_names": names,
+                "seconds": seconds,
+            }
+        )
         with open(args.json, "w", encoding="utf-8") as stream:
             json.dump(_jsonable(record), stream, indent=2)
             stream.write("\n")
@@ -305,6 +386,7 @@ def _run_register(args):
 
 
 # ---- entry point ----------------------------------------------------------
+
 
 def main(argv=None):
     """Run the ``mireg`` command; returns the exit status."""

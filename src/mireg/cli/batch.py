@@ -10,6 +10,7 @@ Exit status: 0 when every row is registered, 1 when some rows failed (each
 failure is a row of ``results.csv`` with its message), 2 for a user error
 (missing manifest, bad option: one line on stderr).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,39 +34,67 @@ logger = logging.getLogger("mireg")
 
 # ---- the command ------------------------------------------------------------
 
+
 def add_batch_parser(subparsers, parents=()):
     """Add the ``batch`` command to an ``argparse`` subparsers object; its
     ``handler`` default is :func:`run_batch`."""
     parser = subparsers.add_parser(
-        "batch", parents=list(parents), help="register the image pairs of a CSV manifest",
+        "batch",
+        parents=list(parents),
+        help="register the image pairs of a CSV manifest",
         description="Register each MOVING image of MANIFEST.csv to its REFERENCE and write "
-                    "it resampled onto the reference grid in DIR, with DIR/results.csv "
-                    "(status, error, parameters, matrix, metric, seconds per row). "
-                    "Manifest columns: reference,moving[,output]; image paths are "
-                    "relative to the manifest's folder, outputs to DIR (default "
-                    "<moving name>_registered<suffix>). Re-running skips the rows "
-                    "already done.",
+        "it resampled onto the reference grid in DIR, with DIR/results.csv "
+        "(status, error, parameters, matrix, metric, seconds per row). "
+        "Manifest columns: reference,moving[,output]; image paths are "
+        "relative to the manifest's folder, outputs to DIR (default "
+        "<moving name>_registered<suffix>). Re-running skips the rows "
+        "already done.",
         epilog="Exit status: 0 all rows registered, 1 some rows failed (see "
-               "results.csv), 2 usage error.")
+        "results.csv), 2 usage error.",
+    )
     parser.add_argument("manifest", metavar="MANIFEST.csv")
-    parser.add_argument("--out", required=True, metavar="DIR",
-                        help="folder for the outputs and results.csv (created if missing)")
+    parser.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="folder for the outputs and results.csv (created if missing)",
+    )
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--scheduler", metavar="ADDRESS",
-                       help="dask scheduler (e.g. tcp://host:8786) to run the rows on; "
-                            "the workers must see the same files")
-    where.add_argument("--jobs", type=int, metavar="N",
-                       help="local threads (default: the number of CPUs)")
-    parser.add_argument("--transform", default="rigid", choices=TRANSFORMS,
-                        help="default: %(default)s")
-    parser.add_argument("--metric", default="alignment", choices=METRICS,
-                        help="alignment = NMI x gradient information (default: %(default)s)")
-    parser.add_argument("--bins", type=int, default=32,
-                        help="histogram bins per image (default: %(default)s)")
-    parser.add_argument("--sigma", type=float, default=1.5,
-                        help="Gaussian sigma of the gradients, pixels (default: %(default)s)")
-    parser.add_argument("--order", type=int, default=3, choices=range(6), metavar="0-5",
-                        help="spline order of the outputs' resampling (default: %(default)s)")
+    where.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="dask scheduler (e.g. tcp://host:8786) to run the rows on; "
+        "the workers must see the same files",
+    )
+    where.add_argument(
+        "--jobs", type=int, metavar="N", help="local threads (default: the number of CPUs)"
+    )
+    parser.add_argument(
+        "--transform", default="rigid", choices=TRANSFORMS, help="default: %(default)s"
+    )
+    parser.add_argument(
+        "--metric",
+        default="alignment",
+        choices=METRICS,
+        help="alignment = NMI x gradient information (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--bins", type=int, default=32, help="histogram bins per image (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--sigma",
+        type=float,
+        default=1.5,
+        help="Gaussian sigma of the gradients, pixels (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--order",
+        type=int,
+        default=3,
+        choices=range(6),
+        metavar="0-5",
+        help="spline order of the outputs' resampling (default: %(default)s)",
+    )
     try:
         parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     except argparse.ArgumentError:
@@ -84,20 +113,30 @@ def run_batch(args):
         raise ValueError(f"--jobs must be >= 1, got {args.jobs}")
     previous = logger.level
     logger.setLevel(max(previous, logging.WARNING))  # per-level lines of every pair
-    try:                                               # would drown the progress bar
-        records = run_manifest(args.manifest, args.out, scheduler=args.scheduler,
-                               jobs=args.jobs, progress=not args.quiet, order=args.order,
-                               transform=args.transform, metric=args.metric,
-                               bins=args.bins, sigma=args.sigma)
+    try:  # would drown the progress bar
+        records = run_manifest(
+            args.manifest,
+            args.out,
+            scheduler=args.scheduler,
+            jobs=args.jobs,
+            progress=not args.quiet,
+            order=args.order,
+            transform=args.transform,
+            metric=args.metric,
+            bins=args.bins,
+            sigma=args.sigma,
+        )
     finally:
         logger.setLevel(previous)
     failed = [r for r in records if r["status"] != "ok"]
     skipped = sum(r["skipped"] for r in records)
     for record in failed:
         print(f"mireg batch: {record['moving']}: {record['error']}", file=sys.stderr)
-    print(f"{len(records) - len(failed)} of {len(records)} pairs registered"
-          f"{f' ({skipped} by an earlier run)' if skipped else ''}, {len(failed)} failed; "
-          f"results in {os.path.join(args.out, files.RESULTS_NAME)}")
+    print(
+        f"{len(records) - len(failed)} of {len(records)} pairs registered"
+        f"{f' ({skipped} by an earlier run)' if skipped else ''}, {len(failed)} failed; "
+        f"results in {os.path.join(args.out, files.RESULTS_NAME)}"
+    )
     return EXIT_FAILED_ROWS if failed else 0
 
 
@@ -118,8 +157,10 @@ def main(argv=None):
 
 # ---- running the manifest ---------------------------------------------------
 
-def run_manifest(manifest_path, out_dir, *, scheduler=None, jobs=None, progress=True,
-                 order=3, **register_kwargs):
+
+def run_manifest(
+    manifest_path, out_dir, *, scheduler=None, jobs=None, progress=True, order=3, **register_kwargs
+):
     """Register the file pairs of a CSV manifest: ``mireg batch``.
 
     Parameters
@@ -168,8 +209,10 @@ def run_manifest(manifest_path, out_dir, *, scheduler=None, jobs=None, progress=
     redo everything.
     """
     if scheduler is not None and jobs is not None:
-        raise ValueError(f"give `jobs` (local threads) or `scheduler` (a dask cluster), "
-                         f"not both; got jobs={jobs!r} and scheduler={scheduler!r}")
+        raise ValueError(
+            f"give `jobs` (local threads) or `scheduler` (a dask cluster), "
+            f"not both; got jobs={jobs!r} and scheduler={scheduler!r}"
+        )
     check_run_options(jobs, None, "return", register_kwargs, jobs_name="jobs")
     if isinstance(order, bool) or not isinstance(order, numbers.Integral) or not 0 <= order <= 5:
         raise ValueError(f"`order` must be an integer 0-5, got {order!r}")
@@ -181,15 +224,27 @@ def run_manifest(manifest_path, out_dir, *, scheduler=None, jobs=None, progress=
     for i in todo:
         os.makedirs(os.path.dirname(rows[i].output_path), exist_ok=True)
     client = connect(scheduler) if isinstance(scheduler, (str, os.PathLike)) else scheduler
-    tasks = ((i, files.process_row, (rows[i].reference_path, rows[i].moving_path,
-                                     rows[i].output_path, register_kwargs, order))
-             for i in todo)
+    tasks = (
+        (
+            i,
+            files.process_row,
+            (
+                rows[i].reference_path,
+                rows[i].moving_path,
+                rows[i].output_path,
+                register_kwargs,
+                order,
+            ),
+        )
+        for i in todo
+    )
     bar = Progress(len(todo), "mireg batch") if progress and todo else None
     try:
         with open(results_path, "a", newline="", encoding="utf-8") as stream:
             writer = files.results_writer(stream)
-            for i, record in drive(tasks, engine_for(jobs, client), "return", bar,
-                                    failed=files.is_failure):
+            for i, record in drive(
+                tasks, engine_for(jobs, client), "return", bar, failed=files.is_failure
+            ):
                 if isinstance(record, BaseException):  # the cluster lost the task
                     record = files.row_record("error", error=files.error_line(record))
                 record.update(zip(("reference", "moving", "output"), rows[i].key))
@@ -208,8 +263,9 @@ def connect(address):
     try:
         from distributed import Client
     except ImportError:
-        raise ImportError("a dask scheduler needs dask.distributed: "
-                          "pip install 'mireg[dask]'") from None
+        raise ImportError(
+            "a dask scheduler needs dask.distributed: pip install 'mireg[dask]'"
+        ) from None
     return Client(os.fspath(address))
 
 

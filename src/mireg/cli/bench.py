@@ -20,6 +20,7 @@ resized, and a non-linear, inverted remap of it plus noise (3-D sizes use
 a smooth random volume).  ``benchmarks/`` holds the asv and
 pytest-benchmark suites and the report scripts, with more cases and peers.
 """
+
 from __future__ import annotations
 
 import math
@@ -38,7 +39,7 @@ IMPLEMENTATIONS = ("reference", "skimage", "mireg")
 
 
 def parse_size(text):
-    """"256" -> (256, 256); "64x64x32" -> (64, 64, 32)."""
+    """ "256" -> (256, 256); "64x64x32" -> (64, 64, 32)."""
     try:
         shape = tuple(int(part) for part in str(text).lower().split("x"))
     except ValueError:
@@ -69,7 +70,7 @@ def image_pair(shape, seed=20240601):
         volume = ndi.gaussian_filter(rng.standard_normal(shape), sigma=4.0)
         image = (volume - volume.min()) / (volume.max() - volume.min())
     noise = rng.normal(0.0, 0.1 * image.std(), image.shape)
-    return image, np.sqrt(1.0 - image) + 0.5 * image ** 2 + noise
+    return image, np.sqrt(1.0 - image) + 0.5 * image**2 + noise
 
 
 def _implementations():
@@ -77,13 +78,13 @@ def _implementations():
     import skimage.metrics
 
     import mireg
+
     from .. import reference
 
     return {
         "nmi": {
             "reference": lambda a, b: reference.normalized_mutual_information(a, b, bins=BINS),
-            "skimage": lambda a, b: skimage.metrics.normalized_mutual_information(
-                a, b, bins=BINS),
+            "skimage": lambda a, b: skimage.metrics.normalized_mutual_information(a, b, bins=BINS),
             "mireg": lambda a, b: mireg.normalized_mutual_information(a, b, bins=BINS),
         },
         "gradient_information": {
@@ -104,8 +105,9 @@ def best_seconds(function, *args, repeats=5):
     one_call = timer.timeit(number=1)
     number = max(1, math.ceil(SAMPLE_SECONDS / max(one_call, 1e-9)))
     samples = [one_call] if number == 1 else []
-    samples += [s / number for s in timer.repeat(repeat=max(1, repeats - len(samples)),
-                                                 number=number)]
+    samples += [
+        s / number for s in timer.repeat(repeat=max(1, repeats - len(samples)), number=number)
+    ]
     return min(samples)
 
 
@@ -123,8 +125,10 @@ def measure(shape, metric, functions, repeats=5, progress=None):
         seconds = best_seconds(functions[name], image0, image1, repeats=repeats)
         out[name] = (seconds, difference)
         if progress is not None:
-            progress(f"{metric} {'x'.join(map(str, shape))} {name}: {1e3 * seconds:.3g} ms "
-                     f"({time.perf_counter() - start:.1f} s)")
+            progress(
+                f"{metric} {'x'.join(map(str, shape))} {name}: {1e3 * seconds:.3g} ms "
+                f"({time.perf_counter() - start:.1f} s)"
+            )
     return out
 
 
@@ -151,7 +155,8 @@ def table_lines(rows):
             f"| {metric} | {'x'.join(map(str, shape))} | {_ms(get['reference'])} "
             f"| {_ms(get['skimage'])} | {_ms(fast)} | {_ratio(get['reference'], fast)} "
             f"| {_ratio(get['skimage'], fast)} | {1e9 * fast / math.prod(shape):.2f} "
-            f"| {diff:.1e} |")
+            f"| {diff:.1e} |"
+        )
     return lines
 
 
@@ -180,11 +185,18 @@ def run(sizes=("256", "512"), *, repeats=5, echo=print, progress=None):
     rows = []
     for shape in shapes:
         for metric in METRICS:
-            rows.append((metric, shape, measure(shape, metric, functions[metric],
-                                                repeats=repeats, progress=progress)))
-    echo(f"Metric implementations, float64 images, bins={BINS}, sigma={SIGMA}; "
-         f"min of {repeats} repeats after a warm-up call (Numba compilation not timed); "
-         f"ratios > 1x: mireg is faster.\n")
+            rows.append(
+                (
+                    metric,
+                    shape,
+                    measure(shape, metric, functions[metric], repeats=repeats, progress=progress),
+                )
+            )
+    echo(
+        f"Metric implementations, float64 images, bins={BINS}, sigma={SIGMA}; "
+        f"min of {repeats} repeats after a warm-up call (Numba compilation not timed); "
+        f"ratios > 1x: mireg is faster.\n"
+    )
     for line in table_lines(rows):
         echo(line)
     return rows

@@ -19,6 +19,7 @@ NMI here is computed over the pixels both images cover (the overlap), as
 :func:`mireg.register` does, so that the frame does not count as structure.
 matplotlib is imported only when a figure is drawn.
 """
+
 from __future__ import annotations
 
 import logging
@@ -39,11 +40,16 @@ FIGURES = {
     "cost": "fig4_cost_profile_angle.png",
     "registration": "fig5_registration.png",
 }
-THETA = 40.0            # the rotation of the moving image, degrees
+THETA = 40.0  # the rotation of the moving image, degrees
 NOISE_VARIANCE = 1e-3
-NMI_BINS = 100          # the reference implementation's (and scikit-image's) bins
-POSES = [("aligned", 0.0, 0.0), ("slightly off", 2.0, 0.0), ("very off", 20.0, 0.0),
-         ("slightly off", 0.0, 2.0), ("very off", 0.0, 20.0)]  # (name, shift px, angle deg)
+NMI_BINS = 100  # the reference implementation's (and scikit-image's) bins
+POSES = [
+    ("aligned", 0.0, 0.0),
+    ("slightly off", 2.0, 0.0),
+    ("very off", 20.0, 0.0),
+    ("slightly off", 0.0, 2.0),
+    ("very off", 0.0, 20.0),
+]  # (name, shift px, angle deg)
 SLIDE = np.arange(-60, 61)
 SMOOTHING_SIGMAS = (2.0, 4.0, 8.0)
 DPI = 80
@@ -56,8 +62,7 @@ def demo_images():
 
     reference = transform.rescale(color.rgb2gray(data.astronaut()), 0.3)
     moving = transform.rotate(reference, THETA)
-    moving = util.random_noise(moving, mode="gaussian", rng=0, mean=0,
-                               var=NOISE_VARIANCE)
+    moving = util.random_noise(moving, mode="gaussian", rng=0, mean=0, var=NOISE_VARIANCE)
     return reference, moving
 
 
@@ -74,24 +79,31 @@ def overlap_nmi(reference, moving, matrix):
     from .. import normalized_mutual_information
 
     warped = ndi.affine_transform(moving, matrix, order=1, mode="constant", cval=0.0)
-    coverage = ndi.affine_transform(np.ones(moving.shape), matrix, order=1,
-                                    mode="constant", cval=0.0)
+    coverage = ndi.affine_transform(
+        np.ones(moving.shape), matrix, order=1, mode="constant", cval=0.0
+    )
     inside = coverage > 1.0 - 1e-9
-    return normalized_mutual_information(reference[inside], warped[inside],
-                                         bins=NMI_BINS)
+    return normalized_mutual_information(reference[inside], warped[inside], bins=NMI_BINS)
 
 
 def nmi_poses(reference, copy):
     """[(name, shift, angle, NMI)] for the poses of figure 1."""
-    return [(name, shift, angle,
-             overlap_nmi(reference, copy, _pose_matrix(reference.shape, shift, angle)))
-            for name, shift, angle in POSES]
+    return [
+        (
+            name,
+            shift,
+            angle,
+            overlap_nmi(reference, copy, _pose_matrix(reference.shape, shift, angle)),
+        )
+        for name, shift, angle in POSES
+    ]
 
 
 def sliding_profile(reference, copy, offsets=SLIDE):
     """NMI for each column offset (pixels) of ``copy`` against ``reference``."""
-    return np.array([overlap_nmi(reference, copy, _pose_matrix(reference.shape, s))
-                     for s in offsets])
+    return np.array(
+        [overlap_nmi(reference, copy, _pose_matrix(reference.shape, s)) for s in offsets]
+    )
 
 
 def cost_profile(reference, moving, parameters, angles):
@@ -104,8 +116,9 @@ def cost_profile(reference, moving, parameters, angles):
     costs = []
     for angle in angles:
         p = np.array([np.deg2rad(angle), parameters[1], parameters[2]])
-        warped = ndi.affine_transform(moving, tf.physical_matrix(p, 2, "rigid", center),
-                                      order=3, mode="constant", cval=0.0)
+        warped = ndi.affine_transform(
+            moving, tf.physical_matrix(p, 2, "rigid", center), order=3, mode="constant", cval=0.0
+        )
         costs.append(-alignment(reference, warped, bins=NMI_BINS))
     return np.array(costs)
 
@@ -148,8 +161,7 @@ def _image_row(images, titles, path, width_per_panel=2.2):
     fig = _figure(width_per_panel * len(images), width_per_panel + 0.5)
     axes = fig.subplots(1, len(images))
     for ax, image, title in zip(np.atleast_1d(axes), images, titles):
-        ax.imshow(image, cmap=None if image.ndim == 3 else "gray",
-                  interpolation="antialiased")
+        ax.imshow(image, cmap=None if image.ndim == 3 else "gray", interpolation="antialiased")
         ax.set_title(title, fontsize=9)
         ax.set_axis_off()
     _save(fig, path)
@@ -159,8 +171,9 @@ def plot_poses(reference, copy, poses, path):
     """Figure 1: overlays (reference magenta, copy green) with their NMI."""
     images, titles = [], []
     for name, shift, angle, nmi in poses:
-        moved = ndi.affine_transform(copy, _pose_matrix(reference.shape, shift, angle),
-                                     order=1, mode="constant", cval=0.0)
+        moved = ndi.affine_transform(
+            copy, _pose_matrix(reference.shape, shift, angle), order=1, mode="constant", cval=0.0
+        )
         a, b = _unit(reference), np.clip(moved, 0.0, 1.0)
         images.append(np.dstack([a, b, a]))
         how = f" (shift {shift:g} px)" if shift else f" (rotation {angle:g}°)" if angle else ""
@@ -190,8 +203,7 @@ def plot_cost_profile(angles, costs, recovered, path):
     fig = _figure(6.0, 3.4)
     ax = fig.subplots()
     ax.plot(angles, costs)
-    ax.axvline(recovered, color="C3", ls="--", lw=1.0,
-               label=f"recovered {recovered:.2f}°")
+    ax.axvline(recovered, color="C3", ls="--", lw=1.0, label=f"recovered {recovered:.2f}°")
     ax.axvline(THETA, color="0.5", ls=":", lw=1.0, label=f"true {THETA:g}°")
     ax.set_xlabel("rotation angle (degrees)")
     ax.set_ylabel("cost = −NMI × G")
@@ -208,9 +220,13 @@ def _middle_slice(image):
     return image
 
 
-def plot_registration(reference, moving, registered, path,
-                      titles=("Reference", "Moving", "Registered",
-                              "Checkerboard: reference / registered")):
+def plot_registration(
+    reference,
+    moving,
+    registered,
+    path,
+    titles=("Reference", "Moving", "Registered", "Checkerboard: reference / registered"),
+):
     """Figure 5 (and ``mireg register --plot``): reference, moving,
     registered and a checkerboard of reference and registered.  Volumes
     show their middle slice along the first axis."""
@@ -248,17 +264,22 @@ def _register(reference, moving, echo):
         log.setLevel(level)
     angle = np.rad2deg(result.parameters[0])
     echo(f"recovered angle: {angle:.3f} deg (true {THETA:g})")
-    echo(f"recovered offset: ({result.parameters[1]:.3f}, {result.parameters[2]:.3f}) px "
-         "(row, col; true (0, 0): the rotation is about the centre)")
-    echo(f"registration time: {seconds:.3f} s ({result.nfev} cost evaluations); "
-         f"first run {first:.3f} s (loads or, the very first time, compiles and "
-         "caches the Numba kernels)")
+    echo(
+        f"recovered offset: ({result.parameters[1]:.3f}, {result.parameters[2]:.3f}) px "
+        "(row, col; true (0, 0): the rotation is about the centre)"
+    )
+    echo(
+        f"registration time: {seconds:.3f} s ({result.nfev} cost evaluations); "
+        f"first run {first:.3f} s (loads or, the very first time, compiles and "
+        "caches the Numba kernels)"
+    )
     return result, seconds
 
 
 def _compare_reference(reference, moving, result, echo):
     """Time the slow oracle on the same pair; returns the speed-ups."""
     import mireg
+
     from .. import reference as oracle
 
     log = logging.getLogger("mireg")
@@ -272,24 +293,32 @@ def _compare_reference(reference, moving, result, echo):
     finally:
         log.setLevel(level)
     fast = min(warm)
-    echo("Timing mireg.reference.register (the reference implementation in "
-         "NumPy/SciPy) ...")
+    echo("Timing mireg.reference.register (the reference implementation in NumPy/SciPy) ...")
     start = time.perf_counter()
     slow = oracle.register(reference, moving)
     slow_seconds = time.perf_counter() - start
     slow_angle = np.rad2deg(slow["parameters"][0])
     found = abs(slow_angle - THETA) < 1.0
-    echo(f"reference: {slow_seconds:.2f} s, {slow['nfev']} cost evaluations, "
-         f"angle {slow_angle:.3f} deg"
-         + ("" if found else " (missed the 40 deg rotation: no global search, "
-            "Powell stops in a local optimum)"))
+    echo(
+        f"reference: {slow_seconds:.2f} s, {slow['nfev']} cost evaluations, "
+        f"angle {slow_angle:.3f} deg"
+        + (
+            ""
+            if found
+            else " (missed the 40 deg rotation: no global search, Powell stops in a local optimum)"
+        )
+    )
     echo(f"mireg: {fast:.3f} s (best of 3 warm runs), {result.nfev} cost evaluations")
     per_eval = (slow_seconds / slow["nfev"]) / (fast / result.nfev)
     speedup = slow_seconds / fast
     echo(f"speed-up: {speedup:.0f}x wall clock, {per_eval:.0f}x per cost evaluation")
-    return {"reference_seconds": slow_seconds, "reference_angle": slow_angle,
-            "mireg_warm_seconds": fast, "speedup": speedup,
-            "speedup_per_evaluation": per_eval}
+    return {
+        "reference_seconds": slow_seconds,
+        "reference_angle": slow_angle,
+        "mireg_warm_seconds": fast,
+        "speedup": speedup,
+        "speedup_per_evaluation": per_eval,
+    }
 
 
 def _nmi_figures(reference, paths, echo):
@@ -301,14 +330,17 @@ def _nmi_figures(reference, paths, echo):
     _print_table(poses, echo)
     plot_poses(reference, copy, poses, paths["poses"])
     plain = sliding_profile(reference, copy)
-    plot_sliding(SLIDE, {0: plain}, paths["sliding"],
-                 "NMI while sliding a noisy copy past the image")
+    plot_sliding(
+        SLIDE, {0: plain}, paths["sliding"], "NMI while sliding a noisy copy past the image"
+    )
     smoothed = {0: plain}
     for sigma in SMOOTHING_SIGMAS:
-        smoothed[sigma] = sliding_profile(ndi.gaussian_filter(reference, sigma),
-                                          ndi.gaussian_filter(copy, sigma))
-    plot_sliding(SLIDE, smoothed, paths["smoothed"],
-                 "The same after Gaussian smoothing: a wider peak")
+        smoothed[sigma] = sliding_profile(
+            ndi.gaussian_filter(reference, sigma), ndi.gaussian_filter(copy, sigma)
+        )
+    plot_sliding(
+        SLIDE, smoothed, paths["smoothed"], "The same after Gaussian smoothing: a wider peak"
+    )
     return poses
 
 
@@ -337,22 +369,38 @@ def run(out_dir="mireg-demo", *, compare_reference=False, echo=print):
     os.makedirs(out_dir, exist_ok=True)
     paths = {key: os.path.join(os.fspath(out_dir), name) for key, name in FIGURES.items()}
     reference, moving = demo_images()
-    echo(f"mireg demo: scikit-image's astronaut, {reference.shape[0]}x{reference.shape[1]}"
-         f" px, rotated by {THETA:g} deg + Gaussian noise (variance {NOISE_VARIANCE:g})\n")
+    echo(
+        f"mireg demo: scikit-image's astronaut, {reference.shape[0]}x{reference.shape[1]}"
+        f" px, rotated by {THETA:g} deg + Gaussian noise (variance {NOISE_VARIANCE:g})\n"
+    )
 
     poses = _nmi_figures(reference, paths, echo)
     result, seconds = _register(reference, moving, echo)
     angle = float(np.rad2deg(result.parameters[0]))
     angles = np.linspace(angle - 20.0, angle + 20.0, 51)
-    plot_cost_profile(angles, cost_profile(reference, moving, result.parameters, angles),
-                      angle, paths["cost"])
-    plot_registration(reference, moving, result.warp(moving), paths["registration"],
-                      titles=("Input image", "Transformed image + noise",
-                              "Registered image", "Checkerboard: input / registered"))
-    summary = {"angle": angle, "offset": result.parameters[1:].tolist(),
-               "seconds": seconds, "nfev": result.nfev, "figures": paths,
-               "nmi": [{"pose": n, "shift": s, "angle": a, "nmi": v}
-                       for n, s, a, v in poses]}
+    plot_cost_profile(
+        angles, cost_profile(reference, moving, result.parameters, angles), angle, paths["cost"]
+    )
+    plot_registration(
+        reference,
+        moving,
+        result.warp(moving),
+        paths["registration"],
+        titles=(
+            "Input image",
+            "Transformed image + noise",
+            "Registered image",
+            "Checkerboard: input / registered",
+        ),
+    )
+    summary = {
+        "angle": angle,
+        "offset": result.parameters[1:].tolist(),
+        "seconds": seconds,
+        "nfev": result.nfev,
+        "figures": paths,
+        "nmi": [{"pose": n, "shift": s, "angle": a, "nmi": v} for n, s, a, v in poses],
+    }
     if compare_reference:
         summary.update(_compare_reference(reference, moving, result, echo))
     echo("")

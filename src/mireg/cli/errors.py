@@ -5,6 +5,7 @@ option, an optional package not installed) is one line on stderr,
 ``mireg: error: ...``, with exit status 2, never a traceback; set
 ``MIREG_DEBUG=1`` to see the traceback anyway.  Ctrl-C is status 130.
 """
+
 from __future__ import annotations
 
 import os

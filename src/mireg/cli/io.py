@@ -28,6 +28,7 @@ Formats, by file name suffix:
 
 The readers come with the ``demo`` extra: ``pip install 'mireg[demo]'``.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -36,17 +37,28 @@ import os
 
 import numpy as np
 
-__all__ = ["read_image", "write_image", "ImageInfo", "ImageReadError",
-           "MissingDependencyError", "image_format", "check_writable", "require"]
+__all__ = [
+    "read_image",
+    "write_image",
+    "ImageInfo",
+    "ImageReadError",
+    "MissingDependencyError",
+    "image_format",
+    "check_writable",
+    "require",
+]
 
 _SUFFIXES = {
-    ".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg",
-    ".tif": "tiff", ".tiff": "tiff",
-    ".nii": "nifti", ".nii.gz": "nifti",
+    ".png": "png",
+    ".jpg": "jpeg",
+    ".jpeg": "jpeg",
+    ".tif": "tiff",
+    ".tiff": "tiff",
+    ".nii": "nifti",
+    ".nii.gz": "nifti",
 }
 _FORMAT_NAMES = {"png": "PNG", "jpeg": "JPEG", "tiff": "TIFF", "nifti": "NIfTI"}
-_PACKAGES = {"png": "imageio.v3", "jpeg": "imageio.v3", "tiff": "tifffile",
-             "nifti": "nibabel"}
+_PACKAGES = {"png": "imageio.v3", "jpeg": "imageio.v3", "tiff": "tifffile", "nifti": "nibabel"}
 
 
 class ImageReadError(ValueError):
@@ -110,8 +122,8 @@ def require(module_name, purpose):
         return importlib.import_module(module_name)
     except ImportError:
         raise MissingDependencyError(
-            f"{purpose} needs the '{module_name.split('.')[0]}' package: "
-            "pip install 'mireg[demo]'") from None
+            f"{purpose} needs the '{module_name.split('.')[0]}' package: pip install 'mireg[demo]'"
+        ) from None
 
 
 def _to_gray(array):
@@ -156,8 +168,12 @@ def read_image(path):
         raise FileNotFoundError(f"no such file: '{path}'")
     if os.path.isdir(path):
         raise ImageReadError(f"'{path}' is a directory, not an image file")
-    reader = {"png": _read_imageio, "jpeg": _read_imageio,
-              "tiff": _read_tiff, "nifti": _read_nifti}[fmt]
+    reader = {
+        "png": _read_imageio,
+        "jpeg": _read_imageio,
+        "tiff": _read_tiff,
+        "nifti": _read_nifti,
+    }[fmt]
     module = require(_PACKAGES[fmt], f"reading {_FORMAT_NAMES[fmt]} files")
     try:
         array, spacing, info = reader(module, path, fmt)
@@ -165,8 +181,7 @@ def read_image(path):
         raise
     except Exception as error:  # each library fails on bad files its own way
         detail = " ".join(str(error).split()) or type(error).__name__
-        raise ImageReadError(
-            f"cannot read '{path}' as {_FORMAT_NAMES[fmt]}: {detail}") from error
+        raise ImageReadError(f"cannot read '{path}' as {_FORMAT_NAMES[fmt]}: {detail}") from error
     if array.size == 0:
         raise ImageReadError(f"'{path}' holds no pixels (shape {array.shape})")
     if array.dtype.kind not in "biuf":
@@ -183,8 +198,10 @@ def _read_imageio(imageio, path, fmt):
     with open(path, "rb") as stream:
         head = stream.read(8)
     if not head.startswith(_SIGNATURES[fmt]):
-        raise ImageReadError(f"'{path}' is not a {_FORMAT_NAMES[fmt]} file "
-                             "(it does not start with the format's signature)")
+        raise ImageReadError(
+            f"'{path}' is not a {_FORMAT_NAMES[fmt]} file "
+            "(it does not start with the format's signature)"
+        )
 
     # Pillow for PNG/JPEG: imageio's plugin search would try other readers
     # and report the last one's failure on a corrupt file
@@ -199,9 +216,13 @@ def _read_imageio(imageio, path, fmt):
     else:
         raise ImageReadError(
             f"'{path}' has shape {array.shape}: not a single grayscale or colour "
-            f"image (animated {_FORMAT_NAMES[fmt]}?)")
-    return array.astype(np.float64, copy=False), None, ImageInfo(
-        fmt, np.dtype(dtype), unit_range=True, from_rgb=from_rgb)
+            f"image (animated {_FORMAT_NAMES[fmt]}?)"
+        )
+    return (
+        array.astype(np.float64, copy=False),
+        None,
+        ImageInfo(fmt, np.dtype(dtype), unit_range=True, from_rgb=from_rgb),
+    )
 
 
 def _read_tiff(tifffile, path, fmt):
@@ -211,8 +232,11 @@ def _read_tiff(tifffile, path, fmt):
             raise ImageReadError(f"'{path}' holds no images")
         first = series[0]
         rgb = "S" in first.axes and first.shape[first.axes.index("S")] in (3, 4)
-        if (len(series) > 1 and all(s.shape == first.shape and s.dtype == first.dtype
-                                    for s in series) and len(first.shape) == 2):
+        if (
+            len(series) > 1
+            and all(s.shape == first.shape and s.dtype == first.dtype for s in series)
+            and len(first.shape) == 2
+        ):
             # pages written one by one (a series each): one volume all the same
             array = np.stack([s.asarray() for s in series])
         else:
@@ -221,8 +245,11 @@ def _read_tiff(tifffile, path, fmt):
     if rgb:
         if first.axes.index("S") != len(first.axes) - 1:
             array = np.moveaxis(array, first.axes.index("S"), -1)
-        return _to_gray(array), None, ImageInfo(fmt, np.dtype(dtype), unit_range=True,
-                                                from_rgb=True)
+        return (
+            _to_gray(array),
+            None,
+            ImageInfo(fmt, np.dtype(dtype), unit_range=True, from_rgb=True),
+        )
     array = np.squeeze(array) if array.ndim > 3 else array
     return array, None, ImageInfo(fmt, np.dtype(dtype))
 
@@ -234,12 +261,16 @@ def _read_nifti(nibabel, path, fmt):
         # a 2-D slice stored as (x, y, 1), or one volume of a series
         array = array[..., 0]
     zooms = image.header.get_zooms()
-    spacing = tuple(float(z) for z in zooms[:array.ndim])
+    spacing = tuple(float(z) for z in zooms[: array.ndim])
     if len(spacing) != array.ndim or not all(np.isfinite(spacing)) or min(spacing) <= 0:
         spacing = None  # no usable voxel size: pixel units
-    info = ImageInfo(fmt, np.dtype(image.get_data_dtype()),
-                     affine=np.array(image.affine, dtype=np.float64),
-                     header=image.header.copy(), image_class=type(image))
+    info = ImageInfo(
+        fmt,
+        np.dtype(image.get_data_dtype()),
+        affine=np.array(image.affine, dtype=np.float64),
+        header=image.header.copy(),
+        image_class=type(image),
+    )
     return array, spacing, info
 
 
@@ -249,8 +280,10 @@ def check_writable(path, ndim):
     path = os.fspath(path)
     fmt = image_format(path)
     if fmt in ("png", "jpeg") and ndim != 2:
-        raise ValueError(f"'{path}': {_FORMAT_NAMES[fmt]} holds 2-D images only, "
-                         f"the result is {ndim}-D (use .tif or .nii)")
+        raise ValueError(
+            f"'{path}': {_FORMAT_NAMES[fmt]} holds 2-D images only, "
+            f"the result is {ndim}-D (use .tif or .nii)"
+        )
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"no such folder for the output: '{folder}'")
@@ -302,7 +335,8 @@ def write_image(path, array, like=None, *, spacing=None):
         require("imageio.v3", "writing images").imwrite(path, values, plugin="pillow")
     elif fmt == "tiff":
         require("tifffile", "writing TIFF files").imwrite(
-            path, np.asarray(array, dtype=np.float32))
+            path, np.asarray(array, dtype=np.float32)
+        )
     else:
         _write_nifti(path, np.asarray(array, dtype=np.float32), like, spacing)
 

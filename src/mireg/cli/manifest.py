@@ -6,6 +6,7 @@ the ``results.csv`` records (:data:`RESULT_COLUMNS`) are written as rows
 finish and read back by a re-run (:func:`read_results`,
 :func:`is_finished`) so that it skips the rows already done.
 """
+
 from __future__ import annotations
 
 import csv
@@ -20,11 +21,19 @@ import numpy as np
 from ..registration import register
 from . import io
 
-__all__ = ["RESULT_COLUMNS", "RESULTS_NAME", "Row", "read_manifest", "read_results",
-           "process_row"]
+__all__ = ["RESULT_COLUMNS", "RESULTS_NAME", "Row", "read_manifest", "read_results", "process_row"]
 
-RESULT_COLUMNS = ("reference", "moving", "output", "status", "error", "parameters",
-                  "matrix", "metric", "seconds")
+RESULT_COLUMNS = (
+    "reference",
+    "moving",
+    "output",
+    "status",
+    "error",
+    "parameters",
+    "matrix",
+    "metric",
+    "seconds",
+)
 RESULTS_NAME = "results.csv"
 
 
@@ -32,8 +41,8 @@ RESULTS_NAME = "results.csv"
 class Row:
     """One manifest row: its key in results.csv and the absolute paths."""
 
-    key: tuple            # (reference, moving, output) as the manifest names them
-    reference_path: str   # absolute
+    key: tuple  # (reference, moving, output) as the manifest names them
+    reference_path: str  # absolute
     moving_path: str
     output_path: str
 
@@ -46,10 +55,14 @@ def read_manifest(path, out_dir):
         reader = csv.DictReader(stream)
         columns = [c.strip() for c in reader.fieldnames or []]
         if "reference" not in columns or "moving" not in columns:
-            raise ValueError(f"'{path}': a manifest needs the columns reference,moving"
-                             f"[,output]; found {columns}")
-        lines = [({k.strip(): (v or "").strip() for k, v in line.items() if k},
-                  reader.line_num) for line in reader]
+            raise ValueError(
+                f"'{path}': a manifest needs the columns reference,moving"
+                f"[,output]; found {columns}"
+            )
+        lines = [
+            ({k.strip(): (v or "").strip() for k, v in line.items() if k}, reader.line_num)
+            for line in reader
+        ]
     rows, outputs = [], {}
     for line, number in lines:
         if not any(line.values()):
@@ -57,12 +70,17 @@ def read_manifest(path, out_dir):
         if not line["reference"] or not line["moving"]:
             raise ValueError(f"'{path}' line {number}: both reference and moving are needed")
         output = line.get("output") or default_output(line["moving"])
-        row = Row((line["reference"], line["moving"], output),
-                  os.path.join(base, line["reference"]), os.path.join(base, line["moving"]),
-                  os.path.abspath(os.path.join(out_dir, output)))
+        row = Row(
+            (line["reference"], line["moving"], output),
+            os.path.join(base, line["reference"]),
+            os.path.join(base, line["moving"]),
+            os.path.abspath(os.path.join(out_dir, output)),
+        )
         if row.output_path in outputs:
-            raise ValueError(f"'{path}' lines {outputs[row.output_path]} and {number} both "
-                             f"write '{output}': give them different `output` names")
+            raise ValueError(
+                f"'{path}' lines {outputs[row.output_path]} and {number} both "
+                f"write '{output}': give them different `output` names"
+            )
         outputs[row.output_path] = number
         rows.append(row)
     if not rows:
@@ -92,8 +110,7 @@ def read_results(path):
 
 
 def is_finished(record, row):
-    return (record is not None and record.get("status") == "ok"
-            and os.path.exists(row.output_path))
+    return record is not None and record.get("status") == "ok" and os.path.exists(row.output_path)
 
 
 def is_failure(record):
@@ -122,11 +139,21 @@ def rewrite_results(path, rows, records):
 
 
 def row_record(status, *, error="", result=None, seconds=math.nan):
-    record = {"status": status, "error": error, "seconds": f"{seconds:.3f}",
-              "parameters": "", "matrix": "", "metric": "", "skipped": False}
+    record = {
+        "status": status,
+        "error": error,
+        "seconds": f"{seconds:.3f}",
+        "parameters": "",
+        "matrix": "",
+        "metric": "",
+        "skipped": False,
+    }
     if result is not None:
-        record.update(parameters=json.dumps(result.parameters.tolist()),
-                      matrix=json.dumps(result.matrix.tolist()), metric=repr(result.metric))
+        record.update(
+            parameters=json.dumps(result.parameters.tolist()),
+            matrix=json.dumps(result.matrix.tolist()),
+            metric=repr(result.metric),
+        )
     return record
 
 
@@ -148,10 +175,10 @@ def process_row(reference, moving, output, options, order):
             options["spacing"] = common_spacing(ref_spacing, mov_spacing)
         result = register(ref, mov, **options)
         # geometry from the reference grid, value range from the moving image
-        like = dataclasses.replace(ref_info, dtype=mov_info.dtype,
-                                   unit_range=mov_info.unit_range)
-        io.write_image(output, result.warp(mov, order=order), like=like,
-                       spacing=options["spacing"])
+        like = dataclasses.replace(ref_info, dtype=mov_info.dtype, unit_range=mov_info.unit_range)
+        io.write_image(
+            output, result.warp(mov, order=order), like=like, spacing=options["spacing"]
+        )
     except Exception as error:  # noqa: BLE001 -- recorded in results.csv
         return row_record("error", error=error_line(error), seconds=time.perf_counter() - start)
     return row_record("ok", result=result, seconds=time.perf_counter() - start)
@@ -162,7 +189,9 @@ def common_spacing(reference_spacing, moving_spacing):
     if reference_spacing is None or moving_spacing is None:
         return reference_spacing if moving_spacing is None else moving_spacing
     if not np.allclose(reference_spacing, moving_spacing, rtol=1e-4, atol=0.0):
-        raise ValueError(f"voxel sizes differ: {tuple(reference_spacing)} in the reference, "
-                         f"{tuple(moving_spacing)} in the moving image; resample one to "
-                         "the other's voxel size first")
+        raise ValueError(
+            f"voxel sizes differ: {tuple(reference_spacing)} in the reference, "
+            f"{tuple(moving_spacing)} in the moving image; resample one to "
+            "the other's voxel size first"
+        )
     return reference_spacing
