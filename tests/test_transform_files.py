@@ -339,3 +339,12 @@ def test_unreadable_mat_files(scans, tmp_path):
     (tmp_path / "binary.mat").write_bytes(np.random.default_rng(0).bytes(300) + b"\xff")
     with pytest.raises(ValueError, match="neither an FSL matrix nor an ITK MATLAB"):
         load_transform(tmp_path / "binary.mat", **grids)
+
+
+def test_docstring_examples():
+    import doctest
+
+    import mireg.transform_files
+
+    result = doctest.testmod(mireg.transform_files)
+    assert result.attempted > 0 and result.failed == 0

@@ -10,6 +10,7 @@ from .gradient import alignment, gradient_information, gradient_similarity
 from .metrics import joint_histogram, mutual_information, normalized_mutual_information
 from .registration import RegistrationResult, register, warp
 from .stack import StackResult, register_stack
+from .transform_files import LoadedTransform, load_transform, save_transform
 
 __version__ = "0.1.0"
 
@@ -27,4 +28,7 @@ __all__ = [
     "register_many",
     "register_stack",
     "StackResult",
+    "save_transform",
+    "load_transform",
+    "LoadedTransform",
 ]
