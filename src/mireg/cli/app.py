@@ -1,7 +1,8 @@
-"""The ``mireg`` command line: ``demo``, ``register``, ``bench`` and ``batch``.
+"""The ``mireg`` command line: ``demo``, ``register``, ``apply``, ``bench`` and ``batch``.
 
 Argument parsing, the ``demo``, ``register`` and ``bench`` commands, and
-:func:`main`; ``batch`` is :mod:`mireg.cli.batch`.  Mistakes a user can
+:func:`main`; ``apply`` is :mod:`mireg.cli.apply`, ``batch`` is
+:mod:`mireg.cli.batch`.  Mistakes a user can
 make (a missing or unreadable file, images of different dimensionality, a
 bad option) end with one line on stderr, ``mireg: error: ...``, and exit
 status 2, never a traceback (:mod:`mireg.cli.errors`); set
@@ -20,6 +21,7 @@ import math
 import os
 import sys
 import time
+import types
 
 from ..registration import METRICS
 from ..transforms import TRANSFORMS
@@ -86,8 +88,10 @@ def _build_parser():
     _add_bench(commands, common)
     # imported here, not at the top: ``python -m mireg.cli.batch`` imports
     # this package first, and runpy warns if that imported the module it runs
+    from .apply import add_apply_parser
     from .batch import add_batch_parser
 
+    add_apply_parser(commands, parents=[common])
     add_batch_parser(commands, parents=[common])
     return parser
 
@@ -161,6 +165,12 @@ def _add_register(commands, common):
         choices=range(6),
         metavar="0-5",
         help="spline order of the output's resampling (default: %(default)s)",
+    )
+    register.add_argument(
+        "--save-transform",
+        metavar="TRANSFORM",
+        help="write the reference world -> moving world transform: .tfm (ITK, LPS: "
+        "SimpleITK, ANTs, elastix) or .mat (FSL FLIRT, 3-D); 'mireg apply' reads it",
     )
     register.add_argument(
         "--json",
@@ -256,9 +266,12 @@ def _common_spacing(reference_spacing, moving_spacing, args):
 
 def _check_outputs(args, ndim):
     """Fail before the registration, not after it."""
+    from .grids import check_transform_path
     from .io import check_writable, require
 
     check_writable(args.output, ndim)
+    if args.save_transform is not None:
+        check_transform_path(args.save_transform, ndim)
     for path, suffix in ((args.json, ".json"), (args.plot, ".png")):
         if path is None:
             continue
@@ -272,16 +285,10 @@ def _check_outputs(args, ndim):
 
 
 def _read_pair(args):
-    from .io import read_image
+    from .apply import read_with_grid
 
-    reference, ref_spacing, ref_info = read_image(args.reference)
-    moving, mov_spacing, mov_info = read_image(args.moving)
-    for image, path in ((reference, args.reference), (moving, args.moving)):
-        if image.ndim not in (2, 3):
-            raise ValueError(
-                f"'{path}' is {image.ndim}-D {image.shape}: mireg registers "
-                "2-D images and 3-D volumes"
-            )
+    reference, ref_spacing, ref_info, ref_affine = read_with_grid(args.reference)
+    moving, mov_spacing, mov_info, mov_affine = read_with_grid(args.moving)
     if reference.ndim != moving.ndim:
         raise ValueError(
             f"'{args.reference}' is {reference.ndim}-D {reference.shape} but "
@@ -289,7 +296,7 @@ def _read_pair(args):
             "3-D with 3-D"
         )
     spacing = _common_spacing(ref_spacing, mov_spacing, args)
-    return reference, moving, spacing, ref_info, mov_info
+    return reference, moving, spacing, (ref_info, ref_affine), (mov_info, mov_affine)
 
 
 def _jsonable(value):
@@ -333,7 +340,7 @@ def _run_register(args):
     from . import io
 
     io.image_format(args.output)  # a bad suffix is reported before reading anything
-    reference, moving, spacing, ref_info, mov_info = _read_pair(args)
+    reference, moving, spacing, (ref_info, ref_affine), (mov_info, mov_affine) = _read_pair(args)
     _check_outputs(args, reference.ndim)
     logger.info(
         "reference %s %s, moving %s %s%s",
@@ -362,6 +369,19 @@ def _run_register(args):
     like = dataclasses.replace(ref_info, dtype=mov_info.dtype, unit_range=mov_info.unit_range)
     io.write_image(args.output, registered, like=like, spacing=spacing)
     print(f"wrote {args.output}")
+    if args.save_transform is not None:
+        from ..transform_files import save_transform
+        from .grids import world_matrix
+
+        saved = types.SimpleNamespace(
+            world_matrix=world_matrix(result, ref_affine, mov_affine),
+            reference_affine=ref_affine,
+            moving_affine=mov_affine,
+            reference_shape=reference.shape,
+            moving_shape=moving.shape,
+        )
+        save_transform(args.save_transform, saved)
+        print(f"wrote {args.save_transform}")
     if args.json is not None:
         record = result.to_dict()
         record.update(
