@@ -389,6 +389,77 @@ def test_apply_a_simpleitk_transform_across_grids(tmp_path):
     np.testing.assert_allclose(ours[covered], theirs[covered], atol=1e-5)
 
 
+def world_sampler(seed):
+    """A smooth random field on a 1 mm world grid about the origin, and a
+    function sampling it on any grid (affine, shape)."""
+    field = smooth_volume((72, 72, 72), seed)
+
+    def sample(affine, shape):
+        index = np.indices(shape).reshape(3, -1).astype(float)
+        world = affine[:3, :3] @ index + affine[:3, 3:]
+        values = ndi.map_coordinates(field, world + 36.0, order=3, mode="nearest")
+        return values.reshape(shape)
+
+    return sample
+
+
+def test_register_across_grids_saves_the_world_motion(tmp_path):
+    """LPS 1.2 x 1 x 2 mm reference, RAS-ish 0.9 x 0.9 x 3 mm moving of
+    another "modality", moved by a known rigid motion: the saved .tfm holds
+    that motion, as SimpleITK reads it."""
+    import mireg
+
+    if "reference_affine" not in mireg.register.__code__.co_varnames:
+        pytest.skip("mireg.register has no world coordinates yet")
+    sample = world_sampler(seed=8)
+    ref_affine, ref_shape = lps_grid((1.2, 1.0, 2.0), (20.0, 18.0, -18.0)), (34, 38, 18)
+    mov_affine, mov_shape = (
+        lps_grid((0.9, 0.9, 3.0), (-18.0, -20.0, -17.0), flip_x=False),
+        (
+            42,
+            44,
+            12,
+        ),
+    )
+    mov_affine[:3, 1] *= -1.0  # RAS: y towards anterior
+    angle = np.deg2rad(4.0)
+    motion = np.eye(4)
+    motion[:2, :2] = [[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]]
+    motion[:3, 3] = (2.0, -1.5, 1.0)
+    save_nifti(tmp_path / "reference.nii", sample(ref_affine, ref_shape), ref_affine)
+    moving = 1.0 - sample(np.linalg.solve(motion, mov_affine), mov_shape)
+    save_nifti(tmp_path / "moving.nii", moving, mov_affine)
+    proc = run_mireg(
+        "register",
+        tmp_path / "reference.nii",
+        tmp_path / "moving.nii",
+        "-o",
+        tmp_path / "registered.nii",
+        "--save-transform",
+        tmp_path / "t.tfm",
+        "-q",
+    )
+    assert proc.returncode == 0, proc.stderr
+    from mireg.transform_files import load_transform
+
+    world = load_transform(tmp_path / "t.tfm").world_matrix
+    index = np.indices(ref_shape).reshape(3, -1)[:, ::7].astype(float)
+    points = ref_affine[:3, :3] @ index + ref_affine[:3, 3:]
+    errors = np.linalg.norm(
+        (world[:3, :3] - motion[:3, :3]) @ points + (world[:3, 3:] - motion[:3, 3:]), axis=0
+    )
+    assert errors.mean() < 0.3, errors.mean()
+    output = nibabel.load(tmp_path / "registered.nii")
+    np.testing.assert_allclose(output.affine, ref_affine, atol=1e-6)
+    assert output.shape == ref_shape
+    sitk = pytest.importorskip("SimpleITK")
+    transform = sitk.ReadTransform(str(tmp_path / "t.tfm"))
+    lps = np.diag([-1.0, -1.0, 1.0, 1.0])
+    for point in points.T[:5]:
+        expected = (lps @ motion @ lps @ np.r_[point, 1.0])[:3]
+        np.testing.assert_allclose(transform.TransformPoint(tuple(point)), expected, atol=0.5)
+
+
 @pytest.fixture(scope="module")
 def bad_world_files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("bad-world")

@@ -19,19 +19,20 @@ elastix use for resampling.  The index matrix is
 ``inv(moving_affine) @ world_matrix @ reference_affine``.
 
 ITK works in LPS+: a RAS point ``x`` is the ITK point ``F @ x`` with
-``F = diag(-1, -1, 1)`` (2-D: ``diag(-1, -1)``, the first two axes, as ITK
-reads a 2-D NIfTI), so the ITK transform is ``F @ world_matrix @ F``.  A
-2-D result is written as a 2-D ITK transform (``AffineTransform_double_2_2``).
-The ITK text is written and parsed by mireg (``_itk_transforms``), at full
-double precision, because
+``F = diag(-1, -1, 1, 1)`` on homogeneous points (2-D: ``diag(-1, -1, 1)``,
+the first two axes, as ITK reads a 2-D NIfTI), so the ITK transform is
+``F @ world_matrix @ F``.  A 2-D result is written as a 2-D ITK transform
+(``AffineTransform_double_2_2``).  mireg writes and parses the ITK text
+itself (:mod:`mireg._itk_transforms`), at full double precision:
 nitransforms writes six significant digits, reads single precision, handles
 only 3-D affines and none of the rotation types SimpleITK writes (Euler,
-versor, similarity).  Read: ``AffineTransform``, ``MatrixOffsetTransformBase``,
-``TranslationTransform``, ``IdentityTransform``, ``Euler2DTransform``,
-``Rigid2DTransform``, ``Similarity2DTransform``, ``Euler3DTransform``,
-``VersorRigid3DTransform``, ``Similarity3DTransform`` and a
-``CompositeTransform`` of these; ITK's binary MATLAB ``.mat`` (ANTs'
-``0GenericAffine.mat``) holds the same parameters.
+versor, similarity).  Read: ``AffineTransform``,
+``MatrixOffsetTransformBase``, ``TranslationTransform``,
+``IdentityTransform``, ``Euler2DTransform``, ``Rigid2DTransform``,
+``Similarity2DTransform``, ``Euler3DTransform``, ``VersorRigid3DTransform``,
+``Similarity3DTransform`` and a ``CompositeTransform`` of these; ITK's
+binary MATLAB ``.mat`` (ANTs' ``0GenericAffine.mat``) holds the same
+parameters.
 
 FSL's matrix maps the *moving* image's scaled voxel coordinates to the
 reference's (FLIRT's ``-init``/``-omat`` convention), with the x axis
@@ -343,6 +344,10 @@ def load_transform(
 
 
 def _looks_like_text(content):
+    """FSL's matrix is ASCII text; ITK's MATLAB file has NUL bytes in its
+    header (small int32 sizes) even where its numbers happen to be ASCII."""
+    if b"\x00" in content:
+        return False
     try:
         content.decode("ascii")
     except UnicodeDecodeError:
