@@ -293,10 +293,14 @@ def main(argv=None):
         "T1 (1 mm, 197x233x189, RAS) -> T2-like (0.9x0.9x3 mm, 66x230x270, "
         f"SLP tilted 10 deg), rigid; error before registration {identity:.2f} mm\n"
     )
-    print("| tool | seconds (warm, one run) | mean error (mm) |")
-    print("|---|---:|---:|")
-    for row in rows:
-        print(f"| {' | '.join(row)} |")
+    mireg_seconds = dict((row[0], row[1]) for row in rows).get("mireg", "-")
+    print("| tool | seconds (warm, one run) | seconds / mireg's | mean error (mm) |")
+    print("|---|---:|---:|---:|")
+    for name, seconds, error in rows:
+        ratio = "-"
+        if "-" not in (seconds, mireg_seconds):
+            ratio = f"{float(seconds) / float(mireg_seconds):.2f}"
+        print(f"| {name} | {seconds} | {ratio} | {error} |")
     print(f"\n{os.cpu_count()} CPUs")
     return 0
 

@@ -90,10 +90,20 @@ def grid_affine(info, shape, spacing, path):
 
 
 def world_matrix(result, reference_affine, moving_affine):
-    """Reference world -> moving world of ``result``: its ``world_matrix``
-    when it registered in world coordinates, else ``moving_affine @ matrix
-    @ inv(reference_affine)`` from its index matrix."""
-    if getattr(result, "reference_affine", None) is not None:
+    """Reference world -> moving world of ``result`` on the grids
+    ``reference_affine`` and ``moving_affine``: its ``world_matrix`` when it
+    registered on those grids, else ``moving_affine @ matrix @
+    inv(reference_affine)`` from its index matrix (PNG/TIFF registered as
+    arrays, written for ITK's grids of those files)."""
+    same = all(
+        getattr(result, name, None) is not None
+        and np.array_equal(np.asarray(getattr(result, name)), affine)
+        for name, affine in (
+            ("reference_affine", reference_affine),
+            ("moving_affine", moving_affine),
+        )
+    )
+    if same:
         return np.asarray(result.world_matrix, dtype=np.float64)
     return moving_affine @ result.matrix @ np.linalg.inv(reference_affine)
 
