@@ -39,6 +39,7 @@ from ._kernels import powell as _powell
 from ._kernels import samples as _samples
 from ._kernels.modes import metric_code, transform_code
 from ._kernels.records import Criterion, LevelData, PowellOptions, Transform
+from ._parallel import run_chunks
 
 
 def downsample(image, shrink, *, is_mask=False):
@@ -345,14 +346,24 @@ class Level:
         criterion = self.criterion(metric)
         if origin.ndim == 1:
             transform = self.transform(origin, units)
-            return _powell.minimize(np.zeros(units.size), options, criterion, transform, self.data)
+            xs, fs, nfevs = _powell.minimize_each(
+                origin[np.newaxis], options, criterion, transform, self.data
+            )
+            return xs[0], fs[0], nfevs[0]
         # each run replaces the origin (of the first row's record) by its row
         transform = self.transform(origin[0], units)
-        if n_chunks:
-            return _powell.minimize_each_parallel(
-                origin, options, criterion, transform, self.data, n_chunks
-            )
-        return _powell.minimize_each(origin, options, criterion, transform, self.data)
+        if not n_chunks:
+            return _powell.minimize_each(origin, options, criterion, transform, self.data)
+        # start q to chunk q % n_chunks, each chunk one serial nogil call
+        rows = [np.arange(c, len(origin), n_chunks) for c in range(n_chunks)]
+        parts = run_chunks(
+            _powell.minimize_each,
+            [(origin[r], options, criterion, transform, self.data) for r in rows],
+        )
+        xs, fs, nfevs = (np.empty((len(origin),) + p.shape[1:], p.dtype) for p in parts[0])
+        for r, (x, f, nfev) in zip(rows, parts):
+            xs[r], fs[r], nfevs[r] = x, f, nfev
+        return xs, fs, nfevs
 
     def stats_grid(self, xs, origin, units, n_chunks=0, *, use_gradient=None):
         """``stats`` for each row of ``xs``, in one kernel call (on
@@ -362,6 +373,11 @@ class Level:
         if use_gradient is not None:
             data = data._replace(use_gradient=use_gradient)
         transform = self.transform(origin, units)
-        if n_chunks:
-            return _cost.evaluate_grid_parallel(xs, transform, data, n_chunks)
-        return _cost.evaluate_grid(xs, transform, data)
+        if not n_chunks:
+            return _cost.evaluate_grid(xs, transform, data)
+        bounds = np.linspace(0, len(xs), n_chunks + 1).round().astype(int)
+        parts = run_chunks(
+            _cost.evaluate_grid,
+            [(xs[a:b], transform, data) for a, b in zip(bounds[:-1], bounds[1:])],
+        )
+        return np.concatenate(parts)

@@ -174,7 +174,8 @@ def evaluate(level, matrix, grad_rotation):
     n = level.table.shape[0]
     counts = np.zeros(level.n_bins * level.n_bins, np.int64)
     g_partial = np.zeros(ceil_div(n, G_CHUNK))
-    overlap = _accumulate(level, matrix, grad_rotation, counts, g_partial, 0, n)
+    # np.int64(0), not 0: a literal start would compile a second specialisation
+    overlap = _accumulate(level, matrix, grad_rotation, counts, g_partial, np.int64(0), n)
     return _finish(counts, level.n_bins, g_partial, overlap, level.log_table)
 
 
@@ -260,7 +261,7 @@ def _grid_rows(xs, first, stop, out, transform, level):
     for q in range(first, stop):
         matrix, rotation = parameter_matrices(xs[q], transform)
         counts[:] = 0
-        overlap = _accumulate(level, matrix, rotation, counts, g_partial, 0, n)
+        overlap = _accumulate(level, matrix, rotation, counts, g_partial, np.int64(0), n)
         h0, h1, h01, g, overlap = _finish(counts, n_bins, g_partial, overlap, level.log_table)
         out[q, 0], out[q, 1], out[q, 2], out[q, 3], out[q, 4] = h0, h1, h01, g, overlap
 
@@ -272,19 +273,6 @@ def evaluate_grid(xs, transform, level):
     (H0, H1, H01, G, overlap)."""
     out = np.empty((xs.shape[0], 5))
     _grid_rows(xs, 0, xs.shape[0], out, transform, level)
-    return out
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def evaluate_grid_parallel(xs, transform, level, n_chunks):
-    """``evaluate_grid`` with the rows split into ``n_chunks`` contiguous
-    runs on as many threads; each row is computed alone, so the split does
-    not change the bits."""
-    m = xs.shape[0]
-    out = np.empty((m, 5))
-    for c in prange(n_chunks):
-        first, stop = chunk_bounds(m, n_chunks, c)
-        _grid_rows(xs, first, stop, out, transform, level)
     return out
 
 
@@ -306,7 +294,14 @@ def objective_at(x, criterion, transform, level):
     """The cost Powell minimises: minus the measure, and 0.0 (the worst
     possible, but finite, so Powell's bracketing arithmetic stays finite)
     where too little overlaps."""
-    h0, h1, h01, g, overlap = evaluate_at(x, transform, level)
+    # evaluate_at's work written out, not called: every level of calls
+    # between Powell and the sample loop is compiled again with it
+    matrix, rotation = parameter_matrices(x, transform)
+    n = level.table.shape[0]
+    counts = np.zeros(level.n_bins * level.n_bins, np.int64)
+    g_partial = np.zeros(ceil_div(n, G_CHUNK))
+    overlap = _accumulate(level, matrix, rotation, counts, g_partial, np.int64(0), n)
+    h0, h1, h01, g, overlap = _finish(counts, level.n_bins, g_partial, overlap, level.log_table)
     v = measure(h0, h1, h01, g, overlap, criterion)
     return 0.0 if v == -np.inf else -v
 
