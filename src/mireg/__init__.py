@@ -8,7 +8,7 @@ from .alignment_metric import AlignmentMetric
 from .batch import register_many
 from .gradient import alignment, gradient_information, gradient_similarity
 from .metrics import joint_histogram, mutual_information, normalized_mutual_information
-from .registration import RegistrationResult, register, warp
+from .registration import RegistrationResult, RegistrationWarning, register, warp
 from .stack import StackResult, register_stack
 
 __version__ = "0.1.0"
@@ -24,6 +24,7 @@ __all__ = [
     "register",
     "warp",
     "RegistrationResult",
+    "RegistrationWarning",
     "register_many",
     "register_stack",
     "StackResult",
