@@ -72,8 +72,9 @@ def _raise_nonfinite(values, name):
 
 def binning_scale(lo, hi, common_dtype, n_bins):
     """The power of two ``k`` by which values of range [lo, hi] are scaled
-    (``np.ldexp(values, k)``) before they are binned: 0 for any ordinary
-    range, which keeps NumPy's edges and counts to the bit.
+    (``np.ldexp(values, k)``) before they are binned on float64 edges: 0
+    for any range within [2**-200 * n_bins, 2**200], which keeps NumPy's
+    edges and counts to the bit.
 
     Only the bins matter, and scaling by a power of two is exact, so it
     changes no bin while keeping the arithmetic finite where it would not
@@ -82,13 +83,11 @@ def binning_scale(lo, hi, common_dtype, n_bins):
     (``a * 1e-300``, where NumPy's own densities still fit scikit-image's
     value comes out), or subnormal edges (``a * 1e-310``), which lose the
     bits that tell bins apart."""
-    if common_dtype.kind != "f" or not lo < hi:
+    if common_dtype != _FLOAT64 or not lo < hi:
+        # float32 and float16 edges keep NumPy's (or its too-wide error)
         return 0
-    width = float(hi) - float(lo) if math.isfinite(float(hi) - float(lo)) else math.inf
-    info = np.finfo(common_dtype)
-    huge = float(info.max) / 4.0
-    tiny = max(float(info.tiny) * 2.0**24, 2.0**-200) * n_bins
-    if tiny <= width <= min(huge, 2.0**200):
+    width = float(hi) - float(lo)
+    if 2.0**-200 * n_bins <= width <= 2.0**200:
         return 0
     if math.isinf(width):  # the halves' difference is finite
         return -(math.frexp(float(hi) / 2 - float(lo) / 2)[1] + 1)

@@ -369,11 +369,14 @@ def search_stage(prepare, shape, kind, metric, extent, params, units, max_angle,
         "seconds": time.perf_counter() - t0,
     }
     logger.info(
-        "global search at 1/%s: %d candidates tried, best %s", factors, n, np.round(params, 4)
+        "global search at %s: %d candidates tried, best %s",
+        level_name(factors),
+        n,
+        np.round(params, 4),
     )
     if not np.any(np.asarray(costs) < 0.0):
         record["warning"] = (
-            f"global search at 1/{shrink}: no candidate within max_angle and max_shift "
+            f"global search at {level_name(factors)}: no candidate within max_angle and max_shift "
             "overlaps the reference by enough samples (or every one scored NaN)"
         )
     return params, record, candidates
@@ -423,12 +426,12 @@ def powell_stage(prepare, shrink, finest, metric, params, units, candidates=None
         record["restart"] = restart
     if not math.isfinite(value):
         record["warning"] = (
-            f"level 1/{level.shrink}: the measure is {-value} at the level's answer; "
+            f"level {level_name(level.factors)}: the measure is {-value} at the level's answer; "
             "the pose is not reliable"
         )
     logger.info(
-        "level 1/%s %s: parameters %s metric %.6g (%d evaluations, %.3f s)",
-        level.factors,
+        "level %s %s: parameters %s metric %.6g (%d evaluations, %.3f s)",
+        level_name(level.factors),
         level.shape,
         np.round(params, 4),
         -value,
@@ -436,6 +439,13 @@ def powell_stage(prepare, shrink, finest, metric, params, units, candidates=None
         seconds,
     )
     return params, value, record
+
+
+def level_name(factors):
+    """ "1/4" for a level shrunk alike on every axis, "1/(1, 8)" if not."""
+    if len(set(factors)) == 1:
+        return f"1/{factors[0]}"
+    return f"1/({', '.join(str(f) for f in factors)})"
 
 
 def _better_candidate(level, metric, params, value, candidates, units):

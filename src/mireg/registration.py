@@ -447,9 +447,13 @@ def register(
         Starting parameters (physical units, as ``result.parameters``);
         disables the global search unless ``global_search=True``.
     levels : sequence of int, optional
-        Shrink factors, coarse to fine, e.g. ``(4, 2, 1)``. Default: halving
-        while the smallest side stays at least 48 pixels (24 in 3-D), at
-        most 4 levels; the global search runs on a coarser level still.
+        Shrink factors, strictly decreasing (coarse to fine), e.g.
+        ``(4, 2, 1)``; an axis is shrunk less where the factor would leave
+        it fewer than 8 samples. Default: halving while the longest side
+        stays at least 48 pixels (24 in 3-D), at most 4 levels, each axis
+        shrunk only while it keeps 48 (24) samples, so a strip or a thin
+        volume is shrunk along its long axes only; the global search runs
+        on a coarser level still (each axis 16-31 px, 10-19 in 3-D).
     global_search : bool, optional
         Grid search over rotations (within ``max_angle`` degrees) and shifts
         (within ``max_shift`` times the field of view) at a coarse level,
@@ -467,13 +471,24 @@ def register(
     Returns
     -------
     RegistrationResult
+        Its ``warnings`` list what makes the pose doubtful, if anything.
 
     Raises
     ------
     ValueError
-        Mismatched ndim, NaN/inf, constant images, bad options, no overlap.
+        Mismatched ndim, NaN/inf, constant images, an option out of range
+        (each named), no overlap at the answer.
     TypeError
-        Non-numeric images.
+        Non-numeric images, an option of the wrong type, a mask that is
+        not boolean (or integers 0 and 1).
+
+    Warns
+    -----
+    RegistrationWarning
+        No pose the global search tried overlaps the reference by enough
+        samples, or a level's measure is not a number.  The same message
+        is in ``result.warnings`` and logged (level WARNING) on the
+        "mireg" logger, as scikit-image warns and SimpleITK logs.
 
     Notes
     -----
@@ -491,6 +506,13 @@ def register(
     value (zero padding would create false edges at the frame).
     Deterministic: same inputs, same bits, whether evaluations ran on one
     core or two, in ``register`` or under ``register_many``.
+
+    The answer never scores worse, on the finest level, than a pose the
+    global search polished (or the start): if one does, the pyramid is
+    walked again from it.  Intensities only matter through their bins and
+    gradients: an image whose range is below 2**-32 or above 2**64 is
+    scaled by a power of two first (exactly; its bins do not change), so
+    ``1e300 * image`` registers as ``image`` does.
 
     References
     ----------
