@@ -42,6 +42,10 @@ from ._validation import as_image, bins_pair, check_finite, positive_float, same
 __all__ = ["register", "warp", "RegistrationResult", "RegistrationWarning"]
 
 logger = logging.getLogger("mireg")
+# a library's logger stays silent until the application configures logging
+# (without this, Python's last-resort handler would print every warning on
+# stderr a second time, beside its RegistrationWarning)
+logger.addHandler(logging.NullHandler())
 
 METRICS = modes.METRICS
 
@@ -466,7 +470,8 @@ def register(
         in 3-D (the 6 parameters of a volume need more): on larger images,
         much faster than every pixel, at a similar accuracy.
     callback : callable, optional
-        ``callback(level, parameters, value)`` after each level.
+        ``callback(level, parameters, value)`` after each level (and after
+        each level of a second walk down the pyramid, see Notes).
 
     Returns
     -------
