@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
+from registration_helpers import make_moving, mean_error, truth_matrix
 from scipy import ndimage as ndi
 from skimage import data, transform
 from skimage.metrics import normalized_mutual_information as skimage_nmi
@@ -79,6 +80,27 @@ def test_downsample_per_axis_is_skimage_resize():
     pyramid = Pyramid(image)
     np.testing.assert_array_equal(pyramid((1, 2)), downsample(image, (1, 2)))
     assert pyramid((2, 8)).shape == (10, 12)
+
+
+@pytest.mark.parametrize(
+    "shape,params",
+    [
+        ((56, 540), (math.radians(2.0), 3.0, -6.0)),
+        ((16, 500), (math.radians(0.5), 0.5, 5.0)),
+        ((40, 36, 200), (0.01, -0.01, 0.02, 1.0, -1.5, 4.0)),
+    ],
+)
+def test_rotated_strips_and_thin_volumes(shape, params):
+    if len(shape) == 2:
+        reference = _strip(shape)
+    else:
+        rng = np.random.default_rng(0)
+        reference = ndi.gaussian_filter(rng.random(shape), 2.0)
+    truth = truth_matrix(shape, np.array(params), "rigid")
+    result = mireg.register(reference, make_moving(reference, truth))
+    assert mean_error(result.matrix, truth, shape) < 0.1
+    # the long axes were shrunk, the short ones kept
+    assert result.levels[0]["factors"][-1] >= 8 and result.levels[0]["shape"][0] >= 16
 
 
 @pytest.mark.parametrize("sigma,seed", [(2.0, 1), (3.0, 2)])
