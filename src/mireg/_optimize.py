@@ -4,7 +4,9 @@ the global search grid, and Powell on one level.
 The machinery of :func:`mireg.register` (``registration.py`` keeps the
 public API, validation and the coarse-to-fine loop)::
 
-    parameter_units, default_shrinks, search_shrink   the plan
+    parameter_units, default_shrinks, level_plan, search_shrink   the plan:
+                                    shrink factors per axis (axis_factors),
+                                    so a strip shrinks along its long axis
     level_maker(inputs, ...)        prepare(shrink, cubic) -> _levels.Level
     search_stage -> global_search   a coarse level: search_grid evaluated in
                                     one kernel call (Level.stats_grid), the
@@ -12,7 +14,9 @@ public API, validation and the coarse-to-fine loop)::
     powell_stage -> powell          one level: Numba's Powell in one nogil
                                     call (Level.minimize), or scipy's Powell
                                     on Objective (Level.stats) when a level
-                                    is large enough for parallel evaluations
+                                    is large enough for parallel evaluations;
+                                    on the finest level, the search's
+                                    candidates scored against the answer
 
 Parameters are optimised in scaled units ``x`` about an origin,
 ``p = origin + x * units``, one unit moving the image by about one pixel.
