@@ -24,6 +24,7 @@ _HOMES = {
     "register": "registration",
     "warp": "registration",
     "RegistrationResult": "registration",
+    "RegistrationWarning": "registration",
     "register_many": "batch",
     "register_stack": "stack",
     "StackResult": "stack",

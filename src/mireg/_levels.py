@@ -42,17 +42,31 @@ from ._kernels.records import Criterion, LevelData, PowellOptions, Transform
 from ._parallel import run_chunks
 
 
+def axis_shrinks(shrink, ndim):
+    """One integer shrink factor per axis, from one for all or a sequence."""
+    factors = tuple(int(f) for f in np.broadcast_to(np.asarray(shrink), (ndim,)))
+    if min(factors) < 1:
+        raise ValueError(f"shrink factors must be >= 1, got {shrink!r}")
+    return factors
+
+
 def downsample(image, shrink, *, is_mask=False):
     """Image at 1/shrink resolution (anti-aliased) and its grid scale.
 
+    ``shrink`` is one factor for every axis or one per axis (an axis of
+    factor 1 keeps its samples, unsmoothed: a strip or a thin volume is
+    shrunk only along its long axes).  The result is
     ``skimage.transform.resize(image, shape, order=1, anti_aliasing=True,
     preserve_range=True)`` of a float64 image, the same bits, with its
     Gaussian (``mode='mirror'``) done by mireg's on the image padded by
     reflection, as :func:`smoothed` pads by its edge values.
     """
-    if shrink == 1:
+    factors = axis_shrinks(shrink, image.ndim)
+    if max(factors) == 1:
         return image
-    shape = tuple(max(2, int(math.ceil(n / shrink))) for n in image.shape)
+    shape = tuple(
+        n if f == 1 else max(2, int(math.ceil(n / f))) for n, f in zip(image.shape, factors)
+    )
     if is_mask:
         return resize(image.astype(np.float64), shape, order=1, anti_aliasing=False) > 0.5
     factors = np.divide(image.shape, shape)
@@ -70,8 +84,8 @@ def downsample(image, shrink, *, is_mask=False):
 
 class Pyramid:
     """``downsample(image, shrink)`` for one image, each level computed once
-    and from the finest level computed so far whose shrink divides it
-    (1/8 from 1/2 by 4, not from the full image by 8).
+    and from the finest level computed so far whose factors divide its own
+    axis by axis (1/8 from 1/2 by 4, not from the full image by 8).
 
     Resizing ``n`` pixels to ``ceil(n / a)`` and then to
     ``ceil(ceil(n / a) / b) == ceil(n / (a b))`` puts the pixel centres
@@ -83,13 +97,17 @@ class Pyramid:
     """
 
     def __init__(self, image):
-        self.levels = {1: image}
+        self.ndim = image.ndim
+        self.levels = {(1,) * image.ndim: image}
 
     def __call__(self, shrink):
-        if shrink not in self.levels:
-            base = max(s for s in self.levels if shrink % s == 0)
-            self.levels[shrink] = downsample(self.levels[base], shrink // base)
-        return self.levels[shrink]
+        factors = axis_shrinks(shrink, self.ndim)
+        if factors not in self.levels:
+            bases = [b for b in self.levels if all(f % c == 0 for f, c in zip(factors, b))]
+            base = max(bases, key=lambda b: (math.prod(b), b))
+            step = tuple(f // c for f, c in zip(factors, base))
+            self.levels[factors] = downsample(self.levels[base], step)
+        return self.levels[factors]
 
 
 def level_grid(full_shape, level_shape, spacing):
@@ -185,8 +203,8 @@ class Level:
     ----------
     reference, moving : ndarray of float64
         The full-resolution images (2-D or 3-D, same ndim).
-    shrink : int
-        This level's shrink factor.
+    shrink : int or sequence of int
+        This level's shrink factor, for every axis or one per axis.
     spacing : ndarray
         Voxel size of both full-resolution images.
     sigma : float
@@ -212,8 +230,9 @@ class Level:
     ----------
     data : records.LevelData
         What the cost kernels read.
-    ndim, shrink, shape, stride, n_bins, min_overlap
-        The level's dimensionality, shrink factor, image shape, sampling
+    ndim, factors, shrink, shape, stride, n_bins, min_overlap
+        The level's dimensionality, shrink factor per axis and the largest
+        of them, image shape, sampling
         stride, histogram bins and the overlap below which a pose scores
         "no overlap".
     """
@@ -238,7 +257,9 @@ class Level:
     ):
         ndim = reference.ndim
         self.ndim = ndim
-        self.shrink = shrink
+        # one factor per axis; ``shrink`` the largest (Powell's step scale)
+        self.factors = axis_shrinks(shrink, ndim)
+        self.shrink = max(self.factors)
         if pyramids is None:
             ref = downsample(reference, shrink)
             mov = downsample(moving, shrink)

@@ -25,7 +25,9 @@ How the data flows through :func:`register`::
 from __future__ import annotations
 
 import logging
+import math
 import numbers
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,11 +39,22 @@ from ._config import DEFAULT_MAX_SAMPLES
 from ._kernels import modes
 from ._validation import as_image, bins_pair, check_finite, positive_float, same_ndim
 
-__all__ = ["register", "warp", "RegistrationResult"]
+__all__ = ["register", "warp", "RegistrationResult", "RegistrationWarning"]
 
 logger = logging.getLogger("mireg")
+# a library's logger stays silent until the application configures logging
+# (without this, Python's last-resort handler would print every warning on
+# stderr a second time, beside its RegistrationWarning)
+logger.addHandler(logging.NullHandler())
 
 METRICS = modes.METRICS
+
+
+class RegistrationWarning(UserWarning):
+    """A registration returned a pose that may be wrong: no overlap at any
+    pose the global search tried, or a measure that is not a number.  The
+    same message is in ``RegistrationResult.warnings`` and logged on the
+    "mireg" logger."""
 
 
 @dataclass
@@ -72,6 +85,10 @@ class RegistrationResult:
     spacing, center : ndarray
         Voxel size and the rotation centre (physical units).
     reference_shape : tuple
+    warnings : list of str
+        What makes this pose doubtful, if anything (each is also issued as
+        a :class:`RegistrationWarning` and logged on the "mireg" logger);
+        empty for a registration that went as planned.
     """
 
     matrix: np.ndarray
@@ -84,6 +101,7 @@ class RegistrationResult:
     spacing: np.ndarray = None
     center: np.ndarray = None
     reference_shape: tuple = ()
+    warnings: list = field(default_factory=list)
 
     @property
     def ndim(self):
@@ -130,6 +148,7 @@ class RegistrationResult:
             "center": plain(self.center),
             "reference_shape": plain(self.reference_shape),
             "levels": [{k: plain(v) for k, v in lv.items()} for lv in self.levels],
+            "warnings": list(self.warnings),
         }
 
 
@@ -235,10 +254,7 @@ def _validate(
                 f"`initial` must be {n_par} finite parameters for a "
                 f"{ref.ndim}-D {transform} transform, got {initial.tolist()}"
             )
-    if levels is not None:
-        levels = [int(f) for f in levels]
-        if not levels or min(levels) < 1:
-            raise ValueError(f"`levels` must be shrink factors >= 1, got {levels!r}")
+    levels = _checked_levels(levels)
     if max_samples is None:
         max_samples = DEFAULT_MAX_SAMPLES[ref.ndim]
     elif (
@@ -250,8 +266,8 @@ def _validate(
             f"`max_samples` must be an integer >= 0 (0: every pixel), got {max_samples!r}"
         )
     return _Inputs(
-        reference=ref.astype(np.float64, copy=False),
-        moving=mov.astype(np.float64, copy=False),
+        reference=_moderate_range(ref.astype(np.float64, copy=False)),
+        moving=_moderate_range(mov.astype(np.float64, copy=False)),
         sigma=sigma,
         n_bins=n_bins,
         spacing=spacing,
@@ -280,6 +296,23 @@ def _checked_images(reference_image, moving_image):
     return ref, mov
 
 
+# An image whose range is outside [2**-32, 2**64] is scaled by a power of
+# two into [1, 2): its bins do not change, and its gradients (squared in
+# G) neither overflow (1e300) nor vanish below np.isclose's 1e-8 (1e-12).
+_RANGE_BOUNDS = (2.0**-32, 2.0**64)
+
+
+def _moderate_range(image):
+    """``image`` (float64), or a copy scaled by a power of two (exactly)
+    if its range is extreme; an ordinary range is left as it is."""
+    width = float(image.max()) - float(image.min())
+    if _RANGE_BOUNDS[0] <= width <= _RANGE_BOUNDS[1] or not width > 0:
+        return image
+    if math.isinf(width):
+        width = float(image.max()) / 2 - float(image.min()) / 2
+    return np.ldexp(image, -math.frexp(width)[1])
+
+
 def _checked_spacing(spacing, ndim):
     if spacing is None:
         return np.ones(ndim)
@@ -299,10 +332,74 @@ def _checked_mask(mask, image, name):
     mask = np.asarray(mask)
     if mask.shape != image.shape:
         raise ValueError(f"`{name}` must have the image's shape {image.shape}, got {mask.shape}")
+    _check_mask_values(mask, name)
     mask = mask.astype(bool)
     if not mask.any():
         raise ValueError(f"`{name}` is all False")
     return mask
+
+
+def _check_mask_values(mask, name):
+    """TypeError unless ``mask`` is boolean, or integers that are all 0 or
+    1: a float or label mask (0.3 after resampling, labels 1-5) would
+    otherwise be read as True wherever it is not 0."""
+    if mask.dtype == bool:
+        return
+    if mask.dtype.kind in "iu" and mask.size and mask.min() >= 0 and mask.max() <= 1:
+        return
+    raise TypeError(
+        f"`{name}` must be a boolean array (or integers 0 and 1), got dtype {mask.dtype}"
+        + ("" if mask.dtype.kind not in "iu" else " with values other than 0 and 1")
+        + f"; pass e.g. `{name} > 0.5`"
+    )
+
+
+def _checked_levels(levels):
+    """Shrink factors, coarse to fine: positive integers, strictly
+    decreasing; None stays None (the default plan)."""
+    if levels is None:
+        return None
+    try:
+        values = list(levels)
+    except TypeError:
+        raise TypeError(f"`levels` must be a sequence of shrink factors, got {levels!r}") from None
+    for f in values:
+        if isinstance(f, (bool, np.bool_)) or not isinstance(f, numbers.Integral) or f < 1:
+            raise ValueError(f"`levels` must be integer shrink factors >= 1, got {levels!r}")
+    values = [int(f) for f in values]
+    if not values:
+        raise ValueError("`levels` is empty: give at least one shrink factor, e.g. (1,)")
+    if any(a <= b for a, b in zip(values, values[1:])):
+        raise ValueError(
+            f"`levels` must be strictly decreasing, coarse to fine (e.g. (4, 2, 1)), got {values}"
+        )
+    return values
+
+
+# the 2-D global search tries one rotation every 6 degrees within max_angle
+MAX_SEARCH_ANGLE = 180.0
+
+
+def _checked_search_options(global_search, max_angle, max_shift, callback):
+    """``register``'s search options checked: ``(global_search, max_angle,
+    max_shift)`` as (bool or None, float, float)."""
+    if global_search is not None and not isinstance(global_search, (bool, np.bool_)):
+        raise TypeError(f"`global_search` must be True, False or None, got {global_search!r}")
+    max_angle = _bounded_float(max_angle, "max_angle", 0.0, MAX_SEARCH_ANGLE, "degrees")
+    max_shift = _bounded_float(max_shift, "max_shift", 0.0, 1.0, "times the field of view")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"`callback` must be callable or None, got {callback!r}")
+    return (None if global_search is None else bool(global_search)), max_angle, max_shift
+
+
+def _bounded_float(value, name, lo, hi, unit):
+    """``value`` as a float in [lo, hi]; TypeError or ValueError naming it."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"`{name}` must be a number ({unit}), got {value!r}")
+    value = float(value)
+    if not lo <= value <= hi:  # False for NaN too
+        raise ValueError(f"`{name}` must be within [{lo:g}, {hi:g}] {unit}, got {value!r}")
+    return value
 
 
 def register(
@@ -354,9 +451,13 @@ def register(
         Starting parameters (physical units, as ``result.parameters``);
         disables the global search unless ``global_search=True``.
     levels : sequence of int, optional
-        Shrink factors, coarse to fine, e.g. ``(4, 2, 1)``. Default: halving
-        while the smallest side stays at least 48 pixels (24 in 3-D), at
-        most 4 levels; the global search runs on a coarser level still.
+        Shrink factors, strictly decreasing (coarse to fine), e.g.
+        ``(4, 2, 1)``; an axis is shrunk less where the factor would leave
+        it fewer than 8 samples. Default: halving while the longest side
+        stays at least 48 pixels (24 in 3-D), at most 4 levels, each axis
+        shrunk only while it keeps 48 (24) samples, so a strip or a thin
+        volume is shrunk along its long axes only; the global search runs
+        on a coarser level still (each axis 16-31 px, 10-19 in 3-D).
     global_search : bool, optional
         Grid search over rotations (within ``max_angle`` degrees) and shifts
         (within ``max_shift`` times the field of view) at a coarse level,
@@ -369,18 +470,30 @@ def register(
         in 3-D (the 6 parameters of a volume need more): on larger images,
         much faster than every pixel, at a similar accuracy.
     callback : callable, optional
-        ``callback(level, parameters, value)`` after each level.
+        ``callback(level, parameters, value)`` after each level (and after
+        each level of a second walk down the pyramid, see Notes).
 
     Returns
     -------
     RegistrationResult
+        Its ``warnings`` list what makes the pose doubtful, if anything.
 
     Raises
     ------
     ValueError
-        Mismatched ndim, NaN/inf, constant images, bad options, no overlap.
+        Mismatched ndim, NaN/inf, constant images, an option out of range
+        (each named), no overlap at the answer.
     TypeError
-        Non-numeric images.
+        Non-numeric images, an option of the wrong type, a mask that is
+        not boolean (or integers 0 and 1).
+
+    Warns
+    -----
+    RegistrationWarning
+        No pose the global search tried overlaps the reference by enough
+        samples, or a level's measure is not a number.  The same message
+        is in ``result.warnings`` and logged (level WARNING) on the
+        "mireg" logger, as scikit-image warns and SimpleITK logs.
 
     Notes
     -----
@@ -398,6 +511,13 @@ def register(
     value (zero padding would create false edges at the frame).
     Deterministic: same inputs, same bits, whether evaluations ran on one
     core or two, in ``register`` or under ``register_many``.
+
+    The answer never scores worse, on the finest level, than a pose the
+    global search polished (or the start): if one does, the pyramid is
+    walked again from it.  Intensities only matter through their bins and
+    gradients: an image whose range is below 2**-32 or above 2**64 is
+    scaled by a power of two first (exactly; its bins do not change), so
+    ``1e300 * image`` registers as ``image`` does.
 
     References
     ----------
@@ -436,6 +556,9 @@ def register(
         levels,
         max_samples,
     )
+    global_search, max_angle, max_shift = _checked_search_options(
+        global_search, max_angle, max_shift, callback
+    )
     ref = inputs.reference
     ndim = ref.ndim
     extent = np.array(ref.shape, float) * inputs.spacing
@@ -443,29 +566,74 @@ def register(
     radius = float(np.mean(extent)) / 2.0
     units = _opt.parameter_units(ndim, transform, radius, float(np.mean(inputs.spacing)))
     shrinks = inputs.shrinks or _opt.default_shrinks(ref.shape, ndim)
+    plan = [f for _, f in _opt.level_plan(ref.shape, shrinks, inputs.shrinks is not None)]
     if global_search is None:
         global_search = inputs.initial is None
     if inputs.initial is None:
         params = np.zeros(tf.n_parameters(ndim, transform))
     else:
         params = inputs.initial.copy()
-    prepare = _opt.level_maker(inputs, shrinks, center, transform, metric)
+    prepare = _opt.level_maker(inputs, plan, center, transform, metric)
 
-    records, nfev = [], 0
+    records, nfev, candidates = [], 0, None
     if global_search:
-        params, record = _opt.search_stage(
+        params, record, candidates = _opt.search_stage(
             prepare, ref.shape, transform, metric, extent, params, units, max_angle, max_shift
         )
         records.append(record)
         nfev += record["evaluations"]
-    for index, shrink in enumerate(shrinks):
-        finest = index == len(shrinks) - 1
-        params, value, record = _opt.powell_stage(prepare, shrink, finest, metric, params, units)
+    params, value = _walk_pyramid(
+        prepare, plan, metric, params, units, candidates, records, callback
+    )
+    restart = records[-1].pop("restart", None)
+    if restart is not None:
+        # a pose the search saw scores better on the finest level than the
+        # answer: walk the pyramid again from it, and if that still ends
+        # below it, polish it on the finest level alone (which cannot end
+        # below its start); the best answer wins
+        candidate, candidate_cost = restart
+        again, cost = _walk_pyramid(
+            prepare, plan, metric, candidate, units, None, records, callback
+        )
+        if not cost <= candidate_cost:
+            polished, polished_cost, record = _opt.powell_stage(
+                prepare, plan[-1], True, metric, candidate, units
+            )
+            records.append(record)
+            if polished_cost < cost:
+                again, cost = polished, polished_cost
+        if cost < value:
+            params, value = again, cost
+    nfev += sum(r["evaluations"] for r in records if r["stage"] == "powell")
+    result = _result(params, value, transform, metric, nfev, records, inputs, center)
+    _report_warnings(result)
+    return result
+
+
+def _walk_pyramid(prepare, plan, metric, params, units, candidates, records, callback):
+    """Powell on each level of ``plan``, coarse to fine, from ``params``;
+    each level's record appended to ``records``: (parameters, cost)."""
+    for index, factors in enumerate(plan):
+        finest = index == len(plan) - 1
+        params, value, record = _opt.powell_stage(
+            prepare, factors, finest, metric, params, units, candidates if finest else None
+        )
         records.append(record)
-        nfev += record["evaluations"]
         if callback is not None:
             callback(index, params.copy(), -value)
-    return _result(params, value, transform, metric, nfev, records, inputs, center)
+    return params, value
+
+
+def _report_warnings(result):
+    """Move the stages' warnings into ``result.warnings``; each is logged
+    on the "mireg" logger and issued as a ``RegistrationWarning``."""
+    for record in result.levels:
+        message = record.pop("warning", None)
+        if message is not None:
+            result.warnings.append(message)
+    for message in result.warnings:
+        logger.warning(message)
+        warnings.warn(message, RegistrationWarning, stacklevel=3)
 
 
 def _result(params, value, kind, metric, nfev, records, inputs, center):
