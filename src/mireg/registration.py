@@ -24,6 +24,7 @@ How the data flows through :func:`register`::
 
 from __future__ import annotations
 
+import functools
 import logging
 import numbers
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from . import _optimize as _opt
+from . import _world
 from . import transforms as tf
 from ._config import DEFAULT_MAX_SAMPLES
 from ._kernels import modes
@@ -56,11 +58,12 @@ class RegistrationResult:
         ``scipy.ndimage.affine_transform(moving, matrix, output_shape=reference.shape)``
         resamples the moving image onto the reference grid.
     parameters : ndarray
-        The transform's parameters in physical units about ``center`` (see
+        The transform's parameters in world units about ``center`` (see
         :mod:`mireg.transforms`): 2-D rigid ``(angle, t0, t1)``, 3-D rigid
-        ``(rotation vector (3), t (3))``, similarity adds ``log_scale``.
+        ``(rotation vector (3), t (3))``, similarity adds ``log_scale``,
+        affine is the linear part row by row then ``t``.
     kind : str
-        "translation", "rigid" or "similarity".
+        "translation", "rigid", "similarity" or "affine".
     metric : float
         The final value of the measure (larger is better).
     metric_name : str
@@ -68,10 +71,23 @@ class RegistrationResult:
         Cost evaluations in all, global search included.
     levels : list of dict
         Per level: shrink, shape, samples, interpolation, parameters,
-        metric, evaluations, seconds.
-    spacing, center : ndarray
-        Voxel size and the rotation centre (physical units).
+        metric, evaluations, seconds (and the stage's transform kind).
+    spacing : ndarray
+        The reference's voxel size.
+    center : ndarray
+        The rotation centre, in world coordinates.
     reference_shape : tuple
+    reference_affine, moving_affine : ndarray, shape (ndim+1, ndim+1)
+        The voxel-index -> world maps used (float64): the affines given, or
+        ``diag(spacing)`` with a zero origin for plain arrays.  Default
+        (None): the latter.
+    moving_shape : tuple
+        Default (empty): ``reference_shape``.
+
+    Notes
+    -----
+    ``moving_affine @ matrix == world_matrix @ reference_affine`` (to
+    rounding).
     """
 
     matrix: np.ndarray
@@ -84,15 +100,39 @@ class RegistrationResult:
     spacing: np.ndarray = None
     center: np.ndarray = None
     reference_shape: tuple = ()
+    reference_affine: np.ndarray = None
+    moving_affine: np.ndarray = None
+    moving_shape: tuple = ()
+
+    def __post_init__(self):
+        if self.reference_affine is None or self.moving_affine is None:
+            ndim = self.matrix.shape[0] - 1
+            spacing = np.ones(ndim) if self.spacing is None else self.spacing
+            plain = tf.grid_to_physical(np.asarray(spacing, dtype=np.float64), np.zeros(ndim))
+            if self.reference_affine is None:
+                self.reference_affine = plain
+            if self.moving_affine is None:
+                self.moving_affine = plain.copy()
+        if not self.moving_shape:
+            self.moving_shape = tuple(self.reference_shape)
 
     @property
     def ndim(self):
         return self.matrix.shape[0] - 1
 
     @property
-    def physical_matrix(self):
-        """Reference physical -> moving physical coordinates."""
+    def world_matrix(self):
+        """Reference world -> moving world coordinates, (ndim+1)x(ndim+1):
+        the direction ITK, ANTs and elastix call fixed -> moving.  World
+        coordinates are the images' affines applied to index coordinates
+        (``index * spacing`` for plain arrays)."""
         return tf.physical_matrix(self.parameters, self.ndim, self.kind, self.center)
+
+    @property
+    def physical_matrix(self):
+        """The same as :attr:`world_matrix` (its name before world
+        coordinates)."""
+        return self.world_matrix
 
     @property
     def transform(self):
@@ -126,9 +166,13 @@ class RegistrationResult:
             "nfev": int(self.nfev),
             "parameters": plain(self.parameters),
             "matrix": plain(self.matrix),
+            "world_matrix": plain(self.world_matrix),
             "spacing": plain(self.spacing),
             "center": plain(self.center),
             "reference_shape": plain(self.reference_shape),
+            "moving_shape": plain(self.moving_shape),
+            "reference_affine": plain(self.reference_affine),
+            "moving_affine": plain(self.moving_affine),
             "levels": [{k: plain(v) for k, v in lv.items()} for lv in self.levels],
         }
 
@@ -314,6 +358,8 @@ def register(
     sigma=1.5,
     bins=32,
     spacing=None,
+    reference_affine=None,
+    moving_affine=None,
     reference_mask=None,
     moving_mask=None,
     initial=None,
@@ -327,32 +373,51 @@ def register(
     """Register ``moving_image`` to ``reference_image``.
 
     Maximises normalised mutual information times gradient information
-    (Pluim et al. 2000) -- or NMI, or MI -- over a translation, rigid or
-    similarity transform, coarse to fine on a Gaussian pyramid with
-    Powell's method, after a global search over rotations and shifts.
+    (Pluim et al. 2000) -- or NMI, or MI -- over a translation, rigid,
+    similarity or affine transform in world space, coarse to fine on a
+    Gaussian pyramid with Powell's method, after a global search over
+    rotations and shifts.
 
     Parameters
     ----------
     reference_image, moving_image : ndarray
         2-D images or 3-D volumes (same ndim; shapes may differ). Any real
         dtype; never modified.
-    transform : {"rigid", "similarity", "translation"}
+    transform : {"rigid", "similarity", "translation", "affine"}
         Rigid has 3 parameters in 2-D and 6 in 3-D; similarity adds a
-        scale.  Rotation is about the reference's centre.
+        scale; affine has 6 in 2-D and 12 in 3-D (started from the rigid
+        solution: a rigid registration first, then the affine on the two
+        finest levels).  Rotation is about the reference's centre.
     metric : {"alignment", "nmi", "mi"}
         Pluim's combined measure (NMI * G), NMI alone, or MI alone.
     sigma : float
-        Gaussian sigma (in pixels of each level) of the gradients in G.
+        Gaussian sigma (in pixels of each level of the reference) of the
+        gradients in G; the moving image's is the same length in world
+        units.
     bins : int
         Histogram bins per image.
     spacing : sequence of float, optional
         Voxel size per axis (both images); translations are then in these
-        physical units and rotations are true rotations in space.
+        physical units and rotations are true rotations in space.  The
+        shorthand for ``reference_affine = moving_affine = diag(spacing)``;
+        not with the affines.
+    reference_affine, moving_affine : array_like, shape (ndim+1, ndim+1), optional
+        Each image's voxel-index -> world map (nibabel's ``img.affine`` in
+        3-D): any voxel size, origin and orientation (a flipped axis
+        included), but not sheared.  Give both or neither.  The images are
+        then registered where they lie in world space; parameters are in
+        world units (mm) along the world axes.
     reference_mask, moving_mask : ndarray of bool, optional
         Only pixels where the mask is True take part.
-    initial : sequence of float, optional
-        Starting parameters (physical units, as ``result.parameters``);
-        disables the global search unless ``global_search=True``.
+    initial : sequence of float or {"moments", "geometry"}, optional
+        Starting parameters (world units, as ``result.parameters``), which
+        disable the global search unless ``global_search=True``.  Or a
+        translation-only start, in world space, from which the global
+        search (on by default) proceeds: "moments" moves the centre of
+        mass (of intensity above each image's minimum, within its mask)
+        onto the other's, "geometry" the centre of the field of view --
+        SimpleITK's ``CenteredTransformInitializer`` and dipy's
+        ``transform_centers_of_mass`` / ``transform_geometric_centers``.
     levels : sequence of int, optional
         Shrink factors, coarse to fine, e.g. ``(4, 2, 1)``. Default: halving
         while the smallest side stays at least 48 pixels (24 in 3-D), at
@@ -361,7 +426,7 @@ def register(
         Grid search over rotations (within ``max_angle`` degrees) and shifts
         (within ``max_shift`` times the field of view) at a coarse level,
         then Powell from the best candidates.  Default: on unless
-        ``initial`` is given.
+        ``initial`` is a parameter vector.
     max_samples : int, optional
         Reference samples per level at most: a level with more is sampled
         on a regular grid of stride 2, 3, ... (deterministic); 0 uses every
@@ -374,11 +439,14 @@ def register(
     Returns
     -------
     RegistrationResult
+        ``.matrix`` maps reference index to moving index coordinates,
+        ``.world_matrix`` reference world to moving world coordinates.
 
     Raises
     ------
     ValueError
-        Mismatched ndim, NaN/inf, constant images, bad options, no overlap.
+        Mismatched ndim, NaN/inf, constant images, bad options (a sheared,
+        singular or malformed affine included), no overlap.
     TypeError
         Non-numeric images.
 
@@ -395,7 +463,8 @@ def register(
     interpolate linearly and run at most three Powell iterations; the
     finest level uses cubic B-splines and runs until Powell's ``ftol``.
     Gradients for G are smoothed with the border extended by its nearest
-    value (zero padding would create false edges at the frame).
+    value (zero padding would create false edges at the frame), each
+    image's along its own grid axes, and compared in world space.
     Deterministic: same inputs, same bits, whether evaluations ran on one
     core or two, in ``register`` or under ``register_many``.
 
@@ -421,7 +490,20 @@ def register(
     >>> result = mireg.register(reference, moving, transform="translation")
     >>> np.round(result.parameters, 1)  # moving(x + t) = reference(x)
     array([ 3., -5.])
+
+    The same pair in world space, the moving image stored upside down
+    (its first axis flipped, as LAS against RAS) with pixels twice as
+    large: its affine places it where it was.
+
+    >>> stored = moving[::-1][::2, ::2]
+    >>> moving_affine = [[-2, 0, moving.shape[0] - 1], [0, 2, 0], [0, 0, 1]]
+    >>> result = mireg.register(
+    ...     reference, stored, transform="translation",
+    ...     reference_affine=np.eye(3), moving_affine=moving_affine)
+    >>> np.round(result.world_matrix[:2, 2], 1)  # world: index units here
+    array([ 3., -5.])
     """
+    start = initial if isinstance(initial, str) else None
     inputs = _validate(
         reference_image,
         moving_image,
@@ -432,48 +514,88 @@ def register(
         spacing,
         reference_mask,
         moving_mask,
-        initial,
+        None if start else initial,
         levels,
         max_samples,
     )
     ref = inputs.reference
     ndim = ref.ndim
-    extent = np.array(ref.shape, float) * inputs.spacing
-    center = (np.array(ref.shape, float) - 1.0) / 2.0 * inputs.spacing
-    radius = float(np.mean(extent)) / 2.0
-    units = _opt.parameter_units(ndim, transform, radius, float(np.mean(inputs.spacing)))
+    frames = _world.checked_frames(reference_affine, moving_affine, spacing, inputs.spacing, ndim)
+    _check_start(start, transform, inputs.initial, global_search)
+    center = _world.center(frames[0], ref.shape)
+    extent = _world.extent(frames[0], ref.shape)
+    radius = float(np.mean(np.array(ref.shape, float) * frames[0].spacing)) / 2.0
+    unit_length = float(np.mean(frames[0].spacing))
     shrinks = inputs.shrinks or _opt.default_shrinks(ref.shape, ndim)
+    stages = _stages(transform, shrinks, inputs.initial is not None)
+    kind = stages[0][0]
     if global_search is None:
         global_search = inputs.initial is None
-    if inputs.initial is None:
-        params = np.zeros(tf.n_parameters(ndim, transform))
-    else:
+    if inputs.initial is not None:
         params = inputs.initial.copy()
-    prepare = _opt.level_maker(inputs, shrinks, center, transform, metric)
+    elif start is not None:
+        params = _world.initial_parameters(start, kind, inputs, frames)
+    else:
+        params = tf.identity_parameters(ndim, kind)
+    prepare = _opt.level_maker(inputs, shrinks, center, kind, metric, frames)
+    units = _opt.parameter_units(ndim, kind, radius, unit_length)
 
     records, nfev = [], 0
     if global_search:
         params, record = _opt.search_stage(
-            prepare, ref.shape, transform, metric, extent, params, units, max_angle, max_shift
+            prepare, ref.shape, kind, metric, extent, params, units, max_angle, max_shift
         )
         records.append(record)
         nfev += record["evaluations"]
-    for index, shrink in enumerate(shrinks):
-        finest = index == len(shrinks) - 1
-        params, value, record = _opt.powell_stage(prepare, shrink, finest, metric, params, units)
-        records.append(record)
-        nfev += record["evaluations"]
-        if callback is not None:
-            callback(index, params.copy(), -value)
-    return _result(params, value, transform, metric, nfev, records, inputs, center)
+    level_index = 0
+    for stage_kind, stage_levels in stages:
+        if stage_kind != kind:
+            params = tf.convert(params, ndim, kind, stage_kind, center)
+            units = _opt.parameter_units(ndim, stage_kind, radius, unit_length)
+            kind = stage_kind
+        for shrink, finest in stage_levels:
+            params, value, record = _opt.powell_stage(
+                functools.partial(prepare, kind=kind), shrink, finest, metric, params, units
+            )
+            record["transform"] = kind
+            records.append(record)
+            nfev += record["evaluations"]
+            if callback is not None:
+                callback(level_index, params.copy(), -value)
+            level_index += 1
+    return _result(params, value, kind, metric, nfev, records, inputs, center, frames)
 
 
-def _result(params, value, kind, metric, nfev, records, inputs, center):
+def _check_start(start, transform, initial, global_search):
+    """``initial`` as a name, and an affine start with the global search."""
+    if start is not None and start not in _world.INITIALISERS:
+        raise ValueError(
+            f"`initial` must be parameters or one of {_world.INITIALISERS}, got {start!r}"
+        )
+    if transform == "affine" and initial is not None and global_search:
+        raise ValueError(
+            "`global_search` runs on a rigid transform, which an affine `initial` "
+            "does not give: leave `global_search` off, or give no parameters"
+        )
+
+
+def _stages(transform, shrinks, from_parameters):
+    """[(kind, [(shrink, finest), ...]), ...]: the transform and the levels
+    of each stage.  An affine registration is rigid on all levels but the
+    finest, then affine on the two finest (from given parameters: affine on
+    every level)."""
+    last = len(shrinks) - 1
+    levels = [(shrink, index == last) for index, shrink in enumerate(shrinks)]
+    if transform != "affine" or from_parameters:
+        return [(transform, levels)]
+    return [("rigid", levels[: max(1, last)]), ("affine", levels[max(0, last - 1) :])]
+
+
+def _result(params, value, kind, metric, nfev, records, inputs, center, frames):
     """The ``RegistrationResult`` of the final parameters and cost."""
     ndim = inputs.reference.ndim
     physical = tf.physical_matrix(params, ndim, kind, center)
-    grid = tf.grid_to_physical(inputs.spacing, np.zeros(ndim))
-    matrix = tf.index_matrix(physical, grid, grid)
+    matrix = tf.index_matrix(physical, frames[0].affine, frames[1].affine)
     return RegistrationResult(
         matrix=matrix,
         parameters=params,
@@ -482,7 +604,10 @@ def _result(params, value, kind, metric, nfev, records, inputs, center):
         metric_name=metric,
         nfev=nfev,
         levels=records,
-        spacing=inputs.spacing,
+        spacing=frames[0].spacing,
         center=center,
         reference_shape=inputs.reference.shape,
+        reference_affine=frames[0].affine.copy(),
+        moving_affine=frames[1].affine.copy(),
+        moving_shape=inputs.moving.shape,
     )
