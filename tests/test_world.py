@@ -353,3 +353,72 @@ def test_result_dict_and_defaults():
     )
     np.testing.assert_array_equal(bare.moving_affine, np.diag([3.0, 1.0, 1.0]))
     assert bare.moving_shape == (5, 6)
+
+
+def test_register_docstring_examples():
+    import doctest
+
+    from mireg import registration
+
+    finder = doctest.DocTestFinder()
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+    for test in finder.find(registration.register, "register", globs={}):
+        runner.run(test)
+    assert runner.failures == 0 and runner.tries >= 10
+
+
+@pytest.mark.parametrize("ndim", [2, 3])
+def test_cost_is_the_same_whatever_the_storage_order(ndim):
+    # one scene, the moving image stored plainly or with its axes reversed
+    # and the first flipped (and its affine saying so): every statistic of
+    # a cost evaluation, G (gradients turned between grid axes) included,
+    # must agree, on the serial and the parallel kernel alike
+    from mireg._levels import Level
+
+    shape = (40, 44) if ndim == 2 else (22, 26, 24)
+    c = (np.array(shape) - 1) / 2
+    scene = blobs(c, np.array(shape, float), seed=7, n=20)
+    grid = np.eye(ndim + 1)
+    reference = scan(scene, grid, shape)
+    moving = remap(scan(scene, grid, shape))
+    stored = np.flip(moving.transpose(), axis=0)
+    # stored[i, ...] = moving[reversed index]: index i of stored's first axis
+    # is the last moving axis, counted down
+    perm = np.zeros((ndim + 1, ndim + 1))
+    for a in range(ndim):
+        perm[ndim - 1 - a, a] = 1.0
+    perm[ndim, ndim] = 1.0
+    flip = np.eye(ndim + 1)
+    flip[0, 0], flip[0, ndim] = -1.0, stored.shape[0] - 1
+    stored_affine = perm @ flip
+    plain = _world.plain_frame(np.ones(ndim))
+    kind = "rigid"
+    params = np.zeros(tf.n_parameters(ndim, kind))
+    params[: tf.n_rotations(ndim)] = 0.1
+    params[tf.translation_slice(ndim, kind)] = 1.5
+    stats = []
+    for image, frame in ((moving, plain), (stored, _world.frame_from_affine(stored_affine))):
+        level = Level(
+            reference,
+            image,
+            1,
+            spacing=np.ones(ndim),
+            sigma=1.5,
+            bins=24,
+            reference_mask=None,
+            moving_mask=None,
+            cubic=True,
+            max_samples=0,
+            center=c,
+            kind=kind,
+            use_gradient=True,
+            frames=(plain, frame),
+        )
+        assert level.data.oriented == (frame is not plain)
+        x, units = np.zeros(params.size), np.ones(params.size)
+        serial = np.array(level.stats(x, params, units))
+        parallel = np.array(level.stats(x, params, units, n_chunks=2))
+        assert serial.tobytes() == parallel.tobytes()
+        stats.append(serial)
+    np.testing.assert_allclose(stats[1], stats[0], rtol=1e-6)
+    assert stats[0][3] > 0 and stats[0][4] > 0.5 * np.prod(shape)

@@ -1,4 +1,5 @@
-"""Rigid / similarity / translation registration: pyramid + Powell.
+"""Translation / rigid / similarity / affine registration in world space:
+pyramid + Powell.
 
 Coarse-to-fine Powell on the negated combined measure (Pluim's NMI x G, or
 NMI, or MI), as the reference implementation does it, made N-d, robust and
@@ -6,11 +7,16 @@ fast: one fused Numba pass per cost evaluation, a global search over
 rotations and shifts at a coarse level for a wide capture range, parameters
 scaled so Powell's unit step moves pixels alike in rotation and
 translation, and per-level records like SimpleITK and dipy keep them.
+Each image is placed in world space by its own affine (``_world.Frame``),
+so the two may differ in shape, voxel size, origin and orientation.
 
 How the data flows through :func:`register`::
 
     _validate(...)                   -> _Inputs: float64 images, bool masks,
                                         spacing, bins, shrinks, max_samples
+    _world.checked_frames(...)       -> the images' frames (affines)
+    _stages(...)                     which transform on which levels (an
+                                        affine run is rigid first)
     _optimize.level_maker(...)       -> prepare(shrink, cubic): the
                                         _levels.Level of a shrink factor
                                         (the kernels' records, built once)
@@ -18,8 +24,8 @@ How the data flows through :func:`register`::
                                         (_optimize.global_search): a start
     _optimize.powell_stage(...)      Powell on each level, coarse to fine
                                         (_optimize.powell): parameters
-    _result(...)                     -> RegistrationResult (index matrix,
-                                        parameters, per-level records)
+    _result(...)                     -> RegistrationResult (index and world
+                                        matrices, parameters, records)
 """
 
 from __future__ import annotations
@@ -545,6 +551,7 @@ def register(
         params, record = _opt.search_stage(
             prepare, ref.shape, kind, metric, extent, params, units, max_angle, max_shift
         )
+        record["transform"] = kind
         records.append(record)
         nfev += record["evaluations"]
     level_index = 0
