@@ -19,7 +19,9 @@ coefficients), its smoothed gradient stack, its intensity range and mask.
 Each level's grid is tied to world space (index -> world, through each
 image's ``_world.Frame``), so parameters stay in world units across levels:
 the true scale between grids, no blind x2, and the two images may differ
-in shape, voxel size, origin and axis directions.  Kernel arrays are 3-D (a 2-D image is a
+in shape, voxel size, origin and axis directions.  Each image's gradients
+are taken along its own grid axes; the cost turns them into one frame
+(``cost.gradient_rotation``).  Kernel arrays are 3-D (a 2-D image is a
 (1, rows, cols) volume): see ``_kernels/records.py``.
 """
 

@@ -64,7 +64,8 @@ Fields
 ------
 table : ndarray of float32, shape (n_samples, 8)
     One row per reference sample: index coordinate (3), smoothed gradient
-    in physical units (3), its squared norm, intensity bin (see
+    along the grid's axes per world unit (3), its squared norm, intensity
+    bin (see
     ``samples.fill_table``).
 moving : ndarray of float64, shape (d0, d1, d2)
     The moving image, or its cubic B-spline coefficients if ``cubic``.
