@@ -194,8 +194,14 @@ def test_2d_affine_recovered():
     grid = np.eye(3)
     reference = scan(scene, grid, shape)
     moving = invert(scan(scene, grid, shape, truth))
-    result = mireg.register(reference, moving, transform="affine")
+    calls = []
+    result = mireg.register(
+        reference, moving, transform="affine", callback=lambda *a: calls.append(a)
+    )
     assert result.parameters.size == 6
+    powell = [lv for lv in result.levels if lv["stage"] == "powell"]
+    assert [c[0] for c in calls] == list(range(len(powell)))
+    assert [c[1].size for c in calls] == [3 if lv["transform"] == "rigid" else 6 for lv in powell]
     assert world_error(result, truth, grid, shape) < 0.1, result.parameters
     np.testing.assert_allclose(result.parameters[:4], params[:4], atol=0.002)
     np.testing.assert_allclose(result.parameters[4:], params[4:], atol=0.05)
@@ -285,8 +291,9 @@ def test_affine_argument_combinations():
         mireg.register(
             image, image, spacing=2.0, reference_affine=np.eye(4), moving_affine=np.eye(4)
         )
-    with pytest.raises(ValueError, match="initial"):
-        mireg.register(image, image, initial="centre")
+    for name in ("centre", ""):
+        with pytest.raises(ValueError, match="initial"):
+            mireg.register(image, image, initial=name)
     with pytest.raises(ValueError, match="global_search"):
         mireg.register(
             image,

@@ -269,7 +269,8 @@ def register(
         in 3-D (the 6 parameters of a volume need more): on larger images,
         much faster than every pixel, at a similar accuracy.
     callback : callable, optional
-        ``callback(level, parameters, value)`` after each level.
+        ``callback(level, parameters, value)`` after each level (an affine
+        run: the rigid levels, then the affine ones, counted on).
 
     Returns
     -------
@@ -349,7 +350,7 @@ def register(
         spacing,
         reference_mask,
         moving_mask,
-        None if start else initial,
+        None if start is not None else initial,
         levels,
         max_samples,
     )
