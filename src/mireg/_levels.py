@@ -16,9 +16,12 @@ Reference side: sample coordinates (masked, subsampled on a regular grid if
 there are more than ``max_samples``), their intensity bins and smoothed
 gradients, in one table.  Moving side: the image (or its cubic B-spline
 coefficients), its smoothed gradient stack, its intensity range and mask.
-Each level's grid is tied to physical space (index -> physical), so
-parameters stay in physical units across levels: the true scale between
-grids, no blind x2.  Kernel arrays are 3-D (a 2-D image is a
+Each level's grid is tied to world space (index -> world, through each
+image's ``_world.Frame``), so parameters stay in world units across levels:
+the true scale between grids, no blind x2, and the two images may differ
+in shape, voxel size, origin and axis directions.  Each image's gradients
+are taken along its own grid axes; the cost turns them into one frame
+(``cost.gradient_rotation``).  Kernel arrays are 3-D (a 2-D image is a
 (1, rows, cols) volume): see ``_kernels/records.py``.
 """
 
@@ -30,7 +33,7 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage.transform import resize
 
-from . import _fused
+from . import _fused, _world
 from . import transforms as tf
 from ._config import MIN_OVERLAP_FRACTION
 from ._information import LOG_TABLE
@@ -119,6 +122,18 @@ def level_grid(full_shape, level_shape, spacing):
     return tf.grid_to_physical(level_spacing, origin), level_spacing
 
 
+def world_grid(frame, full_shape, level_shape):
+    """index -> world map of a resized grid of the image placed by
+    ``frame`` (a ``_world.Frame``), and its voxel size: :func:`level_grid`
+    for a plain frame, else the frame's affine after the level -> full
+    index map."""
+    grid, level_spacing = level_grid(full_shape, level_shape, frame.spacing)
+    if frame.plain:
+        return grid, level_spacing
+    factors = np.array(full_shape, float) / np.array(level_shape, float)
+    return frame.affine @ tf.grid_to_physical(factors, 0.5 * factors - 0.5), level_spacing
+
+
 def smoothed(image, sigma_px, level_spacing):
     """The image smoothed for its gradient: a Gaussian of ``sigma_px``
     pixels along the axis of finest spacing (isotropic in physical units),
@@ -142,6 +157,14 @@ def smoothed(image, sigma_px, level_spacing):
 
 def _embed3(array):
     return array.reshape((1,) + array.shape) if array.ndim == 2 else array
+
+
+def _embed_linear(matrix):
+    """ndim-square matrix -> 3x3, identity on the unused axis."""
+    ndim = matrix.shape[0]
+    out = np.eye(3)
+    out[3 - ndim :, 3 - ndim :] = matrix
+    return out
 
 
 def _embed_affine(matrix):
@@ -206,9 +229,11 @@ class Level:
     shrink : int or sequence of int
         This level's shrink factor, for every axis or one per axis.
     spacing : ndarray
-        Voxel size of both full-resolution images.
+        Voxel size of both full-resolution images (if ``frames`` is None).
     sigma : float
-        Gaussian sigma, in pixels of this level, of the gradients.
+        Gaussian sigma, in pixels of this level, of the gradients (the
+        reference's pixels: the moving image's sigma is the same length in
+        world units).
     bins : int
         Histogram bins per image at most (coarse levels use fewer).
     reference_mask, moving_mask : ndarray of bool or None
@@ -218,13 +243,16 @@ class Level:
     max_samples : int or None
         Reference samples at most (0 or None: every pixel).
     center : ndarray
-        Rotation centre in physical units (ndim values).
+        Rotation centre in world coordinates (ndim values).
     kind : str
         Transform kind, one of ``transforms.TRANSFORMS``.
     use_gradient : bool
         Whether evaluations compute Pluim's gradient term.
     pyramids : (Pyramid, Pyramid), optional
         The images' pyramids, to share downsampled images between levels.
+    frames : (_world.Frame, _world.Frame), optional
+        Where the reference and the moving image lie in world space; None:
+        both plain, of voxel size ``spacing``.
 
     Attributes
     ----------
@@ -254,8 +282,11 @@ class Level:
         kind,
         use_gradient,
         pyramids=None,
+        frames=None,
     ):
         ndim = reference.ndim
+        if frames is None:
+            frames = (_world.plain_frame(spacing),) * 2
         self.ndim = ndim
         # one factor per axis; ``shrink`` the largest (Powell's step scale)
         self.factors = axis_shrinks(shrink, ndim)
@@ -266,8 +297,8 @@ class Level:
         else:  # the images' Pyramid objects: levels shared between calls
             ref, mov = pyramids[0](shrink), pyramids[1](shrink)
         self.shape = ref.shape
-        ref_grid, ref_spacing = level_grid(reference.shape, ref.shape, spacing)
-        mov_grid, mov_spacing = level_grid(moving.shape, mov.shape, spacing)
+        ref_grid, ref_spacing = world_grid(frames[0], reference.shape, ref.shape)
+        mov_grid, mov_spacing = world_grid(frames[1], moving.shape, mov.shape)
 
         keep, self.stride = _sampled(ref.shape, reference_mask, shrink, max_samples)
         n_samples = int(np.count_nonzero(keep))
@@ -291,7 +322,9 @@ class Level:
             mov,
             shrink,
             moving_mask=moving_mask,
-            sigma=sigma,
+            # the reference's smoothing length in world units (1.0 exactly,
+            # sigma untouched, for a shared voxel size)
+            sigma=sigma * (frames[0].spacing.min() / frames[1].spacing.min()),
             spacing=mov_spacing,
             cubic=cubic,
             n_bins=n_bins,
@@ -303,6 +336,9 @@ class Level:
             cubic=cubic,
             use_gradient=use_gradient,
             log_table=LOG_TABLE,
+            oriented=frames[0].oriented or frames[1].oriented,
+            world_to_reference=_embed_linear(frames[0].directions.T),
+            moving_to_world=_embed_linear(frames[1].directions),
         )
         self.min_overlap = max(8, int(MIN_OVERLAP_FRACTION * n_samples))
 
@@ -343,6 +379,7 @@ class Level:
         transform = self.transform(origin, units)
         if n_chunks:
             matrix, rotation = _cost.parameter_matrices(x, transform)
+            rotation = _cost.gradient_rotation(rotation, self.data)
             return _cost.evaluate_parallel(self.data, matrix, rotation, n_chunks)
         return _cost.evaluate_at(x, transform, self.data)
 

@@ -46,9 +46,10 @@ logger = logging.getLogger("mireg")
 
 
 def parameter_units(ndim, kind, radius, unit_length):
-    """Physical size of one Powell step per parameter: one pixel of motion
-    at ``radius`` for rotations and log-scale, one pixel for shifts."""
-    n_rot = 0 if kind == "translation" else tf.n_rotations(ndim)
+    """World size of one Powell step per parameter: one pixel of motion
+    at ``radius`` for rotations, log-scale and an affine's matrix entries,
+    one pixel for shifts."""
+    n_rot = tf.n_linear(ndim, kind)
     units = [unit_length / radius] * n_rot + [unit_length] * ndim
     if kind == "similarity":
         units.append(unit_length / radius)
@@ -308,11 +309,13 @@ def global_search(level, kind, metric, extent, origin, units, max_angle, max_shi
 # ---- the stages of register ------------------------------------------------
 
 
-def level_maker(inputs, shrinks, center, kind, metric):
-    """``prepare(shrink, cubic, use_gradient=...)``: the ``Level`` of one
-    shrink factor (or one per axis) of ``inputs`` (``register``'s checked inputs: images,
-    masks, spacing, sigma, bins, max_samples); ``use_gradient`` defaults
-    to whether ``metric`` needs G.
+def level_maker(inputs, shrinks, center, kind, metric, frames=None):
+    """``prepare(shrink, cubic, use_gradient=..., kind=...)``: the ``Level``
+    of one shrink factor (or one per axis) of ``inputs`` (``register``'s
+    checked inputs: images, masks, spacing, sigma, bins, max_samples) placed
+    by ``frames`` (the images' ``_world.Frame`` pair; None: plain, of
+    ``inputs.spacing``); ``use_gradient`` defaults to whether ``metric``
+    needs G, ``kind`` to ``kind``.
 
     ``shrinks`` are the pyramid's levels, coarse to fine.  Volumes share
     each image's pyramid between the levels, its finest reduced level
@@ -328,7 +331,7 @@ def level_maker(inputs, shrinks, center, kind, metric):
             for pyramid in pyramids:
                 pyramid(reduced[-1])
 
-    def prepare(shrink, cubic, use_gradient=metric == "alignment"):
+    def prepare(shrink, cubic, use_gradient=metric == "alignment", kind=kind):
         return Level(
             inputs.reference,
             inputs.moving,
@@ -344,6 +347,7 @@ def level_maker(inputs, shrinks, center, kind, metric):
             kind=kind,
             use_gradient=use_gradient,
             pyramids=pyramids,
+            frames=frames,
         )
 
     return prepare

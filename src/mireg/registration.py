@@ -1,4 +1,5 @@
-"""Rigid / similarity / translation registration: pyramid + Powell.
+"""Translation / rigid / similarity / affine registration in world space:
+pyramid + Powell.
 
 Coarse-to-fine Powell on the negated combined measure (Pluim's NMI x G, or
 NMI, or MI), as the reference implementation does it, made N-d, robust and
@@ -6,11 +7,16 @@ fast: one fused Numba pass per cost evaluation, a global search over
 rotations and shifts at a coarse level for a wide capture range, parameters
 scaled so Powell's unit step moves pixels alike in rotation and
 translation, and per-level records like SimpleITK and dipy keep them.
+Each image is placed in world space by its own affine (``_world.Frame``),
+so the two may differ in shape, voxel size, origin and orientation.
 
 How the data flows through :func:`register`::
 
     _validate(...)                   -> _Inputs: float64 images, bool masks,
                                         spacing, bins, shrinks, max_samples
+    _world.checked_frames(...)       -> the images' frames (affines)
+    _stages(...)                     which transform on which levels (an
+                                        affine run is rigid first)
     _optimize.level_maker(...)       -> prepare(shrink, cubic): the
                                         _levels.Level of a shrink factor
                                         (the kernels' records, built once)
@@ -18,26 +24,30 @@ How the data flows through :func:`register`::
                                         (_optimize.global_search): a start
     _optimize.powell_stage(...)      Powell on each level, coarse to fine
                                         (_optimize.powell): parameters
-    _result(...)                     -> RegistrationResult (index matrix,
-                                        parameters, per-level records)
+    _result(...)                     -> RegistrationResult (index and world
+                                        matrices, parameters, records; the
+                                        class and warp() live in
+                                        registration_result.py)
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import numbers
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage as ndi
 
 from . import _optimize as _opt
+from . import _world
 from . import transforms as tf
 from ._config import DEFAULT_MAX_SAMPLES
 from ._kernels import modes
 from ._validation import as_image, bins_pair, check_finite, positive_float, same_ndim
+from .registration_result import RegistrationResult, RegistrationWarning, warp
 
 __all__ = ["register", "warp", "RegistrationResult", "RegistrationWarning"]
 
@@ -48,150 +58,6 @@ logger = logging.getLogger("mireg")
 logger.addHandler(logging.NullHandler())
 
 METRICS = modes.METRICS
-
-
-class RegistrationWarning(UserWarning):
-    """A registration returned a pose that may be wrong: no overlap at any
-    pose the global search tried, or a measure that is not a number.  The
-    same message is in ``RegistrationResult.warnings`` and logged on the
-    "mireg" logger."""
-
-
-@dataclass
-class RegistrationResult:
-    """The outcome of :func:`register`.
-
-    Attributes
-    ----------
-    matrix : ndarray, shape (ndim+1, ndim+1)
-        Homogeneous map from reference to moving *index* coordinates
-        (row, col[, plane]):
-        ``scipy.ndimage.affine_transform(moving, matrix, output_shape=reference.shape)``
-        resamples the moving image onto the reference grid.
-    parameters : ndarray
-        The transform's parameters in physical units about ``center`` (see
-        :mod:`mireg.transforms`): 2-D rigid ``(angle, t0, t1)``, 3-D rigid
-        ``(rotation vector (3), t (3))``, similarity adds ``log_scale``.
-    kind : str
-        "translation", "rigid" or "similarity".
-    metric : float
-        The final value of the measure (larger is better).
-    metric_name : str
-    nfev : int
-        Cost evaluations in all, global search included.
-    levels : list of dict
-        Per level: shrink, shape, samples, interpolation, parameters,
-        metric, evaluations, seconds.
-    spacing, center : ndarray
-        Voxel size and the rotation centre (physical units).
-    reference_shape : tuple
-    warnings : list of str
-        What makes this pose doubtful, if anything (each is also issued as
-        a :class:`RegistrationWarning` and logged on the "mireg" logger);
-        empty for a registration that went as planned.
-    """
-
-    matrix: np.ndarray
-    parameters: np.ndarray
-    kind: str
-    metric: float
-    metric_name: str
-    nfev: int
-    levels: list = field(default_factory=list)
-    spacing: np.ndarray = None
-    center: np.ndarray = None
-    reference_shape: tuple = ()
-    warnings: list = field(default_factory=list)
-
-    @property
-    def ndim(self):
-        return self.matrix.shape[0] - 1
-
-    @property
-    def physical_matrix(self):
-        """Reference physical -> moving physical coordinates."""
-        return tf.physical_matrix(self.parameters, self.ndim, self.kind, self.center)
-
-    @property
-    def transform(self):
-        """A scikit-image transform (2-D only) in (x, y) order, such that
-        ``skimage.transform.warp(moving_image, result.transform)`` aligns
-        the moving image like :meth:`warp`."""
-        if self.ndim != 2:
-            raise ValueError("`transform` is a 2-D scikit-image object; use `matrix` in 3-D")
-        return tf.to_skimage(self.matrix, self.kind)
-
-    def warp(self, moving_image, *, order=3, cval=0.0, output_shape=None):
-        """Resample ``moving_image`` onto the reference grid."""
-        return warp(moving_image, self, order=order, cval=cval, output_shape=output_shape)
-
-    def to_dict(self):
-        """JSON-serialisable summary."""
-
-        def plain(x):
-            if isinstance(x, np.ndarray):
-                return x.tolist()
-            if isinstance(x, (np.floating, np.integer)):
-                return x.item()
-            if isinstance(x, tuple):
-                return list(x)
-            return x
-
-        return {
-            "kind": self.kind,
-            "metric_name": self.metric_name,
-            "metric": float(self.metric),
-            "nfev": int(self.nfev),
-            "parameters": plain(self.parameters),
-            "matrix": plain(self.matrix),
-            "spacing": plain(self.spacing),
-            "center": plain(self.center),
-            "reference_shape": plain(self.reference_shape),
-            "levels": [{k: plain(v) for k, v in lv.items()} for lv in self.levels],
-            "warnings": list(self.warnings),
-        }
-
-
-def warp(moving_image, result, *, order=3, cval=0.0, output_shape=None):
-    """Resample ``moving_image`` onto the reference grid of ``result``.
-
-    Parameters
-    ----------
-    moving_image : ndarray
-        The image that was registered (any real dtype; read, not modified).
-    result : RegistrationResult or ndarray
-        A registration result, or an index-order homogeneous matrix.
-    order : int, optional
-        Spline order (0-5), as ``scipy.ndimage.affine_transform``.
-    cval : float, optional
-        Value outside the moving image.
-    output_shape : tuple, optional
-        Defaults to the reference's shape.
-
-    Returns
-    -------
-    warped : ndarray of float64
-    """
-    image = as_image(moving_image, "moving_image", min_ndim=2)
-    check_finite(image, "moving_image")
-    if isinstance(result, RegistrationResult):
-        matrix = result.matrix
-        shape = result.reference_shape if output_shape is None else output_shape
-    else:
-        matrix = np.asarray(result, dtype=np.float64)
-        shape = image.shape if output_shape is None else output_shape
-    if matrix.shape != (image.ndim + 1, image.ndim + 1):
-        raise ValueError(
-            f"`result` is a {matrix.shape[0] - 1}-D transform but `moving_image` is {image.ndim}-D"
-        )
-    return ndi.affine_transform(
-        image.astype(np.float64, copy=False),
-        matrix,
-        output_shape=tuple(shape),
-        order=order,
-        mode="constant",
-        cval=cval,
-    )
 
 
 # ---- parameter handling -------------------------------------------------
@@ -411,6 +277,8 @@ def register(
     sigma=1.5,
     bins=32,
     spacing=None,
+    reference_affine=None,
+    moving_affine=None,
     reference_mask=None,
     moving_mask=None,
     initial=None,
@@ -424,32 +292,51 @@ def register(
     """Register ``moving_image`` to ``reference_image``.
 
     Maximises normalised mutual information times gradient information
-    (Pluim et al. 2000) -- or NMI, or MI -- over a translation, rigid or
-    similarity transform, coarse to fine on a Gaussian pyramid with
-    Powell's method, after a global search over rotations and shifts.
+    (Pluim et al. 2000) -- or NMI, or MI -- over a translation, rigid,
+    similarity or affine transform in world space, coarse to fine on a
+    Gaussian pyramid with Powell's method, after a global search over
+    rotations and shifts.
 
     Parameters
     ----------
     reference_image, moving_image : ndarray
         2-D images or 3-D volumes (same ndim; shapes may differ). Any real
         dtype; never modified.
-    transform : {"rigid", "similarity", "translation"}
+    transform : {"rigid", "similarity", "translation", "affine"}
         Rigid has 3 parameters in 2-D and 6 in 3-D; similarity adds a
-        scale.  Rotation is about the reference's centre.
+        scale; affine has 6 in 2-D and 12 in 3-D (started from the rigid
+        solution: a rigid registration first, then the affine on the two
+        finest levels).  Rotation is about the reference's centre.
     metric : {"alignment", "nmi", "mi"}
         Pluim's combined measure (NMI * G), NMI alone, or MI alone.
     sigma : float
-        Gaussian sigma (in pixels of each level) of the gradients in G.
+        Gaussian sigma (in pixels of each level of the reference) of the
+        gradients in G; the moving image's is the same length in world
+        units.
     bins : int
         Histogram bins per image.
     spacing : sequence of float, optional
         Voxel size per axis (both images); translations are then in these
-        physical units and rotations are true rotations in space.
+        physical units and rotations are true rotations in space.  The
+        shorthand for ``reference_affine = moving_affine = diag(spacing)``;
+        not with the affines.
+    reference_affine, moving_affine : array_like, shape (ndim+1, ndim+1), optional
+        Each image's voxel-index -> world map (nibabel's ``img.affine`` in
+        3-D): any voxel size, origin and orientation (a flipped axis
+        included), but not sheared.  Give both or neither.  The images are
+        then registered where they lie in world space; parameters are in
+        world units (mm) along the world axes.
     reference_mask, moving_mask : ndarray of bool, optional
         Only pixels where the mask is True take part.
-    initial : sequence of float, optional
-        Starting parameters (physical units, as ``result.parameters``);
-        disables the global search unless ``global_search=True``.
+    initial : sequence of float or {"moments", "geometry"}, optional
+        Starting parameters (world units, as ``result.parameters``), which
+        disable the global search unless ``global_search=True``.  Or a
+        translation-only start, in world space, from which the global
+        search (on by default) proceeds: "moments" moves the centre of
+        mass (of intensity above each image's minimum, within its mask)
+        onto the other's, "geometry" the centre of the field of view --
+        SimpleITK's ``CenteredTransformInitializer`` and dipy's
+        ``transform_centers_of_mass`` / ``transform_geometric_centers``.
     levels : sequence of int, optional
         Shrink factors, strictly decreasing (coarse to fine), e.g.
         ``(4, 2, 1)``; an axis is shrunk less where the factor would leave
@@ -462,7 +349,7 @@ def register(
         Grid search over rotations (within ``max_angle`` degrees) and shifts
         (within ``max_shift`` times the field of view) at a coarse level,
         then Powell from the best candidates.  Default: on unless
-        ``initial`` is given.
+        ``initial`` is a parameter vector.
     max_samples : int, optional
         Reference samples per level at most: a level with more is sampled
         on a regular grid of stride 2, 3, ... (deterministic); 0 uses every
@@ -470,19 +357,23 @@ def register(
         in 3-D (the 6 parameters of a volume need more): on larger images,
         much faster than every pixel, at a similar accuracy.
     callback : callable, optional
-        ``callback(level, parameters, value)`` after each level (and after
-        each level of a second walk down the pyramid, see Notes).
+        ``callback(level, parameters, value)`` after each level (an affine
+        run: the rigid levels, then the affine ones, counted on; a second
+        walk down the pyramid, see Notes, counts from 0 again).
 
     Returns
     -------
     RegistrationResult
+        ``.matrix`` maps reference index to moving index coordinates,
+        ``.world_matrix`` reference world to moving world coordinates.
         Its ``warnings`` list what makes the pose doubtful, if anything.
 
     Raises
     ------
     ValueError
         Mismatched ndim, NaN/inf, constant images, an option out of range
-        (each named), no overlap at the answer.
+        (each named; a sheared, singular or malformed affine included), no
+        overlap at the answer.
     TypeError
         Non-numeric images, an option of the wrong type, a mask that is
         not boolean (or integers 0 and 1).
@@ -508,7 +399,8 @@ def register(
     interpolate linearly and run at most three Powell iterations; the
     finest level uses cubic B-splines and runs until Powell's ``ftol``.
     Gradients for G are smoothed with the border extended by its nearest
-    value (zero padding would create false edges at the frame).
+    value (zero padding would create false edges at the frame), each
+    image's along its own grid axes, and compared in world space.
     Deterministic: same inputs, same bits, whether evaluations ran on one
     core or two, in ``register`` or under ``register_many``.
 
@@ -541,7 +433,20 @@ def register(
     >>> result = mireg.register(reference, moving, transform="translation")
     >>> np.round(result.parameters, 1)  # moving(x + t) = reference(x)
     array([ 3., -5.])
+
+    The same pair in world space, the moving image stored upside down
+    (its first axis flipped, as LAS against RAS) with pixels twice as
+    large: its affine places it where it was.
+
+    >>> stored = moving[::-1][::2, ::2]
+    >>> moving_affine = [[-2, 0, moving.shape[0] - 1], [0, 2, 0], [0, 0, 1]]
+    >>> result = mireg.register(
+    ...     reference, stored, transform="translation",
+    ...     reference_affine=np.eye(3), moving_affine=moving_affine)
+    >>> np.round(result.world_matrix[:2, 2], 1)  # world: index units here
+    array([ 3., -5.])
     """
+    start = initial if isinstance(initial, str) else None
     inputs = _validate(
         reference_image,
         moving_image,
@@ -552,7 +457,7 @@ def register(
         spacing,
         reference_mask,
         moving_mask,
-        initial,
+        None if start is not None else initial,
         levels,
         max_samples,
     )
@@ -561,66 +466,108 @@ def register(
     )
     ref = inputs.reference
     ndim = ref.ndim
-    extent = np.array(ref.shape, float) * inputs.spacing
-    center = (np.array(ref.shape, float) - 1.0) / 2.0 * inputs.spacing
-    radius = float(np.mean(extent)) / 2.0
-    units = _opt.parameter_units(ndim, transform, radius, float(np.mean(inputs.spacing)))
+    frames = _world.checked_frames(reference_affine, moving_affine, spacing, inputs.spacing, ndim)
+    _check_start(start, transform, inputs.initial, global_search)
+    center = _world.center(frames[0], ref.shape)
+    extent = _world.extent(frames[0], ref.shape)
+    radius = float(np.mean(np.array(ref.shape, float) * frames[0].spacing)) / 2.0
+    unit_length = float(np.mean(frames[0].spacing))
     shrinks = inputs.shrinks or _opt.default_shrinks(ref.shape, ndim)
     plan = [f for _, f in _opt.level_plan(ref.shape, shrinks, inputs.shrinks is not None)]
+    stages = _stages(transform, plan, inputs.initial is not None)
+    kind = stages[0][0]
     if global_search is None:
         global_search = inputs.initial is None
-    if inputs.initial is None:
-        params = np.zeros(tf.n_parameters(ndim, transform))
-    else:
+    if inputs.initial is not None:
         params = inputs.initial.copy()
-    prepare = _opt.level_maker(inputs, plan, center, transform, metric)
+    elif start is not None:
+        params = _world.initial_parameters(start, kind, inputs, frames)
+    else:
+        params = tf.identity_parameters(ndim, kind)
+    prepare = _opt.level_maker(inputs, plan, center, kind, metric, frames)
+    units = _opt.parameter_units(ndim, kind, radius, unit_length)
 
     records, nfev, candidates = [], 0, None
     if global_search:
         params, record, candidates = _opt.search_stage(
-            prepare, ref.shape, transform, metric, extent, params, units, max_angle, max_shift
+            prepare, ref.shape, kind, metric, extent, params, units, max_angle, max_shift
         )
+        record["transform"] = kind
         records.append(record)
         nfev += record["evaluations"]
-    params, value = _walk_pyramid(
-        prepare, plan, metric, params, units, candidates, records, callback
-    )
-    restart = records[-1].pop("restart", None)
-    if restart is not None:
-        # a pose the search saw scores better on the finest level than the
-        # answer: walk the pyramid again from it, and if that still ends
-        # below it, polish it on the finest level alone (which cannot end
-        # below its start); the best answer wins
-        candidate, candidate_cost = restart
-        again, cost = _walk_pyramid(
-            prepare, plan, metric, candidate, units, None, records, callback
+    level_index = 0
+    for number, (stage_kind, stage_levels) in enumerate(stages):
+        if stage_kind != kind:
+            params = tf.convert(params, ndim, kind, stage_kind, center)
+            units = _opt.parameter_units(ndim, stage_kind, radius, unit_length)
+            kind = stage_kind
+        stage = _Stage(functools.partial(prepare, kind=kind), stage_levels, metric, units, kind)
+        # the search's candidates are of the first stage's kind
+        params, value = _walk_pyramid(
+            stage, params, candidates if number == 0 else None, records, callback, level_index
         )
-        if not cost <= candidate_cost:
-            polished, polished_cost, record = _opt.powell_stage(
-                prepare, plan[-1], True, metric, candidate, units
-            )
-            records.append(record)
-            if polished_cost < cost:
-                again, cost = polished, polished_cost
-        if cost < value:
-            params, value = again, cost
+        restart = records[-1].pop("restart", None)
+        if restart is not None:
+            params, value = _restart(stage, restart, params, value, records, callback)
+        level_index += len(stage_levels)
     nfev += sum(r["evaluations"] for r in records if r["stage"] == "powell")
-    result = _result(params, value, transform, metric, nfev, records, inputs, center)
+    result = _result(params, value, kind, metric, nfev, records, inputs, center, frames)
     _report_warnings(result)
     return result
 
 
-def _walk_pyramid(prepare, plan, metric, params, units, candidates, records, callback):
-    """Powell on each level of ``plan``, coarse to fine, from ``params``;
-    each level's record appended to ``records``: (parameters, cost)."""
-    for index, factors in enumerate(plan):
-        finest = index == len(plan) - 1
+@dataclass(frozen=True)
+class _Stage:
+    """One transform kind's walk down the pyramid: ``prepare(factors,
+    cubic)`` builds its levels, ``levels`` are ``(factors, finest)`` coarse
+    to fine, Powell optimises ``metric`` in ``units``."""
+
+    prepare: object
+    levels: list
+    metric: str
+    units: np.ndarray
+    kind: str
+
+
+def _walk_pyramid(stage, params, candidates, records, callback, first=0):
+    """Powell on each level of ``stage``, coarse to fine, from ``params``;
+    the search's ``candidates`` are checked on the finest level.  Each
+    level's record is appended to ``records``; ``callback`` numbers the
+    levels from ``first``.  Returns (parameters, cost)."""
+    for index, (factors, finest) in enumerate(stage.levels):
         params, value, record = _opt.powell_stage(
-            prepare, factors, finest, metric, params, units, candidates if finest else None
+            stage.prepare,
+            factors,
+            finest,
+            stage.metric,
+            params,
+            stage.units,
+            candidates if finest else None,
         )
+        record["transform"] = stage.kind
         records.append(record)
         if callback is not None:
-            callback(index, params.copy(), -value)
+            callback(first + index, params.copy(), -value)
+    return params, value
+
+
+def _restart(stage, restart, params, value, records, callback):
+    """A pose the search saw scores better on the finest level than the
+    answer: walk the pyramid again from it, and if that still ends below
+    it, polish it on the finest level alone (which cannot end below its
+    start); the best answer wins.  Returns (parameters, cost)."""
+    candidate, candidate_cost = restart
+    again, cost = _walk_pyramid(stage, candidate, None, records, callback)
+    if not cost <= candidate_cost:
+        polished, polished_cost, record = _opt.powell_stage(
+            stage.prepare, stage.levels[-1][0], True, stage.metric, candidate, stage.units
+        )
+        record["transform"] = stage.kind
+        records.append(record)
+        if polished_cost < cost:
+            again, cost = polished, polished_cost
+    if cost < value:
+        return again, cost
     return params, value
 
 
@@ -636,12 +583,36 @@ def _report_warnings(result):
         warnings.warn(message, RegistrationWarning, stacklevel=3)
 
 
-def _result(params, value, kind, metric, nfev, records, inputs, center):
+def _check_start(start, transform, initial, global_search):
+    """``initial`` as a name, and an affine start with the global search."""
+    if start is not None and start not in _world.INITIALISERS:
+        raise ValueError(
+            f"`initial` must be parameters or one of {_world.INITIALISERS}, got {start!r}"
+        )
+    if transform == "affine" and initial is not None and global_search:
+        raise ValueError(
+            "`global_search` runs on a rigid transform, which an affine `initial` "
+            "does not give: leave `global_search` off, or give no parameters"
+        )
+
+
+def _stages(transform, shrinks, from_parameters):
+    """[(kind, [(shrink, finest), ...]), ...]: the transform and the levels
+    of each stage.  An affine registration is rigid on all levels but the
+    finest, then affine on the two finest (from given parameters: affine on
+    every level)."""
+    last = len(shrinks) - 1
+    levels = [(shrink, index == last) for index, shrink in enumerate(shrinks)]
+    if transform != "affine" or from_parameters:
+        return [(transform, levels)]
+    return [("rigid", levels[: max(1, last)]), ("affine", levels[max(0, last - 1) :])]
+
+
+def _result(params, value, kind, metric, nfev, records, inputs, center, frames):
     """The ``RegistrationResult`` of the final parameters and cost."""
     ndim = inputs.reference.ndim
     physical = tf.physical_matrix(params, ndim, kind, center)
-    grid = tf.grid_to_physical(inputs.spacing, np.zeros(ndim))
-    matrix = tf.index_matrix(physical, grid, grid)
+    matrix = tf.index_matrix(physical, frames[0].affine, frames[1].affine)
     return RegistrationResult(
         matrix=matrix,
         parameters=params,
@@ -650,7 +621,10 @@ def _result(params, value, kind, metric, nfev, records, inputs, center):
         metric_name=metric,
         nfev=nfev,
         levels=records,
-        spacing=inputs.spacing,
+        spacing=frames[0].spacing,
         center=center,
         reference_shape=inputs.reference.shape,
+        reference_affine=frames[0].affine.copy(),
+        moving_affine=frames[1].affine.copy(),
+        moving_shape=inputs.moving.shape,
     )
