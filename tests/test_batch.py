@@ -18,6 +18,7 @@ from skimage import color, data, transform
 import mireg
 from mireg.batch import register_many
 from mireg.cli.batch import run_manifest
+from mireg.cli.manifest import read_manifest
 from mireg.stack import StackResult, register_stack
 
 SIZE = (128, 128)
@@ -133,7 +134,7 @@ def test_errors_raise_names_the_pair(cases):
         ({"n_jobs": 2.0}, ValueError, "`n_jobs`"),
         ({"n_jobs": 2, "client": object()}, ValueError, "not both"),
         ({"bogus": 1}, TypeError, "bogus"),
-        ({"transform": "affine"}, ValueError, "`transform`"),
+        ({"transform": "bspline"}, ValueError, "`transform`"),
     ],
 )
 def test_arguments_checked_up_front(kwargs, error, match):
@@ -411,3 +412,41 @@ def test_bad_manifest_is_a_user_error(tmp_path):
     (tmp_path / "m.csv").write_text("ref,mov\na.png,b.png\n")
     with pytest.raises(ValueError, match="columns reference,moving"):
         run_manifest(tmp_path / "m.csv", tmp_path / "out")
+
+
+@pytest.mark.parametrize(
+    "output", ["../../x.png", "../x.png", "sub/../../x.png", "/tmp/x.png", ".", "sub/.."]
+)
+def test_manifest_refuses_outputs_outside_the_output_folder(tmp_path, output):
+    (tmp_path / "m.csv").write_text(f"reference,moving,output\na.png,b.png,{output}\n")
+    with pytest.raises(ValueError, match="line 2: output .* not a file inside the output folder"):
+        read_manifest(tmp_path / "m.csv", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_manifest_accepts_outputs_in_subfolders(tmp_path):
+    (tmp_path / "m.csv").write_text("reference,moving,output\na.png,b.png,sub/./c/../x.png\n")
+    (row,) = read_manifest(tmp_path / "m.csv", tmp_path / "out")
+    assert row.output_path == str(tmp_path / "out" / "sub" / "x.png")
+
+
+@pytest.mark.parametrize(
+    "text,match",
+    [
+        ("reference,moving,output,spacing\na.png,b.png,c.png,2\n", r"unknown column.*spacing"),
+        ("reference,moving,ouptut\na.png,b.png,c.png\n", r"unknown column.*ouptut"),
+        ("reference,moving,moving\na.png,b.png,c.png\n", "more than once"),
+        ("reference,moving,output\na.png,b.png,c.png,d.png\n", "line 2: 1 value.*beyond"),
+    ],
+)
+def test_manifest_refuses_unknown_columns(tmp_path, text, match):
+    (tmp_path / "m.csv").write_text(text)
+    with pytest.raises(ValueError, match=match):
+        read_manifest(tmp_path / "m.csv", tmp_path / "out")
+
+
+def test_batch_cli_refuses_an_escaping_output(tmp_path):
+    (tmp_path / "m.csv").write_text("reference,moving,output\na.png,b.png,../../x.png\n")
+    run = _run_cli("m.csv", "--out", "out", cwd=tmp_path)
+    assert run.returncode == 2
+    assert len(run.stderr.strip().splitlines()) == 1 and "../../x.png" in run.stderr

@@ -2,33 +2,48 @@
 
 Normalised mutual information (Studholme et al. 1999) combined with gradient
 information (Pluim, Maintz & Viergever 2000), on Numba kernels.
+
+The public names are imported on first use (PEP 562): ``import mireg`` and a
+first ``mireg.normalized_mutual_information`` load the metric modules only,
+not scipy's optimisers, scikit-image or the registration machinery.
 """
 
-from .alignment_metric import AlignmentMetric
-from .batch import register_many
-from .gradient import alignment, gradient_information, gradient_similarity
-from .metrics import joint_histogram, mutual_information, normalized_mutual_information
-from .registration import RegistrationResult, register, warp
-from .stack import StackResult, register_stack
-from .transform_files import LoadedTransform, load_transform, save_transform
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "gradient_similarity",
-    "gradient_information",
-    "alignment",
-    "AlignmentMetric",
-    "joint_histogram",
-    "mutual_information",
-    "normalized_mutual_information",
-    "register",
-    "warp",
-    "RegistrationResult",
-    "register_many",
-    "register_stack",
-    "StackResult",
-    "save_transform",
-    "load_transform",
-    "LoadedTransform",
-]
+# public name -> the module that defines it
+_HOMES = {
+    "gradient_similarity": "gradient",
+    "gradient_information": "gradient",
+    "alignment": "gradient",
+    "AlignmentMetric": "alignment_metric",
+    "joint_histogram": "metrics",
+    "mutual_information": "metrics",
+    "normalized_mutual_information": "metrics",
+    "register": "registration",
+    "warp": "registration",
+    "RegistrationResult": "registration",
+    "RegistrationWarning": "registration",
+    "register_many": "batch",
+    "register_stack": "stack",
+    "StackResult": "stack",
+    "save_transform": "transform_files",
+    "load_transform": "transform_files",
+    "LoadedTransform": "transform_files",
+}
+
+__all__ = list(_HOMES)
+
+
+def __getattr__(name):
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'mireg' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{home}", __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -29,6 +29,8 @@ from ._parallel import run_kernel
 
 __all__ = [
     "LOG_TABLE",
+    "binning_scale",
+    "scaled_values",
     "checked_ranges",
     "histogram_edges",
     "kernel_edges",
@@ -66,6 +68,39 @@ def _raise_nonfinite(values, name):
     raise ValueError(
         f"`{name}` contains {n_nan} NaN and {n_inf} infinite value(s); mask or replace them first"
     )
+
+
+def binning_scale(lo, hi, common_dtype, n_bins):
+    """The power of two ``k`` by which values of range [lo, hi] are scaled
+    (``np.ldexp(values, k)``) before they are binned on float64 edges: 0
+    for any range within [2**-200 * n_bins, 2**200], which keeps NumPy's
+    edges and counts to the bit.
+
+    Only the bins matter, and scaling by a power of two is exact, so it
+    changes no bin while keeping the arithmetic finite where it would not
+    be: a width that overflows the edges' dtype (``+-1e308``), bins so
+    narrow that their densities ``count / width0 / width1`` overflow
+    (``a * 1e-300``, where NumPy's own densities still fit scikit-image's
+    value comes out), or subnormal edges (``a * 1e-310``), which lose the
+    bits that tell bins apart."""
+    if common_dtype != _FLOAT64 or not lo < hi:
+        # float32 and float16 edges keep NumPy's (or its too-wide error)
+        return 0
+    width = float(hi) - float(lo)
+    if 2.0**-200 * n_bins <= width <= 2.0**200:
+        return 0
+    if math.isinf(width):  # the halves' difference is finite
+        return -(math.frexp(float(hi) / 2 - float(lo) / 2)[1] + 1)
+    return -math.frexp(width)[1]
+
+
+def scaled_values(values, value_range, k):
+    """``values`` and their (min, max) scaled by ``2**k`` (see
+    :func:`binning_scale`); a new array unless ``k`` is 0."""
+    if k == 0:
+        return values, value_range
+    lo, hi = value_range
+    return np.ldexp(values, k), (np.ldexp(lo, k), np.ldexp(hi, k))
 
 
 def histogram_edges(lo, hi, common_dtype, n_bins, name="image"):
@@ -125,10 +160,21 @@ def information_from_counts(counts, edges0, edges1, normalized, names=("image0",
     ``edges1``, computed exactly as :func:`mireg.mutual_information`
     computes it from its own histogram.  For callers that bin one image
     once and many others against it (``mireg.AlignmentMetric``)."""
-    widths0 = np.diff(edges0).astype(np.float64)
-    widths1 = np.diff(edges1).astype(np.float64)
+    widths0 = _moderate(np.diff(edges0).astype(np.float64))
+    widths1 = _moderate(np.diff(edges1).astype(np.float64))
     h0, h1, h01 = entropies(counts, widths0, widths1, LOG_TABLE)
     return _from_entropies(h0, h1, h01, normalized, names)
+
+
+def _moderate(widths):
+    """Bin widths scaled by a power of two (exactly) when they are so small
+    or large that the densities ``count / width0 / width1`` could overflow
+    or underflow; entropies do not change with a common scale of the
+    widths.  Ordinary widths are returned as they are."""
+    top = float(widths.max())
+    if 2.0**-200 <= top <= 2.0**200:
+        return widths
+    return np.ldexp(widths, -math.frexp(top)[1])
 
 
 def information_from_ranges(
@@ -139,6 +185,12 @@ def information_from_ranges(
     and finite, e.g. from a pass that read them for something else
     (``mireg.alignment``); ``common`` is the dtype ``np.histogramdd`` stacks
     the original images in, ``n_bins`` a pair from ``bins_pair``."""
+    values0, range0 = scaled_values(
+        values0, range0, binning_scale(*range0, np.dtype(common), n_bins[0])
+    )
+    values1, range1 = scaled_values(
+        values1, range1, binning_scale(*range1, np.dtype(common), n_bins[1])
+    )
     edges0 = histogram_edges(*range0, common, n_bins[0], names[0])
     edges1 = histogram_edges(*range1, common, n_bins[1], names[1])
     if edges0.dtype.itemsize == 2:  # float16 widths: NumPy's, from np.diff

@@ -16,9 +16,12 @@ Reference side: sample coordinates (masked, subsampled on a regular grid if
 there are more than ``max_samples``), their intensity bins and smoothed
 gradients, in one table.  Moving side: the image (or its cubic B-spline
 coefficients), its smoothed gradient stack, its intensity range and mask.
-Each level's grid is tied to physical space (index -> physical), so
-parameters stay in physical units across levels: the true scale between
-grids, no blind x2.  Kernel arrays are 3-D (a 2-D image is a
+Each level's grid is tied to world space (index -> world, through each
+image's ``_world.Frame``), so parameters stay in world units across levels:
+the true scale between grids, no blind x2, and the two images may differ
+in shape, voxel size, origin and axis directions.  Each image's gradients
+are taken along its own grid axes; the cost turns them into one frame
+(``cost.gradient_rotation``).  Kernel arrays are 3-D (a 2-D image is a
 (1, rows, cols) volume): see ``_kernels/records.py``.
 """
 
@@ -30,7 +33,7 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage.transform import resize
 
-from . import _fused
+from . import _fused, _world
 from . import transforms as tf
 from ._config import MIN_OVERLAP_FRACTION
 from ._information import LOG_TABLE
@@ -39,19 +42,34 @@ from ._kernels import powell as _powell
 from ._kernels import samples as _samples
 from ._kernels.modes import metric_code, transform_code
 from ._kernels.records import Criterion, LevelData, PowellOptions, Transform
+from ._parallel import run_chunks
+
+
+def axis_shrinks(shrink, ndim):
+    """One integer shrink factor per axis, from one for all or a sequence."""
+    factors = tuple(int(f) for f in np.broadcast_to(np.asarray(shrink), (ndim,)))
+    if min(factors) < 1:
+        raise ValueError(f"shrink factors must be >= 1, got {shrink!r}")
+    return factors
 
 
 def downsample(image, shrink, *, is_mask=False):
     """Image at 1/shrink resolution (anti-aliased) and its grid scale.
 
+    ``shrink`` is one factor for every axis or one per axis (an axis of
+    factor 1 keeps its samples, unsmoothed: a strip or a thin volume is
+    shrunk only along its long axes).  The result is
     ``skimage.transform.resize(image, shape, order=1, anti_aliasing=True,
     preserve_range=True)`` of a float64 image, the same bits, with its
     Gaussian (``mode='mirror'``) done by mireg's on the image padded by
     reflection, as :func:`smoothed` pads by its edge values.
     """
-    if shrink == 1:
+    factors = axis_shrinks(shrink, image.ndim)
+    if max(factors) == 1:
         return image
-    shape = tuple(max(2, int(math.ceil(n / shrink))) for n in image.shape)
+    shape = tuple(
+        n if f == 1 else max(2, int(math.ceil(n / f))) for n, f in zip(image.shape, factors)
+    )
     if is_mask:
         return resize(image.astype(np.float64), shape, order=1, anti_aliasing=False) > 0.5
     factors = np.divide(image.shape, shape)
@@ -69,8 +87,8 @@ def downsample(image, shrink, *, is_mask=False):
 
 class Pyramid:
     """``downsample(image, shrink)`` for one image, each level computed once
-    and from the finest level computed so far whose shrink divides it
-    (1/8 from 1/2 by 4, not from the full image by 8).
+    and from the finest level computed so far whose factors divide its own
+    axis by axis (1/8 from 1/2 by 4, not from the full image by 8).
 
     Resizing ``n`` pixels to ``ceil(n / a)`` and then to
     ``ceil(ceil(n / a) / b) == ceil(n / (a b))`` puts the pixel centres
@@ -82,13 +100,17 @@ class Pyramid:
     """
 
     def __init__(self, image):
-        self.levels = {1: image}
+        self.ndim = image.ndim
+        self.levels = {(1,) * image.ndim: image}
 
     def __call__(self, shrink):
-        if shrink not in self.levels:
-            base = max(s for s in self.levels if shrink % s == 0)
-            self.levels[shrink] = downsample(self.levels[base], shrink // base)
-        return self.levels[shrink]
+        factors = axis_shrinks(shrink, self.ndim)
+        if factors not in self.levels:
+            bases = [b for b in self.levels if all(f % c == 0 for f, c in zip(factors, b))]
+            base = max(bases, key=lambda b: (math.prod(b), b))
+            step = tuple(f // c for f, c in zip(factors, base))
+            self.levels[factors] = downsample(self.levels[base], step)
+        return self.levels[factors]
 
 
 def level_grid(full_shape, level_shape, spacing):
@@ -98,6 +120,18 @@ def level_grid(full_shape, level_shape, spacing):
     level_spacing = np.asarray(spacing, float) * factors
     origin = np.asarray(spacing, float) * (0.5 * factors - 0.5)
     return tf.grid_to_physical(level_spacing, origin), level_spacing
+
+
+def world_grid(frame, full_shape, level_shape):
+    """index -> world map of a resized grid of the image placed by
+    ``frame`` (a ``_world.Frame``), and its voxel size: :func:`level_grid`
+    for a plain frame, else the frame's affine after the level -> full
+    index map."""
+    grid, level_spacing = level_grid(full_shape, level_shape, frame.spacing)
+    if frame.plain:
+        return grid, level_spacing
+    factors = np.array(full_shape, float) / np.array(level_shape, float)
+    return frame.affine @ tf.grid_to_physical(factors, 0.5 * factors - 0.5), level_spacing
 
 
 def smoothed(image, sigma_px, level_spacing):
@@ -123,6 +157,14 @@ def smoothed(image, sigma_px, level_spacing):
 
 def _embed3(array):
     return array.reshape((1,) + array.shape) if array.ndim == 2 else array
+
+
+def _embed_linear(matrix):
+    """ndim-square matrix -> 3x3, identity on the unused axis."""
+    ndim = matrix.shape[0]
+    out = np.eye(3)
+    out[3 - ndim :, 3 - ndim :] = matrix
+    return out
 
 
 def _embed_affine(matrix):
@@ -184,12 +226,14 @@ class Level:
     ----------
     reference, moving : ndarray of float64
         The full-resolution images (2-D or 3-D, same ndim).
-    shrink : int
-        This level's shrink factor.
+    shrink : int or sequence of int
+        This level's shrink factor, for every axis or one per axis.
     spacing : ndarray
-        Voxel size of both full-resolution images.
+        Voxel size of both full-resolution images (if ``frames`` is None).
     sigma : float
-        Gaussian sigma, in pixels of this level, of the gradients.
+        Gaussian sigma, in pixels of this level, of the gradients (the
+        reference's pixels: the moving image's sigma is the same length in
+        world units).
     bins : int
         Histogram bins per image at most (coarse levels use fewer).
     reference_mask, moving_mask : ndarray of bool or None
@@ -199,20 +243,24 @@ class Level:
     max_samples : int or None
         Reference samples at most (0 or None: every pixel).
     center : ndarray
-        Rotation centre in physical units (ndim values).
+        Rotation centre in world coordinates (ndim values).
     kind : str
         Transform kind, one of ``transforms.TRANSFORMS``.
     use_gradient : bool
         Whether evaluations compute Pluim's gradient term.
     pyramids : (Pyramid, Pyramid), optional
         The images' pyramids, to share downsampled images between levels.
+    frames : (_world.Frame, _world.Frame), optional
+        Where the reference and the moving image lie in world space; None:
+        both plain, of voxel size ``spacing``.
 
     Attributes
     ----------
     data : records.LevelData
         What the cost kernels read.
-    ndim, shrink, shape, stride, n_bins, min_overlap
-        The level's dimensionality, shrink factor, image shape, sampling
+    ndim, factors, shrink, shape, stride, n_bins, min_overlap
+        The level's dimensionality, shrink factor per axis and the largest
+        of them, image shape, sampling
         stride, histogram bins and the overlap below which a pose scores
         "no overlap".
     """
@@ -234,18 +282,23 @@ class Level:
         kind,
         use_gradient,
         pyramids=None,
+        frames=None,
     ):
         ndim = reference.ndim
+        if frames is None:
+            frames = (_world.plain_frame(spacing),) * 2
         self.ndim = ndim
-        self.shrink = shrink
+        # one factor per axis; ``shrink`` the largest (Powell's step scale)
+        self.factors = axis_shrinks(shrink, ndim)
+        self.shrink = max(self.factors)
         if pyramids is None:
             ref = downsample(reference, shrink)
             mov = downsample(moving, shrink)
         else:  # the images' Pyramid objects: levels shared between calls
             ref, mov = pyramids[0](shrink), pyramids[1](shrink)
         self.shape = ref.shape
-        ref_grid, ref_spacing = level_grid(reference.shape, ref.shape, spacing)
-        mov_grid, mov_spacing = level_grid(moving.shape, mov.shape, spacing)
+        ref_grid, ref_spacing = world_grid(frames[0], reference.shape, ref.shape)
+        mov_grid, mov_spacing = world_grid(frames[1], moving.shape, mov.shape)
 
         keep, self.stride = _sampled(ref.shape, reference_mask, shrink, max_samples)
         n_samples = int(np.count_nonzero(keep))
@@ -269,7 +322,9 @@ class Level:
             mov,
             shrink,
             moving_mask=moving_mask,
-            sigma=sigma,
+            # the reference's smoothing length in world units (1.0 exactly,
+            # sigma untouched, for a shared voxel size)
+            sigma=sigma * (frames[0].spacing.min() / frames[1].spacing.min()),
             spacing=mov_spacing,
             cubic=cubic,
             n_bins=n_bins,
@@ -281,6 +336,9 @@ class Level:
             cubic=cubic,
             use_gradient=use_gradient,
             log_table=LOG_TABLE,
+            oriented=frames[0].oriented or frames[1].oriented,
+            world_to_reference=_embed_linear(frames[0].directions.T),
+            moving_to_world=_embed_linear(frames[1].directions),
         )
         self.min_overlap = max(8, int(MIN_OVERLAP_FRACTION * n_samples))
 
@@ -321,6 +379,7 @@ class Level:
         transform = self.transform(origin, units)
         if n_chunks:
             matrix, rotation = _cost.parameter_matrices(x, transform)
+            rotation = _cost.gradient_rotation(rotation, self.data)
             return _cost.evaluate_parallel(self.data, matrix, rotation, n_chunks)
         return _cost.evaluate_at(x, transform, self.data)
 
@@ -345,14 +404,24 @@ class Level:
         criterion = self.criterion(metric)
         if origin.ndim == 1:
             transform = self.transform(origin, units)
-            return _powell.minimize(np.zeros(units.size), options, criterion, transform, self.data)
+            xs, fs, nfevs = _powell.minimize_each(
+                origin[np.newaxis], options, criterion, transform, self.data
+            )
+            return xs[0], fs[0], nfevs[0]
         # each run replaces the origin (of the first row's record) by its row
         transform = self.transform(origin[0], units)
-        if n_chunks:
-            return _powell.minimize_each_parallel(
-                origin, options, criterion, transform, self.data, n_chunks
-            )
-        return _powell.minimize_each(origin, options, criterion, transform, self.data)
+        if not n_chunks:
+            return _powell.minimize_each(origin, options, criterion, transform, self.data)
+        # start q to chunk q % n_chunks, each chunk one serial nogil call
+        rows = [np.arange(c, len(origin), n_chunks) for c in range(n_chunks)]
+        parts = run_chunks(
+            _powell.minimize_each,
+            [(origin[r], options, criterion, transform, self.data) for r in rows],
+        )
+        xs, fs, nfevs = (np.empty((len(origin),) + p.shape[1:], p.dtype) for p in parts[0])
+        for r, (x, f, nfev) in zip(rows, parts):
+            xs[r], fs[r], nfevs[r] = x, f, nfev
+        return xs, fs, nfevs
 
     def stats_grid(self, xs, origin, units, n_chunks=0, *, use_gradient=None):
         """``stats`` for each row of ``xs``, in one kernel call (on
@@ -362,6 +431,11 @@ class Level:
         if use_gradient is not None:
             data = data._replace(use_gradient=use_gradient)
         transform = self.transform(origin, units)
-        if n_chunks:
-            return _cost.evaluate_grid_parallel(xs, transform, data, n_chunks)
-        return _cost.evaluate_grid(xs, transform, data)
+        if not n_chunks:
+            return _cost.evaluate_grid(xs, transform, data)
+        bounds = np.linspace(0, len(xs), n_chunks + 1).round().astype(int)
+        parts = run_chunks(
+            _cost.evaluate_grid,
+            [(xs[a:b], transform, data) for a, b in zip(bounds[:-1], bounds[1:])],
+        )
+        return np.concatenate(parts)

@@ -4,7 +4,9 @@ the global search grid, and Powell on one level.
 The machinery of :func:`mireg.register` (``registration.py`` keeps the
 public API, validation and the coarse-to-fine loop)::
 
-    parameter_units, default_shrinks, search_shrink   the plan
+    parameter_units, default_shrinks, level_plan, search_shrink   the plan:
+                                    shrink factors per axis (axis_factors),
+                                    so a strip shrinks along its long axis
     level_maker(inputs, ...)        prepare(shrink, cubic) -> _levels.Level
     search_stage -> global_search   a coarse level: search_grid evaluated in
                                     one kernel call (Level.stats_grid), the
@@ -12,7 +14,9 @@ public API, validation and the coarse-to-fine loop)::
     powell_stage -> powell          one level: Numba's Powell in one nogil
                                     call (Level.minimize), or scipy's Powell
                                     on Objective (Level.stats) when a level
-                                    is large enough for parallel evaluations
+                                    is large enough for parallel evaluations;
+                                    on the finest level, the search's
+                                    candidates scored against the answer
 
 Parameters are optimised in scaled units ``x`` about an origin,
 ``p = origin + x * units``, one unit moving the image by about one pixel.
@@ -34,29 +38,75 @@ from scipy import optimize
 from . import transforms as tf
 from ._config import COARSE_MAXITER, PARALLEL_MIN_SAMPLES
 from ._kernels import cost as _cost
-from ._levels import Level, Pyramid
+from ._kernels.modes import SIMILARITY
+from ._levels import Level, Pyramid, axis_shrinks
 from ._parallel import parallel_chunks
 
 logger = logging.getLogger("mireg")
 
 
 def parameter_units(ndim, kind, radius, unit_length):
-    """Physical size of one Powell step per parameter: one pixel of motion
-    at ``radius`` for rotations and log-scale, one pixel for shifts."""
-    n_rot = 0 if kind == "translation" else tf.n_rotations(ndim)
+    """World size of one Powell step per parameter: one pixel of motion
+    at ``radius`` for rotations, log-scale and an affine's matrix entries,
+    one pixel for shifts."""
+    n_rot = tf.n_linear(ndim, kind)
     units = [unit_length / radius] * n_rot + [unit_length] * ndim
     if kind == "similarity":
         units.append(unit_length / radius)
     return np.array(units)
 
 
+# The smallest side a level may have along an axis that is shrunk: the
+# pyramid's (2-D, 3-D), the global search's, and that of a level a user's
+# ``levels`` asks for.  The global search's polish works at a coarser level
+# than the pyramid's coarsest still.
+PYRAMID_SIDE = {2: 48, 3: 24}
+SEARCH_SIDE = {2: 16, 3: 10}
+USER_LEVEL_SIDE = 8
+
+
+def largest_shrink(n, smallest):
+    """The largest power of two ``f`` with ``n / f >= smallest`` (at least
+    1): how far an axis of ``n`` samples may be shrunk."""
+    f = 1
+    while n / (f * 2) >= smallest:
+        f *= 2
+    return f
+
+
+def axis_factors(shape, shrink, smallest):
+    """Shrink factors per axis for a level of nominal factor ``shrink``:
+    each axis shrunk by ``shrink`` unless that takes it below ``smallest``
+    samples, where it is shrunk less (or not at all).  A square image gets
+    ``shrink`` on every axis; a 56 x 540 strip keeps its 56 rows while its
+    columns shrink: the level's pixels stay meaningful along every axis
+    (ITK's per-dimension shrink factors)."""
+    return tuple(min(int(shrink), largest_shrink(n, smallest)) for n in shape)
+
+
 def default_shrinks(shape, ndim):
-    # the global search's polish works at a coarser level still (about 16 px)
-    smallest = 48 if ndim == 2 else 24
+    """Nominal shrink factors, coarse to fine: halving while the longest
+    side stays at least ``PYRAMID_SIDE`` pixels, at most 4 levels; each
+    level's factors per axis are ``axis_factors`` of its nominal one."""
+    smallest = PYRAMID_SIDE[ndim]
     shrinks = [1]
-    while min(shape) / (shrinks[-1] * 2) >= smallest and len(shrinks) < 4:
+    while max(shape) / (shrinks[-1] * 2) >= smallest and len(shrinks) < 4:
         shrinks.append(shrinks[-1] * 2)
     return shrinks[::-1]
+
+
+def level_plan(shape, shrinks, user_levels):
+    """(nominal shrink, factors per axis) of each pyramid level, coarse to
+    fine; a level whose factors repeat the previous one's is left out.
+    The default plan caps every axis at ``PYRAMID_SIDE`` samples, a user's
+    ``levels`` at ``USER_LEVEL_SIDE``."""
+    smallest = USER_LEVEL_SIDE if user_levels else PYRAMID_SIDE[len(shape)]
+    plan = []
+    for shrink in shrinks:
+        factors = axis_factors(shape, shrink, smallest)
+        if not plan or plan[-1][1] != factors:
+            plan.append((shrink, factors))
+    return plan
 
 
 def search_grid(ndim, kind, extent, max_angle, max_shift):
@@ -150,14 +200,12 @@ def powell(level, metric, origin, units, shrink, maxiter=None):
     per-step Python is small next to those evaluations.
     """
     n = units.size
-    # the finest level starts within ~0.1 px: a narrower bracket saves
-    # golden-section steps in every line search
-    reach = 3.0 * shrink if shrink > 1 else 1.5
-    bounds = [(-reach, reach)] * n
+    reach, step = _axis_reach(level, n)
+    bounds = [(-r, r) for r in reach]
     options = {
         "xtol": 0.05 * shrink,
         "ftol": 1e-4,
-        "direc": np.eye(n) * min(4.0, shrink),
+        "direc": np.diag(step),
         "maxfev": 200 * n,
         "maxiter": maxiter,
     }
@@ -190,21 +238,45 @@ def powell(level, metric, origin, units, shrink, maxiter=None):
     return objective.parameters(res.x), float(res.fun), objective.nfev
 
 
+def _axis_reach(level, n):
+    """Powell's bound and first step per parameter, in pixels of motion:
+    +-3 pixels of the level (+-1.5 on the finest level, which starts within
+    ~0.1 px: a narrower bracket saves golden-section steps in every line
+    search), steps of the level's pixel up to 4.  A shift along an axis
+    the level did not shrink (a strip's short axis) moves by that axis's
+    pixels, not the level's nominal ones; rotations and scale by the
+    nominal (largest) factor."""
+    reach = np.full(n, 3.0 * level.shrink if level.shrink > 1 else 1.5)
+    step = np.full(n, min(4.0, level.shrink))
+    n_rot = n - level.ndim - (1 if level.kind == SIMILARITY else 0)
+    for axis, f in enumerate(level.factors):
+        if f != level.shrink:
+            reach[n_rot + axis] = 3.0 * f if f > 1 else 1.5
+            step[n_rot + axis] = min(4.0, f)
+    return reach, step
+
+
 def search_shrink(shape, ndim):
-    """The coarse grid for the global search: smallest side 16-31 px (10-19
-    in 3-D), where a grid of hundreds of candidates costs milliseconds.  In
-    3-D the bound is 10 rather than 12: a volume's search grid then has
-    half the side (an eighth of the samples) and large random rigid motions
-    were still all recovered."""
-    smallest = 16 if ndim == 2 else 10
-    shrink = 1
-    while min(shape) / (shrink * 2) >= smallest:
-        shrink *= 2
-    return shrink
+    """The coarse grid for the global search, as (nominal shrink, factors
+    per axis): every axis 16-31 px (10-19 in 3-D) where it is that long,
+    where a grid of hundreds of candidates costs milliseconds.  In 3-D the
+    bound is 10 rather than 12: a volume's search grid then has half the
+    side (an eighth of the samples) and large random rigid motions were
+    still all recovered.  The nominal factor is that of the shortest
+    side, and a longer axis is shrunk further only in proportion to its
+    length (``axis_factors``): a near-square image shrinks alike on every
+    axis, a strip's long axis shrinks to its own 16-31 px."""
+    smallest = SEARCH_SIDE[ndim]
+    base = largest_shrink(min(shape), smallest)
+    factors = tuple(
+        min(largest_shrink(n, smallest), base * largest_shrink(n / min(shape), 1.0)) for n in shape
+    )
+    return max(factors), factors
 
 
 def global_search(level, kind, metric, extent, origin, units, max_angle, max_shift, keep=2):
-    """Global search at a coarse level; returns (best start, evaluations).
+    """Global search at a coarse level; returns (best start, evaluations,
+    every polished candidate, their costs).
 
     One kernel call evaluates the grid with both NMI (or ``metric``) and
     Pluim's NMI x G.  The ``keep`` best by each go on: G's wide basins catch
@@ -227,32 +299,39 @@ def global_search(level, kind, metric, extent, origin, units, max_angle, max_shi
     starts = origin + grid[list(dict.fromkeys(picks))]  # unique, in order
     params, costs, evaluations = powell(level, metric, starts, units, level.shrink)
     # the first of the lowest costs, as min() over the candidates in order
-    return params[int(np.argmin(costs))], len(grid) + int(np.sum(evaluations))
+    best = int(np.argmin(costs))
+    # what the finest level checks the answer against: the polished
+    # candidates and the start itself (a pose of the grid)
+    seen = np.concatenate([params, np.asarray(origin, dtype=np.float64)[None]])
+    return params[best], len(grid) + int(np.sum(evaluations)), seen, costs
 
 
 # ---- the stages of register ------------------------------------------------
 
 
-def level_maker(inputs, shrinks, center, kind, metric):
-    """``prepare(shrink, cubic, use_gradient=...)``: the ``Level`` of one
-    shrink factor of ``inputs`` (``register``'s checked inputs: images,
-    masks, spacing, sigma, bins, max_samples); ``use_gradient`` defaults
-    to whether ``metric`` needs G.
+def level_maker(inputs, shrinks, center, kind, metric, frames=None):
+    """``prepare(shrink, cubic, use_gradient=..., kind=...)``: the ``Level``
+    of one shrink factor (or one per axis) of ``inputs`` (``register``'s
+    checked inputs: images, masks, spacing, sigma, bins, max_samples) placed
+    by ``frames`` (the images' ``_world.Frame`` pair; None: plain, of
+    ``inputs.spacing``); ``use_gradient`` defaults to whether ``metric``
+    needs G, ``kind`` to ``kind``.
 
-    Volumes share each image's pyramid between the levels, its finest
-    reduced level computed first so that the coarser ones (the global
+    ``shrinks`` are the pyramid's levels, coarse to fine.  Volumes share
+    each image's pyramid between the levels, its finest reduced level
+    computed first so that the coarser ones (the global
     search's too) are resized from it rather than from the full volume.
     Images resize from the full image, which is cheap at 2-D sizes.
     """
     pyramids = None
     if inputs.reference.ndim == 3:
         pyramids = (Pyramid(inputs.reference), Pyramid(inputs.moving))
-        reduced = [s for s in shrinks if s > 1]
+        reduced = [f for f in shrinks if max(axis_shrinks(f, 3)) > 1]
         if reduced:
             for pyramid in pyramids:
-                pyramid(min(reduced))
+                pyramid(reduced[-1])
 
-    def prepare(shrink, cubic, use_gradient=metric == "alignment"):
+    def prepare(shrink, cubic, use_gradient=metric == "alignment", kind=kind):
         return Level(
             inputs.reference,
             inputs.moving,
@@ -268,22 +347,26 @@ def level_maker(inputs, shrinks, center, kind, metric):
             kind=kind,
             use_gradient=use_gradient,
             pyramids=pyramids,
+            frames=frames,
         )
 
     return prepare
 
 
 def search_stage(prepare, shape, kind, metric, extent, params, units, max_angle, max_shift):
-    """The global search on a coarse level: (start parameters, record)."""
-    shrink = search_shrink(shape, len(shape))
+    """The global search on a coarse level: (start parameters, record,
+    every polished candidate).  The record's "warnings" says if no
+    candidate overlapped the reference."""
+    shrink, factors = search_shrink(shape, len(shape))
     t0 = time.perf_counter()
     search_metric = "nmi" if metric == "alignment" else metric
-    level = prepare(shrink, cubic=False, use_gradient=False)
-    params, n = global_search(
+    level = prepare(factors, cubic=False, use_gradient=False)
+    params, n, candidates, costs = global_search(
         level, kind, search_metric, extent, params, units, max_angle, max_shift
     )
     record = {
         "shrink": shrink,
+        "factors": factors,
         "shape": level.shape,
         "stage": "search",
         "samples": level.n_samples,
@@ -294,29 +377,50 @@ def search_stage(prepare, shape, kind, metric, extent, params, units, max_angle,
         "seconds": time.perf_counter() - t0,
     }
     logger.info(
-        "global search at 1/%d: %d candidates tried, best %s", shrink, n, np.round(params, 4)
+        "global search at %s: %d candidates tried, best %s",
+        level_name(factors),
+        n,
+        np.round(params, 4),
     )
-    return params, record
+    if not np.any(np.asarray(costs) < 0.0):
+        record["warning"] = (
+            f"global search at {level_name(factors)}: no candidate within max_angle and max_shift "
+            "overlaps the reference by enough samples (or every one scored NaN)"
+        )
+    return params, record, candidates
 
 
-def powell_stage(prepare, shrink, finest, metric, params, units):
-    """Powell on the level of ``shrink`` from ``params``: (parameters,
-    cost, record); linear interpolation and at most COARSE_MAXITER
-    iterations unless ``finest``."""
+def powell_stage(prepare, shrink, finest, metric, params, units, candidates=None):
+    """Powell on the level of ``shrink`` (one factor, or one per axis) from
+    ``params``: (parameters, cost, record); linear interpolation and at
+    most COARSE_MAXITER iterations unless ``finest``.
+
+    ``candidates`` (rows of parameters, on the finest level): poses the
+    global search saw.  Each is scored on this level, and the best one
+    that scores better than Powell's answer is the record's "restart": a
+    coarse level can rank two basins the other way round from the finest
+    one (small or thin images), and ``register`` then walks the pyramid
+    again from there, so that its answer never scores worse than a pose
+    the search saw.  A "restart" is (parameters, cost)."""
     t0 = time.perf_counter()
     level = prepare(shrink, cubic=finest)
     # a coarse level only hands a start to the next one: past a few Powell
     # iterations its ftol test chases the roughness of linear interpolation
     maxiter = None if finest else COARSE_MAXITER
-    params, value, evaluations = powell(level, metric, params, units, shrink, maxiter)
-    if value == 0.0:
+    params, value, evaluations = powell(level, metric, params, units, level.shrink, maxiter)
+    restart = None
+    if candidates is not None and len(candidates):
+        restart, more = _better_candidate(level, metric, params, value, candidates, units)
+        evaluations += more
+    if value == 0.0 and restart is None:
         raise ValueError(
             "the transform leaves (almost) no overlap between the images; "
             "check `initial`, `spacing` and that the images show the same scene"
         )
     seconds = time.perf_counter() - t0
     record = {
-        "shrink": shrink,
+        "shrink": level.shrink,
+        "factors": level.factors,
         "shape": level.shape,
         "stage": "powell",
         "samples": level.n_samples,
@@ -326,9 +430,16 @@ def powell_stage(prepare, shrink, finest, metric, params, units):
         "evaluations": evaluations,
         "seconds": seconds,
     }
+    if restart is not None:
+        record["restart"] = restart
+    if not math.isfinite(value):
+        record["warning"] = (
+            f"level {level_name(level.factors)}: the measure is {-value} at the level's answer; "
+            "the pose is not reliable"
+        )
     logger.info(
-        "level 1/%d %s: parameters %s metric %.6g (%d evaluations, %.3f s)",
-        shrink,
+        "level %s %s: parameters %s metric %.6g (%d evaluations, %.3f s)",
+        level_name(level.factors),
         level.shape,
         np.round(params, 4),
         -value,
@@ -336,3 +447,28 @@ def powell_stage(prepare, shrink, finest, metric, params, units):
         seconds,
     )
     return params, value, record
+
+
+def level_name(factors):
+    """ "1/4" for a level shrunk alike on every axis, "1/(1, 8)" if not."""
+    if len(set(factors)) == 1:
+        return f"1/{factors[0]}"
+    return f"1/({', '.join(str(f) for f in factors)})"
+
+
+def _better_candidate(level, metric, params, value, candidates, units):
+    """((the best of ``candidates`` on ``level``, its cost) if it scores
+    better than ``params``'s cost ``value``, else None; evaluations)."""
+    origin = np.asarray(params, dtype=np.float64)
+    objective = Objective(level, metric, origin, units)
+    costs = [objective((np.asarray(c) - origin) / units) for c in candidates]
+    best = int(np.argmin(costs))
+    if not costs[best] < value:
+        return None, objective.nfev
+    logger.info(
+        "search candidate %s scores %.6g on the finest level, better than %.6g",
+        np.round(candidates[best], 4),
+        -costs[best],
+        -value,
+    )
+    return (np.array(candidates[best], dtype=np.float64), costs[best]), objective.nfev

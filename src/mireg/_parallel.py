@@ -32,6 +32,7 @@ the same bits whichever runs.
 
 from __future__ import annotations
 
+import concurrent.futures
 import threading
 import time
 
@@ -131,3 +132,32 @@ def run_kernel(serial, parallel, *args, size, min_size=PARALLEL_MIN_SIZE, second
         if n_chunks:
             return parallel(*args, n_chunks)
         return serial(*args)
+
+
+_POOL = {"executor": None}
+_POOL_LOCK = threading.Lock()
+
+
+def run_chunks(function, chunks):
+    """``[function(*args) for args in chunks]``, the chunks on as many
+    threads: the first in this thread, the others on a small pool.
+
+    For serial ``nogil`` kernels whose chunks are independent (a search
+    grid's rows, the polish of separate starts): they run on both cores
+    without a ``parallel=True`` twin, whose compilation costs seconds on a
+    first call.  Each chunk runs the same code alone, so the results are
+    the same bits however the work is split.  Callers take the slot with
+    :class:`parallel_chunks` first, as for a parallel kernel.
+    """
+    if len(chunks) == 1:
+        return [function(*chunks[0])]
+    with _POOL_LOCK:
+        if _POOL["executor"] is None:
+            _POOL["executor"] = concurrent.futures.ThreadPoolExecutor(
+                max_workers=max(1, numba.config.NUMBA_NUM_THREADS - 1),
+                thread_name_prefix="mireg-chunk",
+            )
+        executor = _POOL["executor"]
+    futures = [executor.submit(function, *args) for args in chunks[1:]]
+    first = function(*chunks[0])
+    return [first] + [future.result() for future in futures]

@@ -143,3 +143,48 @@ def positive_float(value, name, *, allow_zero=False):
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"`{name}` must be finite and {bound}, got {value!r}")
     return value
+
+
+# NIfTI stores the sform in float32: its direction columns are orthogonal to
+# about 1e-7; a larger departure is a real shear, which a grid cannot hold.
+AFFINE_SHEAR_TOLERANCE = 1e-4
+
+
+def check_affine(affine, ndim, name):
+    """An image's voxel-index -> world affine as a float64 array, or raise
+    ``ValueError`` naming ``name``.
+
+    ``affine`` must be (ndim+1)x(ndim+1), finite, with last row
+    ``(0, ..., 0, 1)``, and its linear part a rotation (or reflection)
+    times a positive diagonal of voxel sizes: sheared or singular grids
+    are refused.
+    """
+    try:
+        array = np.array(affine, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"`{name}` must be a numeric matrix, got {affine!r}") from None
+    size = ndim + 1
+    if array.shape != (size, size):
+        raise ValueError(
+            f"`{name}` must be a {size}x{size} matrix for {ndim}-D images, got shape {array.shape}"
+        )
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"`{name}` has non-finite entries: {array.tolist()}")
+    bottom = np.zeros(size)
+    bottom[-1] = 1.0
+    if not np.array_equal(array[-1], bottom):
+        raise ValueError(
+            f"`{name}` must have last row {bottom.tolist()}, got {array[-1].tolist()}"
+        )
+    linear = array[:ndim, :ndim]
+    sizes = np.linalg.norm(linear, axis=0)
+    if np.any(sizes <= 0) or abs(np.linalg.det(linear)) <= 1e-12 * np.prod(sizes):
+        raise ValueError(f"`{name}` is singular: {array.tolist()}")
+    directions = linear / sizes
+    departure = np.max(np.abs(directions.T @ directions - np.eye(ndim)))
+    if departure > AFFINE_SHEAR_TOLERANCE:
+        raise ValueError(
+            f"`{name}` is sheared (its axes are {departure:.2g} from orthogonal); "
+            f"resample the image onto an orthogonal grid first"
+        )
+    return array

@@ -21,6 +21,8 @@ fused pass found.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from . import metrics
@@ -57,7 +59,21 @@ def _fused_pass(a, b, sigma, names, out_map=None, track=False):
     if not result.finite:
         check_finite(a, names[0])
         check_finite(b, names[1])
+    if not math.isfinite(result.total):
+        _raise_overflow(a, b, names)
     return result, xa, xb
+
+
+def _raise_overflow(a, b, names):
+    """ValueError naming the image whose values are so large that its
+    squared gradients overflow float64 (G is not scale-free: a product of
+    gradient magnitudes, not of histogram bins)."""
+    spans = [float(np.max(x)) - float(np.min(x)) for x in (a, b)]
+    name = names[int(np.argmax(spans))]
+    raise ValueError(
+        f"`{name}` spans {max(spans):.3g}: its squared gradients overflow float64 "
+        "(G needs values below about 1e150); rescale the image"
+    )
 
 
 def _agreement(a, b, sigma, names, out_map=None):
@@ -66,9 +82,12 @@ def _agreement(a, b, sigma, names, out_map=None):
     if a.ndim > 3:
         check_finite(a, names[0])
         check_finite(b, names[1])
-        return stacked_sum(
+        total = stacked_sum(
             gradient_stack(a, sigma), gradient_stack(b, sigma), np.empty(0, np.uint8), out_map
         )
+        if not math.isfinite(total):
+            _raise_overflow(a, b, names)
+        return total
     result, _, _ = _fused_pass(a, b, sigma, names, out_map)
     return float(result.total)
 

@@ -16,7 +16,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._information import checked_ranges, histogram_edges, information_from_ranges, joint_counts
+from ._information import (
+    binning_scale,
+    checked_ranges,
+    histogram_edges,
+    information_from_ranges,
+    joint_counts,
+    scaled_values,
+)
 from ._validation import as_image, bins_pair, kernel_view, same_ndim
 
 __all__ = ["joint_histogram", "mutual_information", "normalized_mutual_information"]
@@ -73,9 +80,15 @@ def joint_histogram(image0, image1, *, bins=100):
     a, b, common = _flat_pair(image0, image1, _NAMES)
     n0, n1 = bins_pair(bins)
     range0, range1 = checked_ranges(a, b, _NAMES)
+    k0 = binning_scale(*range0, np.dtype(common), n0)
+    k1 = binning_scale(*range1, np.dtype(common), n1)
+    a, range0 = scaled_values(a, range0, k0)
+    b, range1 = scaled_values(b, range1, k1)
     edges0 = histogram_edges(*range0, common, n0, _NAMES[0])
     edges1 = histogram_edges(*range1, common, n1, _NAMES[1])
     counts = joint_counts(a, b, edges0, edges1)
+    # the edges of the values as given (an extreme range was binned scaled)
+    edges0, edges1 = (np.ldexp(e, -k) if k else e for e, k in ((edges0, k0), (edges1, k1)))
     return counts.astype(np.float64), (edges0, edges1)
 
 

@@ -1,4 +1,5 @@
-"""Rigid / similarity / translation registration: pyramid + Powell.
+"""Translation / rigid / similarity / affine registration in world space:
+pyramid + Powell.
 
 Coarse-to-fine Powell on the negated combined measure (Pluim's NMI x G, or
 NMI, or MI), as the reference implementation does it, made N-d, robust and
@@ -6,11 +7,16 @@ fast: one fused Numba pass per cost evaluation, a global search over
 rotations and shifts at a coarse level for a wide capture range, parameters
 scaled so Powell's unit step moves pixels alike in rotation and
 translation, and per-level records like SimpleITK and dipy keep them.
+Each image is placed in world space by its own affine (``_world.Frame``),
+so the two may differ in shape, voxel size, origin and orientation.
 
 How the data flows through :func:`register`::
 
     _validate(...)                   -> _Inputs: float64 images, bool masks,
                                         spacing, bins, shrinks, max_samples
+    _world.checked_frames(...)       -> the images' frames (affines)
+    _stages(...)                     which transform on which levels (an
+                                        affine run is rigid first)
     _optimize.level_maker(...)       -> prepare(shrink, cubic): the
                                         _levels.Level of a shrink factor
                                         (the kernels' records, built once)
@@ -18,161 +24,40 @@ How the data flows through :func:`register`::
                                         (_optimize.global_search): a start
     _optimize.powell_stage(...)      Powell on each level, coarse to fine
                                         (_optimize.powell): parameters
-    _result(...)                     -> RegistrationResult (index matrix,
-                                        parameters, per-level records)
+    _result(...)                     -> RegistrationResult (index and world
+                                        matrices, parameters, records; the
+                                        class and warp() live in
+                                        registration_result.py)
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import math
 import numbers
-from dataclasses import dataclass, field
+import warnings
+from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage as ndi
 
 from . import _optimize as _opt
+from . import _world
 from . import transforms as tf
 from ._config import DEFAULT_MAX_SAMPLES
 from ._kernels import modes
 from ._validation import as_image, bins_pair, check_finite, positive_float, same_ndim
+from .registration_result import RegistrationResult, RegistrationWarning, warp
 
-__all__ = ["register", "warp", "RegistrationResult"]
+__all__ = ["register", "warp", "RegistrationResult", "RegistrationWarning"]
 
 logger = logging.getLogger("mireg")
+# a library's logger stays silent until the application configures logging
+# (without this, Python's last-resort handler would print every warning on
+# stderr a second time, beside its RegistrationWarning)
+logger.addHandler(logging.NullHandler())
 
 METRICS = modes.METRICS
-
-
-@dataclass
-class RegistrationResult:
-    """The outcome of :func:`register`.
-
-    Attributes
-    ----------
-    matrix : ndarray, shape (ndim+1, ndim+1)
-        Homogeneous map from reference to moving *index* coordinates
-        (row, col[, plane]):
-        ``scipy.ndimage.affine_transform(moving, matrix, output_shape=reference.shape)``
-        resamples the moving image onto the reference grid.
-    parameters : ndarray
-        The transform's parameters in physical units about ``center`` (see
-        :mod:`mireg.transforms`): 2-D rigid ``(angle, t0, t1)``, 3-D rigid
-        ``(rotation vector (3), t (3))``, similarity adds ``log_scale``.
-    kind : str
-        "translation", "rigid" or "similarity".
-    metric : float
-        The final value of the measure (larger is better).
-    metric_name : str
-    nfev : int
-        Cost evaluations in all, global search included.
-    levels : list of dict
-        Per level: shrink, shape, samples, interpolation, parameters,
-        metric, evaluations, seconds.
-    spacing, center : ndarray
-        Voxel size and the rotation centre (physical units).
-    reference_shape : tuple
-    """
-
-    matrix: np.ndarray
-    parameters: np.ndarray
-    kind: str
-    metric: float
-    metric_name: str
-    nfev: int
-    levels: list = field(default_factory=list)
-    spacing: np.ndarray = None
-    center: np.ndarray = None
-    reference_shape: tuple = ()
-
-    @property
-    def ndim(self):
-        return self.matrix.shape[0] - 1
-
-    @property
-    def physical_matrix(self):
-        """Reference physical -> moving physical coordinates."""
-        return tf.physical_matrix(self.parameters, self.ndim, self.kind, self.center)
-
-    @property
-    def transform(self):
-        """A scikit-image transform (2-D only) in (x, y) order, such that
-        ``skimage.transform.warp(moving_image, result.transform)`` aligns
-        the moving image like :meth:`warp`."""
-        if self.ndim != 2:
-            raise ValueError("`transform` is a 2-D scikit-image object; use `matrix` in 3-D")
-        return tf.to_skimage(self.matrix, self.kind)
-
-    def warp(self, moving_image, *, order=3, cval=0.0, output_shape=None):
-        """Resample ``moving_image`` onto the reference grid."""
-        return warp(moving_image, self, order=order, cval=cval, output_shape=output_shape)
-
-    def to_dict(self):
-        """JSON-serialisable summary."""
-
-        def plain(x):
-            if isinstance(x, np.ndarray):
-                return x.tolist()
-            if isinstance(x, (np.floating, np.integer)):
-                return x.item()
-            if isinstance(x, tuple):
-                return list(x)
-            return x
-
-        return {
-            "kind": self.kind,
-            "metric_name": self.metric_name,
-            "metric": float(self.metric),
-            "nfev": int(self.nfev),
-            "parameters": plain(self.parameters),
-            "matrix": plain(self.matrix),
-            "spacing": plain(self.spacing),
-            "center": plain(self.center),
-            "reference_shape": plain(self.reference_shape),
-            "levels": [{k: plain(v) for k, v in lv.items()} for lv in self.levels],
-        }
-
-
-def warp(moving_image, result, *, order=3, cval=0.0, output_shape=None):
-    """Resample ``moving_image`` onto the reference grid of ``result``.
-
-    Parameters
-    ----------
-    moving_image : ndarray
-        The image that was registered (any real dtype; read, not modified).
-    result : RegistrationResult or ndarray
-        A registration result, or an index-order homogeneous matrix.
-    order : int, optional
-        Spline order (0-5), as ``scipy.ndimage.affine_transform``.
-    cval : float, optional
-        Value outside the moving image.
-    output_shape : tuple, optional
-        Defaults to the reference's shape.
-
-    Returns
-    -------
-    warped : ndarray of float64
-    """
-    image = as_image(moving_image, "moving_image", min_ndim=2)
-    check_finite(image, "moving_image")
-    if isinstance(result, RegistrationResult):
-        matrix = result.matrix
-        shape = result.reference_shape if output_shape is None else output_shape
-    else:
-        matrix = np.asarray(result, dtype=np.float64)
-        shape = image.shape if output_shape is None else output_shape
-    if matrix.shape != (image.ndim + 1, image.ndim + 1):
-        raise ValueError(
-            f"`result` is a {matrix.shape[0] - 1}-D transform but `moving_image` is {image.ndim}-D"
-        )
-    return ndi.affine_transform(
-        image.astype(np.float64, copy=False),
-        matrix,
-        output_shape=tuple(shape),
-        order=order,
-        mode="constant",
-        cval=cval,
-    )
 
 
 # ---- parameter handling -------------------------------------------------
@@ -235,10 +120,7 @@ def _validate(
                 f"`initial` must be {n_par} finite parameters for a "
                 f"{ref.ndim}-D {transform} transform, got {initial.tolist()}"
             )
-    if levels is not None:
-        levels = [int(f) for f in levels]
-        if not levels or min(levels) < 1:
-            raise ValueError(f"`levels` must be shrink factors >= 1, got {levels!r}")
+    levels = _checked_levels(levels)
     if max_samples is None:
         max_samples = DEFAULT_MAX_SAMPLES[ref.ndim]
     elif (
@@ -250,8 +132,8 @@ def _validate(
             f"`max_samples` must be an integer >= 0 (0: every pixel), got {max_samples!r}"
         )
     return _Inputs(
-        reference=ref.astype(np.float64, copy=False),
-        moving=mov.astype(np.float64, copy=False),
+        reference=_moderate_range(ref.astype(np.float64, copy=False)),
+        moving=_moderate_range(mov.astype(np.float64, copy=False)),
         sigma=sigma,
         n_bins=n_bins,
         spacing=spacing,
@@ -280,6 +162,23 @@ def _checked_images(reference_image, moving_image):
     return ref, mov
 
 
+# An image whose range is outside [2**-32, 2**64] is scaled by a power of
+# two into [1, 2): its bins do not change, and its gradients (squared in
+# G) neither overflow (1e300) nor vanish below np.isclose's 1e-8 (1e-12).
+_RANGE_BOUNDS = (2.0**-32, 2.0**64)
+
+
+def _moderate_range(image):
+    """``image`` (float64), or a copy scaled by a power of two (exactly)
+    if its range is extreme; an ordinary range is left as it is."""
+    width = float(image.max()) - float(image.min())
+    if _RANGE_BOUNDS[0] <= width <= _RANGE_BOUNDS[1] or not width > 0:
+        return image
+    if math.isinf(width):
+        width = float(image.max()) / 2 - float(image.min()) / 2
+    return np.ldexp(image, -math.frexp(width)[1])
+
+
 def _checked_spacing(spacing, ndim):
     if spacing is None:
         return np.ones(ndim)
@@ -299,10 +198,74 @@ def _checked_mask(mask, image, name):
     mask = np.asarray(mask)
     if mask.shape != image.shape:
         raise ValueError(f"`{name}` must have the image's shape {image.shape}, got {mask.shape}")
+    _check_mask_values(mask, name)
     mask = mask.astype(bool)
     if not mask.any():
         raise ValueError(f"`{name}` is all False")
     return mask
+
+
+def _check_mask_values(mask, name):
+    """TypeError unless ``mask`` is boolean, or integers that are all 0 or
+    1: a float or label mask (0.3 after resampling, labels 1-5) would
+    otherwise be read as True wherever it is not 0."""
+    if mask.dtype == bool:
+        return
+    if mask.dtype.kind in "iu" and mask.size and mask.min() >= 0 and mask.max() <= 1:
+        return
+    raise TypeError(
+        f"`{name}` must be a boolean array (or integers 0 and 1), got dtype {mask.dtype}"
+        + ("" if mask.dtype.kind not in "iu" else " with values other than 0 and 1")
+        + f"; pass e.g. `{name} > 0.5`"
+    )
+
+
+def _checked_levels(levels):
+    """Shrink factors, coarse to fine: positive integers, strictly
+    decreasing; None stays None (the default plan)."""
+    if levels is None:
+        return None
+    try:
+        values = list(levels)
+    except TypeError:
+        raise TypeError(f"`levels` must be a sequence of shrink factors, got {levels!r}") from None
+    for f in values:
+        if isinstance(f, (bool, np.bool_)) or not isinstance(f, numbers.Integral) or f < 1:
+            raise ValueError(f"`levels` must be integer shrink factors >= 1, got {levels!r}")
+    values = [int(f) for f in values]
+    if not values:
+        raise ValueError("`levels` is empty: give at least one shrink factor, e.g. (1,)")
+    if any(a <= b for a, b in zip(values, values[1:])):
+        raise ValueError(
+            f"`levels` must be strictly decreasing, coarse to fine (e.g. (4, 2, 1)), got {values}"
+        )
+    return values
+
+
+# the 2-D global search tries one rotation every 6 degrees within max_angle
+MAX_SEARCH_ANGLE = 180.0
+
+
+def _checked_search_options(global_search, max_angle, max_shift, callback):
+    """``register``'s search options checked: ``(global_search, max_angle,
+    max_shift)`` as (bool or None, float, float)."""
+    if global_search is not None and not isinstance(global_search, (bool, np.bool_)):
+        raise TypeError(f"`global_search` must be True, False or None, got {global_search!r}")
+    max_angle = _bounded_float(max_angle, "max_angle", 0.0, MAX_SEARCH_ANGLE, "degrees")
+    max_shift = _bounded_float(max_shift, "max_shift", 0.0, 1.0, "times the field of view")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"`callback` must be callable or None, got {callback!r}")
+    return (None if global_search is None else bool(global_search)), max_angle, max_shift
+
+
+def _bounded_float(value, name, lo, hi, unit):
+    """``value`` as a float in [lo, hi]; TypeError or ValueError naming it."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"`{name}` must be a number ({unit}), got {value!r}")
+    value = float(value)
+    if not lo <= value <= hi:  # False for NaN too
+        raise ValueError(f"`{name}` must be within [{lo:g}, {hi:g}] {unit}, got {value!r}")
+    return value
 
 
 def register(
@@ -314,6 +277,8 @@ def register(
     sigma=1.5,
     bins=32,
     spacing=None,
+    reference_affine=None,
+    moving_affine=None,
     reference_mask=None,
     moving_mask=None,
     initial=None,
@@ -327,41 +292,64 @@ def register(
     """Register ``moving_image`` to ``reference_image``.
 
     Maximises normalised mutual information times gradient information
-    (Pluim et al. 2000) -- or NMI, or MI -- over a translation, rigid or
-    similarity transform, coarse to fine on a Gaussian pyramid with
-    Powell's method, after a global search over rotations and shifts.
+    (Pluim et al. 2000) -- or NMI, or MI -- over a translation, rigid,
+    similarity or affine transform in world space, coarse to fine on a
+    Gaussian pyramid with Powell's method, after a global search over
+    rotations and shifts.
 
     Parameters
     ----------
     reference_image, moving_image : ndarray
         2-D images or 3-D volumes (same ndim; shapes may differ). Any real
         dtype; never modified.
-    transform : {"rigid", "similarity", "translation"}
+    transform : {"rigid", "similarity", "translation", "affine"}
         Rigid has 3 parameters in 2-D and 6 in 3-D; similarity adds a
-        scale.  Rotation is about the reference's centre.
+        scale; affine has 6 in 2-D and 12 in 3-D (started from the rigid
+        solution: a rigid registration first, then the affine on the two
+        finest levels).  Rotation is about the reference's centre.
     metric : {"alignment", "nmi", "mi"}
         Pluim's combined measure (NMI * G), NMI alone, or MI alone.
     sigma : float
-        Gaussian sigma (in pixels of each level) of the gradients in G.
+        Gaussian sigma (in pixels of each level of the reference) of the
+        gradients in G; the moving image's is the same length in world
+        units.
     bins : int
         Histogram bins per image.
     spacing : sequence of float, optional
         Voxel size per axis (both images); translations are then in these
-        physical units and rotations are true rotations in space.
+        physical units and rotations are true rotations in space.  The
+        shorthand for ``reference_affine = moving_affine = diag(spacing)``;
+        not with the affines.
+    reference_affine, moving_affine : array_like, shape (ndim+1, ndim+1), optional
+        Each image's voxel-index -> world map (nibabel's ``img.affine`` in
+        3-D): any voxel size, origin and orientation (a flipped axis
+        included), but not sheared.  Give both or neither.  The images are
+        then registered where they lie in world space; parameters are in
+        world units (mm) along the world axes.
     reference_mask, moving_mask : ndarray of bool, optional
         Only pixels where the mask is True take part.
-    initial : sequence of float, optional
-        Starting parameters (physical units, as ``result.parameters``);
-        disables the global search unless ``global_search=True``.
+    initial : sequence of float or {"moments", "geometry"}, optional
+        Starting parameters (world units, as ``result.parameters``), which
+        disable the global search unless ``global_search=True``.  Or a
+        translation-only start, in world space, from which the global
+        search (on by default) proceeds: "moments" moves the centre of
+        mass (of intensity above each image's minimum, within its mask)
+        onto the other's, "geometry" the centre of the field of view --
+        SimpleITK's ``CenteredTransformInitializer`` and dipy's
+        ``transform_centers_of_mass`` / ``transform_geometric_centers``.
     levels : sequence of int, optional
-        Shrink factors, coarse to fine, e.g. ``(4, 2, 1)``. Default: halving
-        while the smallest side stays at least 48 pixels (24 in 3-D), at
-        most 4 levels; the global search runs on a coarser level still.
+        Shrink factors, strictly decreasing (coarse to fine), e.g.
+        ``(4, 2, 1)``; an axis is shrunk less where the factor would leave
+        it fewer than 8 samples. Default: halving while the longest side
+        stays at least 48 pixels (24 in 3-D), at most 4 levels, each axis
+        shrunk only while it keeps 48 (24) samples, so a strip or a thin
+        volume is shrunk along its long axes only; the global search runs
+        on a coarser level still (each axis 16-31 px, 10-19 in 3-D).
     global_search : bool, optional
         Grid search over rotations (within ``max_angle`` degrees) and shifts
         (within ``max_shift`` times the field of view) at a coarse level,
         then Powell from the best candidates.  Default: on unless
-        ``initial`` is given.
+        ``initial`` is a parameter vector.
     max_samples : int, optional
         Reference samples per level at most: a level with more is sampled
         on a regular grid of stride 2, 3, ... (deterministic); 0 uses every
@@ -369,18 +357,34 @@ def register(
         in 3-D (the 6 parameters of a volume need more): on larger images,
         much faster than every pixel, at a similar accuracy.
     callback : callable, optional
-        ``callback(level, parameters, value)`` after each level.
+        ``callback(level, parameters, value)`` after each level (an affine
+        run: the rigid levels, then the affine ones, counted on; a second
+        walk down the pyramid, see Notes, counts from 0 again).
 
     Returns
     -------
     RegistrationResult
+        ``.matrix`` maps reference index to moving index coordinates,
+        ``.world_matrix`` reference world to moving world coordinates.
+        Its ``warnings`` list what makes the pose doubtful, if anything.
 
     Raises
     ------
     ValueError
-        Mismatched ndim, NaN/inf, constant images, bad options, no overlap.
+        Mismatched ndim, NaN/inf, constant images, an option out of range
+        (each named; a sheared, singular or malformed affine included), no
+        overlap at the answer.
     TypeError
-        Non-numeric images.
+        Non-numeric images, an option of the wrong type, a mask that is
+        not boolean (or integers 0 and 1).
+
+    Warns
+    -----
+    RegistrationWarning
+        No pose the global search tried overlaps the reference by enough
+        samples, or a level's measure is not a number.  The same message
+        is in ``result.warnings`` and logged (level WARNING) on the
+        "mireg" logger, as scikit-image warns and SimpleITK logs.
 
     Notes
     -----
@@ -395,9 +399,17 @@ def register(
     interpolate linearly and run at most three Powell iterations; the
     finest level uses cubic B-splines and runs until Powell's ``ftol``.
     Gradients for G are smoothed with the border extended by its nearest
-    value (zero padding would create false edges at the frame).
+    value (zero padding would create false edges at the frame), each
+    image's along its own grid axes, and compared in world space.
     Deterministic: same inputs, same bits, whether evaluations ran on one
     core or two, in ``register`` or under ``register_many``.
+
+    The answer never scores worse, on the finest level, than a pose the
+    global search polished (or the start): if one does, the pyramid is
+    walked again from it.  Intensities only matter through their bins and
+    gradients: an image whose range is below 2**-32 or above 2**64 is
+    scaled by a power of two first (exactly; its bins do not change), so
+    ``1e300 * image`` registers as ``image`` does.
 
     References
     ----------
@@ -421,7 +433,20 @@ def register(
     >>> result = mireg.register(reference, moving, transform="translation")
     >>> np.round(result.parameters, 1)  # moving(x + t) = reference(x)
     array([ 3., -5.])
+
+    The same pair in world space, the moving image stored upside down
+    (its first axis flipped, as LAS against RAS) with pixels twice as
+    large: its affine places it where it was.
+
+    >>> stored = moving[::-1][::2, ::2]
+    >>> moving_affine = [[-2, 0, moving.shape[0] - 1], [0, 2, 0], [0, 0, 1]]
+    >>> result = mireg.register(
+    ...     reference, stored, transform="translation",
+    ...     reference_affine=np.eye(3), moving_affine=moving_affine)
+    >>> np.round(result.world_matrix[:2, 2], 1)  # world: index units here
+    array([ 3., -5.])
     """
+    start = initial if isinstance(initial, str) else None
     inputs = _validate(
         reference_image,
         moving_image,
@@ -432,48 +457,162 @@ def register(
         spacing,
         reference_mask,
         moving_mask,
-        initial,
+        None if start is not None else initial,
         levels,
         max_samples,
     )
+    global_search, max_angle, max_shift = _checked_search_options(
+        global_search, max_angle, max_shift, callback
+    )
     ref = inputs.reference
     ndim = ref.ndim
-    extent = np.array(ref.shape, float) * inputs.spacing
-    center = (np.array(ref.shape, float) - 1.0) / 2.0 * inputs.spacing
-    radius = float(np.mean(extent)) / 2.0
-    units = _opt.parameter_units(ndim, transform, radius, float(np.mean(inputs.spacing)))
+    frames = _world.checked_frames(reference_affine, moving_affine, spacing, inputs.spacing, ndim)
+    _check_start(start, transform, inputs.initial, global_search)
+    center = _world.center(frames[0], ref.shape)
+    extent = _world.extent(frames[0], ref.shape)
+    radius = float(np.mean(np.array(ref.shape, float) * frames[0].spacing)) / 2.0
+    unit_length = float(np.mean(frames[0].spacing))
     shrinks = inputs.shrinks or _opt.default_shrinks(ref.shape, ndim)
+    plan = [f for _, f in _opt.level_plan(ref.shape, shrinks, inputs.shrinks is not None)]
+    stages = _stages(transform, plan, inputs.initial is not None)
+    kind = stages[0][0]
     if global_search is None:
         global_search = inputs.initial is None
-    if inputs.initial is None:
-        params = np.zeros(tf.n_parameters(ndim, transform))
-    else:
+    if inputs.initial is not None:
         params = inputs.initial.copy()
-    prepare = _opt.level_maker(inputs, shrinks, center, transform, metric)
+    elif start is not None:
+        params = _world.initial_parameters(start, kind, inputs, frames)
+    else:
+        params = tf.identity_parameters(ndim, kind)
+    prepare = _opt.level_maker(inputs, plan, center, kind, metric, frames)
+    units = _opt.parameter_units(ndim, kind, radius, unit_length)
 
-    records, nfev = [], 0
+    records, nfev, candidates = [], 0, None
     if global_search:
-        params, record = _opt.search_stage(
-            prepare, ref.shape, transform, metric, extent, params, units, max_angle, max_shift
+        params, record, candidates = _opt.search_stage(
+            prepare, ref.shape, kind, metric, extent, params, units, max_angle, max_shift
         )
+        record["transform"] = kind
         records.append(record)
         nfev += record["evaluations"]
-    for index, shrink in enumerate(shrinks):
-        finest = index == len(shrinks) - 1
-        params, value, record = _opt.powell_stage(prepare, shrink, finest, metric, params, units)
+    level_index = 0
+    for number, (stage_kind, stage_levels) in enumerate(stages):
+        if stage_kind != kind:
+            params = tf.convert(params, ndim, kind, stage_kind, center)
+            units = _opt.parameter_units(ndim, stage_kind, radius, unit_length)
+            kind = stage_kind
+        stage = _Stage(functools.partial(prepare, kind=kind), stage_levels, metric, units, kind)
+        # the search's candidates are of the first stage's kind
+        params, value = _walk_pyramid(
+            stage, params, candidates if number == 0 else None, records, callback, level_index
+        )
+        restart = records[-1].pop("restart", None)
+        if restart is not None:
+            params, value = _restart(stage, restart, params, value, records, callback)
+        level_index += len(stage_levels)
+    nfev += sum(r["evaluations"] for r in records if r["stage"] == "powell")
+    result = _result(params, value, kind, metric, nfev, records, inputs, center, frames)
+    _report_warnings(result)
+    return result
+
+
+@dataclass(frozen=True)
+class _Stage:
+    """One transform kind's walk down the pyramid: ``prepare(factors,
+    cubic)`` builds its levels, ``levels`` are ``(factors, finest)`` coarse
+    to fine, Powell optimises ``metric`` in ``units``."""
+
+    prepare: object
+    levels: list
+    metric: str
+    units: np.ndarray
+    kind: str
+
+
+def _walk_pyramid(stage, params, candidates, records, callback, first=0):
+    """Powell on each level of ``stage``, coarse to fine, from ``params``;
+    the search's ``candidates`` are checked on the finest level.  Each
+    level's record is appended to ``records``; ``callback`` numbers the
+    levels from ``first``.  Returns (parameters, cost)."""
+    for index, (factors, finest) in enumerate(stage.levels):
+        params, value, record = _opt.powell_stage(
+            stage.prepare,
+            factors,
+            finest,
+            stage.metric,
+            params,
+            stage.units,
+            candidates if finest else None,
+        )
+        record["transform"] = stage.kind
         records.append(record)
-        nfev += record["evaluations"]
         if callback is not None:
-            callback(index, params.copy(), -value)
-    return _result(params, value, transform, metric, nfev, records, inputs, center)
+            callback(first + index, params.copy(), -value)
+    return params, value
 
 
-def _result(params, value, kind, metric, nfev, records, inputs, center):
+def _restart(stage, restart, params, value, records, callback):
+    """A pose the search saw scores better on the finest level than the
+    answer: walk the pyramid again from it, and if that still ends below
+    it, polish it on the finest level alone (which cannot end below its
+    start); the best answer wins.  Returns (parameters, cost)."""
+    candidate, candidate_cost = restart
+    again, cost = _walk_pyramid(stage, candidate, None, records, callback)
+    if not cost <= candidate_cost:
+        polished, polished_cost, record = _opt.powell_stage(
+            stage.prepare, stage.levels[-1][0], True, stage.metric, candidate, stage.units
+        )
+        record["transform"] = stage.kind
+        records.append(record)
+        if polished_cost < cost:
+            again, cost = polished, polished_cost
+    if cost < value:
+        return again, cost
+    return params, value
+
+
+def _report_warnings(result):
+    """Move the stages' warnings into ``result.warnings``; each is logged
+    on the "mireg" logger and issued as a ``RegistrationWarning``."""
+    for record in result.levels:
+        message = record.pop("warning", None)
+        if message is not None:
+            result.warnings.append(message)
+    for message in result.warnings:
+        logger.warning(message)
+        warnings.warn(message, RegistrationWarning, stacklevel=3)
+
+
+def _check_start(start, transform, initial, global_search):
+    """``initial`` as a name, and an affine start with the global search."""
+    if start is not None and start not in _world.INITIALISERS:
+        raise ValueError(
+            f"`initial` must be parameters or one of {_world.INITIALISERS}, got {start!r}"
+        )
+    if transform == "affine" and initial is not None and global_search:
+        raise ValueError(
+            "`global_search` runs on a rigid transform, which an affine `initial` "
+            "does not give: leave `global_search` off, or give no parameters"
+        )
+
+
+def _stages(transform, shrinks, from_parameters):
+    """[(kind, [(shrink, finest), ...]), ...]: the transform and the levels
+    of each stage.  An affine registration is rigid on all levels but the
+    finest, then affine on the two finest (from given parameters: affine on
+    every level)."""
+    last = len(shrinks) - 1
+    levels = [(shrink, index == last) for index, shrink in enumerate(shrinks)]
+    if transform != "affine" or from_parameters:
+        return [(transform, levels)]
+    return [("rigid", levels[: max(1, last)]), ("affine", levels[max(0, last - 1) :])]
+
+
+def _result(params, value, kind, metric, nfev, records, inputs, center, frames):
     """The ``RegistrationResult`` of the final parameters and cost."""
     ndim = inputs.reference.ndim
     physical = tf.physical_matrix(params, ndim, kind, center)
-    grid = tf.grid_to_physical(inputs.spacing, np.zeros(ndim))
-    matrix = tf.index_matrix(physical, grid, grid)
+    matrix = tf.index_matrix(physical, frames[0].affine, frames[1].affine)
     return RegistrationResult(
         matrix=matrix,
         parameters=params,
@@ -482,7 +621,10 @@ def _result(params, value, kind, metric, nfev, records, inputs, center):
         metric_name=metric,
         nfev=nfev,
         levels=records,
-        spacing=inputs.spacing,
+        spacing=frames[0].spacing,
         center=center,
         reference_shape=inputs.reference.shape,
+        reference_affine=frames[0].affine.copy(),
+        moving_affine=frames[1].affine.copy(),
+        moving_shape=inputs.moving.shape,
     )

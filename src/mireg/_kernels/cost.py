@@ -26,7 +26,7 @@ from .._config import G_CHUNK
 from .chunks import ceil_div, chunk_bounds
 from .entropy import entropies
 from .interpolate import corner2, cubic2, cubic3, lerp2, lerp2_pair, lerp3, lerp3_triple
-from .modes import ALIGNMENT, MI, SIMILARITY, TRANSLATION
+from .modes import AFFINE, ALIGNMENT, MI, SIMILARITY, TRANSLATION
 
 _EPS_MAG2 = 1e-16  # |g| <= 1e-8, np.isclose(|g|, 0)'s threshold, squared
 
@@ -174,7 +174,8 @@ def evaluate(level, matrix, grad_rotation):
     n = level.table.shape[0]
     counts = np.zeros(level.n_bins * level.n_bins, np.int64)
     g_partial = np.zeros(ceil_div(n, G_CHUNK))
-    overlap = _accumulate(level, matrix, grad_rotation, counts, g_partial, 0, n)
+    # np.int64(0), not 0: a literal start would compile a second specialisation
+    overlap = _accumulate(level, matrix, grad_rotation, counts, g_partial, np.int64(0), n)
     return _finish(counts, level.n_bins, g_partial, overlap, level.log_table)
 
 
@@ -204,10 +205,13 @@ def parameter_matrices(x, transform):
     """Scaled Powell coordinates -> (4x4 index matrix, 3x3 gradient rotation).
 
     ``p = transform.origin + x * transform.units`` are the parameters (see
-    mireg.transforms and ``records.Transform``) of the physical map
+    mireg.transforms and ``records.Transform``) of the world map
     ``L (r - center) + center + t``.  The index matrix is
-    ``mov_inverse @ physical @ ref_grid`` (all embedded in 3-D), the
-    rotation ``L^T`` (the gradient of moving(L r + ...) is L^T grad).
+    ``mov_inverse @ world @ ref_grid`` (all embedded in 3-D), the
+    rotation ``L^T`` (the gradient of moving(L r + ...) is L^T grad; for an
+    affine ``L`` too, Pluim's G compares the directions of gradients so
+    mapped).  The rotation is in world axes: :func:`gradient_rotation` turns
+    it into the one between the images' own grid axes.
     """
     p = transform.origin + x * transform.units
     ndim = transform.ndim
@@ -215,12 +219,18 @@ def parameter_matrices(x, transform):
     off = 3 - ndim
     linear = np.eye(3)
     shift = np.zeros(3)
-    n_rot = 0
-    if transform.kind != TRANSLATION:
+    n_linear = 0
+    if transform.kind == AFFINE:
+        # the linear part's entries, row by row
+        for a in range(ndim):
+            for b in range(ndim):
+                linear[off + a, off + b] = p[a * ndim + b]
+        n_linear = ndim * ndim
+    elif transform.kind != TRANSLATION:
         if ndim == 2:
             c, s = np.cos(p[0]), np.sin(p[0])
             linear[1, 1], linear[1, 2], linear[2, 1], linear[2, 2] = c, -s, s, c
-            n_rot = 1
+            n_linear = 1
         else:
             theta = np.sqrt(p[0] * p[0] + p[1] * p[1] + p[2] * p[2])
             k = np.array([[0.0, -p[2], p[1]], [p[2], 0.0, -p[0]], [-p[1], p[0], 0.0]])
@@ -229,14 +239,14 @@ def parameter_matrices(x, transform):
             else:
                 k /= theta
                 linear += np.sin(theta) * k + (1.0 - np.cos(theta)) * (k @ k)
-            n_rot = 3
+            n_linear = 3
         if transform.kind == SIMILARITY:
-            scale = np.exp(p[n_rot + ndim])
+            scale = np.exp(p[n_linear + ndim])
             for a in range(off, 3):
                 for b in range(off, 3):
                     linear[a, b] *= scale
     for a in range(ndim):
-        shift[off + a] = p[n_rot + a]
+        shift[off + a] = p[n_linear + a]
     physical = np.eye(4)
     physical[:3, :3] = linear
     physical[:3, 3] = center + shift - linear @ center
@@ -244,10 +254,23 @@ def parameter_matrices(x, transform):
 
 
 @njit(cache=True, nogil=True)
+def gradient_rotation(rotation, level):
+    """The world-axes gradient rotation of :func:`parameter_matrices` as
+    ``level`` (a ``LevelData``) uses it: from the moving image's grid axes
+    (its gradient stack's components) to the reference's (the sample
+    table's), ``world_to_reference @ rotation @ moving_to_world``.  Grids
+    whose axes are the world's (``level.oriented`` False) take ``rotation``
+    itself, untouched."""
+    if not level.oriented:
+        return rotation
+    return level.world_to_reference @ (rotation @ level.moving_to_world)
+
+
+@njit(cache=True, nogil=True)
 def evaluate_at(x, transform, level):
     """``evaluate`` at scaled parameters ``x``: one call per Powell step."""
     matrix, rotation = parameter_matrices(x, transform)
-    return evaluate(level, matrix, rotation)
+    return evaluate(level, matrix, gradient_rotation(rotation, level))
 
 
 @njit(cache=True, nogil=True)
@@ -259,8 +282,9 @@ def _grid_rows(xs, first, stop, out, transform, level):
     g_partial = np.zeros(ceil_div(n, G_CHUNK))
     for q in range(first, stop):
         matrix, rotation = parameter_matrices(xs[q], transform)
+        rotation = gradient_rotation(rotation, level)
         counts[:] = 0
-        overlap = _accumulate(level, matrix, rotation, counts, g_partial, 0, n)
+        overlap = _accumulate(level, matrix, rotation, counts, g_partial, np.int64(0), n)
         h0, h1, h01, g, overlap = _finish(counts, n_bins, g_partial, overlap, level.log_table)
         out[q, 0], out[q, 1], out[q, 2], out[q, 3], out[q, 4] = h0, h1, h01, g, overlap
 
@@ -272,19 +296,6 @@ def evaluate_grid(xs, transform, level):
     (H0, H1, H01, G, overlap)."""
     out = np.empty((xs.shape[0], 5))
     _grid_rows(xs, 0, xs.shape[0], out, transform, level)
-    return out
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def evaluate_grid_parallel(xs, transform, level, n_chunks):
-    """``evaluate_grid`` with the rows split into ``n_chunks`` contiguous
-    runs on as many threads; each row is computed alone, so the split does
-    not change the bits."""
-    m = xs.shape[0]
-    out = np.empty((m, 5))
-    for c in prange(n_chunks):
-        first, stop = chunk_bounds(m, n_chunks, c)
-        _grid_rows(xs, first, stop, out, transform, level)
     return out
 
 
@@ -306,7 +317,15 @@ def objective_at(x, criterion, transform, level):
     """The cost Powell minimises: minus the measure, and 0.0 (the worst
     possible, but finite, so Powell's bracketing arithmetic stays finite)
     where too little overlaps."""
-    h0, h1, h01, g, overlap = evaluate_at(x, transform, level)
+    # evaluate_at's work written out, not called: every level of calls
+    # between Powell and the sample loop is compiled again with it
+    matrix, rotation = parameter_matrices(x, transform)
+    rotation = gradient_rotation(rotation, level)
+    n = level.table.shape[0]
+    counts = np.zeros(level.n_bins * level.n_bins, np.int64)
+    g_partial = np.zeros(ceil_div(n, G_CHUNK))
+    overlap = _accumulate(level, matrix, rotation, counts, g_partial, np.int64(0), n)
+    h0, h1, h01, g, overlap = _finish(counts, level.n_bins, g_partial, overlap, level.log_table)
     v = measure(h0, h1, h01, g, overlap, criterion)
     return 0.0 if v == -np.inf else -v
 

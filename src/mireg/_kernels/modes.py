@@ -9,8 +9,8 @@ kernels compare against the names below, never against bare numbers.
 METRICS = ("alignment", "nmi", "mi")
 ALIGNMENT, NMI, MI = 0, 1, 2  # METRICS[ALIGNMENT] == "alignment"
 
-TRANSFORMS = ("translation", "rigid", "similarity")
-TRANSLATION, RIGID, SIMILARITY = 0, 1, 2  # TRANSFORMS[RIGID] == "rigid"
+TRANSFORMS = ("translation", "rigid", "similarity", "affine")
+TRANSLATION, RIGID, SIMILARITY, AFFINE = 0, 1, 2, 3  # TRANSFORMS[RIGID] == "rigid"
 
 
 def metric_code(name):

@@ -20,7 +20,7 @@ scipy's bounded branch is ported.
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from .cost import objective_at
 from .records import Transform
@@ -255,21 +255,15 @@ def minimize(x0, options, criterion, transform, level):
 def minimize_each(origins, options, criterion, transform, level):
     """``minimize`` from each row of ``origins`` (each replaces
     ``transform.origin``; ``x`` starts at 0), in one call: the global
-    search's candidates polished with no Python between them.  Returns
-    (x, f, nfev) arrays, ``x`` in scaled units about each row's origin."""
+    search's candidates polished with no Python between them, and a single
+    start as a one-row ``origins`` (one compiled entry point, not two).
+    Returns (x, f, nfev) arrays, ``x`` in scaled units about each row's
+    origin."""
     m, n = origins.shape
     xs = np.empty((m, n))
     fs = np.empty(m)
     nfevs = np.empty(m, np.int64)
-    _minimize_rows(origins, 0, m, xs, fs, nfevs, options, criterion, transform, level)
-    return xs, fs, nfevs
-
-
-@njit(cache=True, nogil=True)
-def _minimize_rows(origins, first, stop, xs, fs, nfevs, options, criterion, transform, level):
-    # rows [first, stop) of minimize_each
-    n = origins.shape[1]
-    for q in range(first, stop):
+    for q in range(m):
         start = Transform(
             origins[q].copy(),
             transform.units,
@@ -279,22 +273,5 @@ def _minimize_rows(origins, first, stop, xs, fs, nfevs, options, criterion, tran
             transform.ref_grid,
             transform.mov_inverse,
         )
-        x, f, nfev = minimize(np.zeros(n), options, criterion, start, level)
-        xs[q] = x
-        fs[q] = f
-        nfevs[q] = nfev
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def minimize_each_parallel(origins, options, criterion, transform, level, n_chunks):
-    """``minimize_each`` with the starts dealt to ``n_chunks`` threads
-    (start ``q`` to thread ``q % n_chunks``; each run is alone, so the
-    results are the same bits)."""
-    m, n = origins.shape
-    xs = np.empty((m, n))
-    fs = np.empty(m)
-    nfevs = np.empty(m, np.int64)
-    for c in prange(n_chunks):
-        for q in range(c, m, n_chunks):
-            _minimize_rows(origins, q, q + 1, xs, fs, nfevs, options, criterion, transform, level)
+        xs[q], fs[q], nfevs[q] = minimize(np.zeros(n), options, criterion, start, level)
     return xs, fs, nfevs

@@ -22,20 +22,21 @@ Transform.__doc__ = """How Powell's scaled coordinates ``x`` become an index map
 Fields
 ------
 origin : ndarray of float64, shape (n,)
-    Transform parameters at ``x = 0`` (physical units, see
+    Transform parameters at ``x = 0`` (world units, see
     :mod:`mireg.transforms`); the parameters are ``origin + x * units``.
 units : ndarray of float64, shape (n,)
-    Physical size of one unit of ``x`` per parameter.
+    World size of one unit of ``x`` per parameter.
 kind : int
-    ``modes.TRANSLATION``, ``modes.RIGID`` or ``modes.SIMILARITY``.
+    ``modes.TRANSLATION``, ``modes.RIGID``, ``modes.SIMILARITY`` or
+    ``modes.AFFINE``.
 ndim : int
     2 or 3: the images' dimensionality (the parameter layout depends on it).
 center : ndarray of float64, shape (3,)
-    Rotation centre in physical units, embedded in 3-D (leading 0 in 2-D).
+    Rotation centre in world coordinates, embedded in 3-D (leading 0 in 2-D).
 ref_grid : ndarray of float64, shape (4, 4)
-    Reference index -> physical coordinates at this level.
+    Reference index -> world coordinates at this level.
 mov_inverse : ndarray of float64, shape (4, 4)
-    Moving physical -> index coordinates at this level.
+    Moving world -> index coordinates at this level.
 """
 
 LevelData = namedtuple(
@@ -52,6 +53,9 @@ LevelData = namedtuple(
         "cubic",
         "use_gradient",
         "log_table",
+        "oriented",
+        "world_to_reference",
+        "moving_to_world",
     ],
 )
 LevelData.__doc__ = """Reference samples and the moving image of one level.
@@ -60,7 +64,8 @@ Fields
 ------
 table : ndarray of float32, shape (n_samples, 8)
     One row per reference sample: index coordinate (3), smoothed gradient
-    in physical units (3), its squared norm, intensity bin (see
+    along the grid's axes per world unit (3), its squared norm, intensity
+    bin (see
     ``samples.fill_table``).
 moving : ndarray of float64, shape (d0, d1, d2)
     The moving image, or its cubic B-spline coefficients if ``cubic``.
@@ -85,6 +90,17 @@ use_gradient : bool
     Compute Pluim's gradient term G (else G is 0: NMI and MI need none).
 log_table : ndarray of float64
     ``log_table[c] == log(c)`` for the counts it covers (entropies).
+oriented : bool
+    Whether either image's grid axes differ from the world's axes (a
+    rotated or flipped affine); if not, the two matrices below are the
+    identity and are never read.
+world_to_reference : ndarray of float64, shape (3, 3)
+    World directions -> the reference grid's axes (the transpose of its
+    direction matrix), embedded in 3-D: the sample table's gradients are
+    along the reference grid's axes.
+moving_to_world : ndarray of float64, shape (3, 3)
+    The moving grid's axes (its gradient stack's components) -> world
+    directions: the moving image's direction matrix, embedded in 3-D.
 """
 
 Criterion = namedtuple("Criterion", ["metric", "min_overlap"])

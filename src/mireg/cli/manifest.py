@@ -35,6 +35,7 @@ RESULT_COLUMNS = (
     "seconds",
 )
 RESULTS_NAME = "results.csv"
+MANIFEST_COLUMNS = ("reference", "moving", "output")
 
 
 @dataclasses.dataclass
@@ -54,15 +55,13 @@ def read_manifest(path, out_dir):
     with open(path, newline="", encoding="utf-8-sig") as stream:
         reader = csv.DictReader(stream)
         columns = [c.strip() for c in reader.fieldnames or []]
-        if "reference" not in columns or "moving" not in columns:
-            raise ValueError(
-                f"'{path}': a manifest needs the columns reference,moving"
-                f"[,output]; found {columns}"
+        _check_columns(path, columns)
+        lines = []
+        for line in reader:
+            _check_cells(path, line, reader.line_num)
+            lines.append(
+                ({k.strip(): (v or "").strip() for k, v in line.items()}, reader.line_num)
             )
-        lines = [
-            ({k.strip(): (v or "").strip() for k, v in line.items() if k}, reader.line_num)
-            for line in reader
-        ]
     rows, outputs = [], {}
     for line, number in lines:
         if not any(line.values()):
@@ -74,7 +73,7 @@ def read_manifest(path, out_dir):
             (line["reference"], line["moving"], output),
             os.path.join(base, line["reference"]),
             os.path.join(base, line["moving"]),
-            os.path.abspath(os.path.join(out_dir, output)),
+            _inside(out_dir, output, f"'{path}' line {number}"),
         )
         if row.output_path in outputs:
             raise ValueError(
@@ -86,6 +85,50 @@ def read_manifest(path, out_dir):
     if not rows:
         raise ValueError(f"'{path}' lists no image pairs")
     return rows
+
+
+def _check_columns(path, columns):
+    """ValueError unless the header names reference and moving, optionally
+    output, each once, and nothing else: a column the run would ignore
+    (a misspelt ``ouptut``, a ``spacing`` it does not read) is refused."""
+    if "reference" not in columns or "moving" not in columns:
+        raise ValueError(
+            f"'{path}': a manifest needs the columns reference,moving[,output]; found {columns}"
+        )
+    unknown = [c for c in columns if c not in MANIFEST_COLUMNS]
+    if unknown:
+        raise ValueError(
+            f"'{path}': unknown column(s) {unknown}; a manifest has the columns "
+            "reference,moving[,output]"
+        )
+    repeated = sorted({c for c in columns if columns.count(c) > 1})
+    if repeated:
+        raise ValueError(f"'{path}': column(s) {repeated} appear more than once")
+
+
+def _check_cells(path, line, number):
+    """ValueError if a line has more cells than the header has columns
+    (``csv.DictReader`` would file them under the key None)."""
+    extra = [v for v in line.get(None) or [] if v and v.strip()]
+    if extra:
+        raise ValueError(
+            f"'{path}' line {number}: {len(extra)} value(s) beyond the header's "
+            f"columns ({extra}); quote a path that holds a comma"
+        )
+
+
+def _inside(out_dir, output, where):
+    """The absolute path of ``output`` under ``out_dir``; ValueError if it
+    is absolute or leaves the folder (``../x.png``): a batch run writes
+    only under ``--out``.  The test is on the path's text, as written."""
+    folder = os.path.abspath(out_dir)
+    target = os.path.abspath(os.path.join(folder, output))
+    if os.path.isabs(output) or not target.startswith(os.path.join(folder, "")):
+        raise ValueError(
+            f"{where}: output '{output}' is not a file inside the output folder "
+            f"'{out_dir}'; give a path relative to it, without '..'"
+        )
+    return target
 
 
 def default_output(moving):
