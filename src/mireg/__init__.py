@@ -28,6 +28,9 @@ _HOMES = {
     "register_many": "batch",
     "register_stack": "stack",
     "StackResult": "stack",
+    "save_transform": "transform_files",
+    "load_transform": "transform_files",
+    "LoadedTransform": "transform_files",
 }
 
 __all__ = list(_HOMES)

@@ -1,7 +1,8 @@
-"""The ``mireg`` command line: ``demo``, ``register``, ``bench`` and ``batch``.
+"""The ``mireg`` command line: ``demo``, ``register``, ``apply``, ``bench`` and ``batch``.
 
 Argument parsing, the ``demo``, ``register`` and ``bench`` commands, and
-:func:`main`; ``batch`` is :mod:`mireg.cli.batch`.  Mistakes a user can
+:func:`main`; ``apply`` is :mod:`mireg.cli.apply`, ``batch`` is
+:mod:`mireg.cli.batch`.  Mistakes a user can
 make (a missing or unreadable file, images of different dimensionality, a
 bad option) end with one line on stderr, ``mireg: error: ...``, and exit
 status 2, never a traceback (:mod:`mireg.cli.errors`); set
@@ -20,6 +21,9 @@ import math
 import os
 import sys
 import time
+import types
+
+import numpy as np
 
 from ..registration import METRICS
 from ..transforms import TRANSFORMS
@@ -86,8 +90,10 @@ def _build_parser():
     _add_bench(commands, common)
     # imported here, not at the top: ``python -m mireg.cli.batch`` imports
     # this package first, and runpy warns if that imported the module it runs
+    from .apply import add_apply_parser
     from .batch import add_batch_parser
 
+    add_apply_parser(commands, parents=[common])
     add_batch_parser(commands, parents=[common])
     return parser
 
@@ -163,6 +169,12 @@ def _add_register(commands, common):
         help="spline order of the output's resampling (default: %(default)s)",
     )
     register.add_argument(
+        "--save-transform",
+        metavar="TRANSFORM",
+        help="write the reference world -> moving world transform: .tfm (ITK, LPS: "
+        "SimpleITK, ANTs, elastix) or .mat (FSL FLIRT, 3-D); 'mireg apply' reads it",
+    )
+    register.add_argument(
         "--json",
         metavar="RESULT.json",
         help="write parameters, matrix, metric and per-level record",
@@ -227,38 +239,20 @@ def _parameter_names(ndim, kind):
     shifts = [f"t{i}" for i in range(ndim)]
     if kind == "translation":
         return shifts
+    if kind == "affine":  # the linear part row by row
+        return [f"a{i}{j}" for i in range(ndim) for j in range(ndim)] + shifts
     rotations = ["angle"] if ndim == 2 else ["r0", "r1", "r2"]
     return rotations + shifts + (["log_scale"] if kind == "similarity" else [])
 
 
-def _common_spacing(reference_spacing, moving_spacing, args):
-    """The one voxel size registration uses for both images."""
-    if reference_spacing is None or moving_spacing is None:
-        spacing = reference_spacing if moving_spacing is None else moving_spacing
-        if spacing is not None:
-            logger.info(
-                "voxel size %s from %s used for both images",
-                spacing,
-                args.reference if reference_spacing is not None else args.moving,
-            )
-        return spacing
-    close = all(
-        math.isclose(a, b, rel_tol=1e-4) for a, b in zip(reference_spacing, moving_spacing)
-    )
-    if not close:
-        raise ValueError(
-            f"voxel sizes differ: {reference_spacing} in '{args.reference}', "
-            f"{moving_spacing} in '{args.moving}'; resample one image to the other's "
-            "voxel size first"
-        )
-    return reference_spacing
-
-
 def _check_outputs(args, ndim):
     """Fail before the registration, not after it."""
+    from .grids import check_transform_path
     from .io import check_writable, require
 
     check_writable(args.output, ndim)
+    if args.save_transform is not None:
+        check_transform_path(args.save_transform, ndim)
     for path, suffix in ((args.json, ".json"), (args.plot, ".png")):
         if path is None:
             continue
@@ -272,24 +266,24 @@ def _check_outputs(args, ndim):
 
 
 def _read_pair(args):
-    from .io import read_image
+    """Both images, their files' info and grids, and how to place them in
+    the world: NIfTI by the headers' affines, PNG/JPEG/TIFF (no geometry in
+    the file) in pixel units as arrays."""
+    from .apply import read_with_grid
 
-    reference, ref_spacing, ref_info = read_image(args.reference)
-    moving, mov_spacing, mov_info = read_image(args.moving)
-    for image, path in ((reference, args.reference), (moving, args.moving)):
-        if image.ndim not in (2, 3):
-            raise ValueError(
-                f"'{path}' is {image.ndim}-D {image.shape}: mireg registers "
-                "2-D images and 3-D volumes"
-            )
+    reference, ref_spacing, ref_info, ref_affine = read_with_grid(args.reference)
+    moving, _, mov_info, mov_affine = read_with_grid(args.moving)
     if reference.ndim != moving.ndim:
         raise ValueError(
             f"'{args.reference}' is {reference.ndim}-D {reference.shape} but "
             f"'{args.moving}' is {moving.ndim}-D {moving.shape}: register 2-D with 2-D, "
             "3-D with 3-D"
         )
-    spacing = _common_spacing(ref_spacing, mov_spacing, args)
-    return reference, moving, spacing, ref_info, mov_info
+    placement = {}
+    if "nifti" in (ref_info.format, mov_info.format):
+        placement = {"reference_affine": ref_affine, "moving_affine": mov_affine}
+    grids = (ref_info, ref_affine, ref_spacing), (mov_info, mov_affine)
+    return reference, moving, placement, grids
 
 
 def _jsonable(value):
@@ -303,7 +297,7 @@ def _jsonable(value):
     return value
 
 
-def _report(result, seconds, names):
+def _report(result, seconds, names, world):
     import numpy as np
 
     parameters = result.parameters
@@ -315,16 +309,51 @@ def _report(result, seconds, names):
             parts.append(f"scale {math.exp(value):.4f}")
         else:
             parts.append(f"{name} {value:.3f}")
-    unit = (
-        "physical units"
-        if result.spacing is not None and not np.allclose(result.spacing, 1.0)
-        else "pixels"
-    )
-    print(f"parameters: {', '.join(parts)} (shifts in {unit}, index order)")
+    frame = "mm, world axes (RAS)" if world else "pixels, index order"
+    print(f"parameters: {', '.join(parts)} (shifts in {frame})")
     print(
         f"{result.metric_name}: {result.metric:.6g} after {result.nfev} evaluations "
         f"in {seconds:.2f} s"
     )
+
+
+def _voxel_sizes(affine):
+    return tuple(round(float(v), 4) for v in np.linalg.norm(affine[:-1, :-1], axis=0))
+
+
+def _save_transform(args, result, reference, moving, grids):
+    """The world map for other tools, on the grids the CLI read the files
+    on (PNG/TIFF: ITK's), whatever world the registration ran in."""
+    from ..transform_files import save_transform
+    from .grids import world_matrix
+
+    (_, ref_affine, _), (_, mov_affine) = grids
+    saved = types.SimpleNamespace(
+        world_matrix=world_matrix(result, ref_affine, mov_affine),
+        reference_affine=ref_affine,
+        moving_affine=mov_affine,
+        reference_shape=reference.shape,
+        moving_shape=moving.shape,
+    )
+    save_transform(args.save_transform, saved)
+    print(f"wrote {args.save_transform}")
+
+
+def _write_json(args, result, names, seconds):
+    record = result.to_dict()
+    record.update(
+        {
+            "reference": args.reference,
+            "moving": args.moving,
+            "output": args.output,
+            "parameter_names": names,
+            "seconds": seconds,
+        }
+    )
+    with open(args.json, "w", encoding="utf-8") as stream:
+        json.dump(_jsonable(record), stream, indent=2)
+        stream.write("\n")
+    print(f"wrote {args.json}")
 
 
 def _run_register(args):
@@ -333,7 +362,8 @@ def _run_register(args):
     from . import io
 
     io.image_format(args.output)  # a bad suffix is reported before reading anything
-    reference, moving, spacing, ref_info, mov_info = _read_pair(args)
+    reference, moving, placement, grids = _read_pair(args)
+    (ref_info, ref_affine, ref_spacing), (mov_info, mov_affine) = grids
     _check_outputs(args, reference.ndim)
     logger.info(
         "reference %s %s, moving %s %s%s",
@@ -341,7 +371,9 @@ def _run_register(args):
         reference.shape,
         args.moving,
         moving.shape,
-        "" if spacing is None else f", voxel size {tuple(spacing)}",
+        f", voxel sizes {_voxel_sizes(ref_affine)} and {_voxel_sizes(mov_affine)} mm"
+        if placement
+        else "",
     )
     start = time.perf_counter()
     result = mireg.register(
@@ -351,32 +383,21 @@ def _run_register(args):
         metric=args.metric,
         bins=args.bins,
         sigma=args.sigma,
-        spacing=spacing,
+        **placement,
     )
     seconds = time.perf_counter() - start
     names = _parameter_names(reference.ndim, args.transform)
-    _report(result, seconds, names)
+    _report(result, seconds, names, world=bool(placement))
 
     registered = result.warp(moving, order=args.order)
     # geometry from the reference grid, value range from the moving image
     like = dataclasses.replace(ref_info, dtype=mov_info.dtype, unit_range=mov_info.unit_range)
-    io.write_image(args.output, registered, like=like, spacing=spacing)
+    io.write_image(args.output, registered, like=like, spacing=ref_spacing)
     print(f"wrote {args.output}")
+    if args.save_transform is not None:
+        _save_transform(args, result, reference, moving, grids)
     if args.json is not None:
-        record = result.to_dict()
-        record.update(
-            {
-                "reference": args.reference,
-                "moving": args.moving,
-                "output": args.output,
-                "parameter_names": names,
-                "seconds": seconds,
-            }
-        )
-        with open(args.json, "w", encoding="utf-8") as stream:
-            json.dump(_jsonable(record), stream, indent=2)
-            stream.write("\n")
-        print(f"wrote {args.json}")
+        _write_json(args, result, names, seconds)
     if args.plot is not None:
         from .demo import plot_registration
 
