@@ -348,3 +348,39 @@ def test_docstring_examples():
 
     result = doctest.testmod(mireg.transform_files)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_result_method_writes_the_same_file(scans, tmp_path):
+    from mireg import RegistrationResult
+    from mireg import transforms as tf
+
+    _, plain = scans
+    center = np.zeros(3)
+    result = RegistrationResult(
+        matrix=plain.matrix,
+        parameters=tf.parameters_from_physical(plain.world_matrix, 3, "rigid", center),
+        center=center,
+        kind="rigid",
+        metric=1.0,
+        metric_name="nmi",
+        nfev=0,
+        reference_shape=plain.reference_shape,
+        reference_affine=plain.reference_affine,
+        moving_affine=plain.moving_affine,
+        moving_shape=plain.moving_shape,
+    )
+    for suffix in (".tfm", ".mat"):
+        result.save_transform(tmp_path / f"method{suffix}")
+        save_transform(tmp_path / f"function{suffix}", result)
+        written = (tmp_path / f"method{suffix}").read_bytes()
+        assert written == (tmp_path / f"function{suffix}").read_bytes()
+        loaded = load_transform(
+            tmp_path / f"method{suffix}",
+            reference_affine=plain.reference_affine,
+            reference_shape=plain.reference_shape,
+            moving_affine=plain.moving_affine,
+            moving_shape=plain.moving_shape,
+        )
+        # FSL's text keeps fewer digits than ITK's (see the FSL round trip above)
+        atol = 1e-12 if suffix == ".tfm" else 1e-6
+        np.testing.assert_allclose(loaded.world_matrix, plain.world_matrix, atol=atol)

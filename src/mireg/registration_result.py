@@ -130,6 +130,14 @@ class RegistrationResult:
             raise ValueError("`transform` is a 2-D scikit-image object; use `matrix` in 3-D")
         return tf.to_skimage(self.matrix, self.kind)
 
+    def save_transform(self, path):
+        """Write the transform for other tools: ``.tfm`` (ITK text, LPS, as
+        SimpleITK, ANTs and elastix read it) or ``.mat`` (FSL FLIRT, 3-D).
+        See :func:`mireg.save_transform`."""
+        from .transform_files import save_transform  # nitransforms only when asked
+
+        save_transform(path, self)
+
     def warp(self, moving_image, *, order=3, cval=0.0, output_shape=None):
         """Resample ``moving_image`` onto the reference grid."""
         return warp(moving_image, self, order=order, cval=cval, output_shape=output_shape)
