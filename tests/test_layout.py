@@ -92,3 +92,28 @@ def test_no_module_imports_another_modules_private_names():
     _, private = _graph()
     # the package's own dunder names (__version__) are public by convention
     assert [p for p in private if not p[2].startswith("__")] == []
+
+
+def test_public_names_load_on_first_use():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, mireg\n"
+        "mireg.normalized_mutual_information\n"
+        "heavy = ('scipy.optimize', 'skimage', 'mireg.registration', 'mireg._levels')\n"
+        "print([m for m in heavy if m in sys.modules])\n"
+        "print(mireg.register.__module__, mireg.transforms.__name__)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split("\n")
+    assert out[0] == "[]"
+    assert out[1] == "mireg.registration mireg.transforms"
+    assert sorted(mireg.__all__) == sorted(n for n in dir(mireg) if n in mireg.__all__)
+    try:
+        mireg.no_such_name  # noqa: B018
+    except AttributeError as error:
+        assert "no_such_name" in str(error)
+    else:
+        raise AssertionError("an unknown name must raise AttributeError")

@@ -9,6 +9,7 @@ not scipy's optimisers, scikit-image or the registration machinery.
 """
 
 import importlib
+import importlib.util
 
 __version__ = "0.1.0"
 
@@ -39,6 +40,10 @@ __all__ = list(_HOMES)
 def __getattr__(name):
     home = _HOMES.get(name)
     if home is None:
+        # a public submodule (mireg.transforms, mireg.reference, ...), as
+        # when the package imported them all
+        if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}"):
+            return importlib.import_module(f".{name}", __name__)
         raise AttributeError(f"module 'mireg' has no attribute {name!r}")
     value = getattr(importlib.import_module(f".{home}", __name__), name)
     globals()[name] = value  # later look-ups skip this function
