@@ -2,7 +2,7 @@
 
 Where this sits in :func:`mireg.register`::
 
-    registration._validate          checked images, masks, options
+    _inputs.validate                checked images, masks, options
         -> Level(...)               this module: one per shrink factor,
                                     built by _optimize.level_maker
              .data                  records.LevelData: samples, moving image

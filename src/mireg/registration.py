@@ -12,8 +12,9 @@ so the two may differ in shape, voxel size, origin and orientation.
 
 How the data flows through :func:`register`::
 
-    _validate(...)                   -> _Inputs: float64 images, bool masks,
-                                        spacing, bins, shrinks, max_samples
+    _inputs.validate(...)            -> _inputs.Inputs: float64 images,
+                                        bool masks, spacing, bins, shrinks,
+                                        max_samples (every argument checked)
     _world.checked_frames(...)       -> the images' frames (affines)
     _stages(...)                     which transform on which levels (an
                                         affine run is rigid first)
@@ -34,19 +35,15 @@ from __future__ import annotations
 
 import functools
 import logging
-import math
-import numbers
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
+from . import _inputs, _world
 from . import _optimize as _opt
-from . import _world
 from . import transforms as tf
-from ._config import DEFAULT_MAX_SAMPLES
 from ._kernels import modes
-from ._validation import as_image, bins_pair, check_finite, positive_float, same_ndim
 from .registration_result import RegistrationResult, RegistrationWarning, warp
 
 __all__ = ["register", "warp", "RegistrationResult", "RegistrationWarning"]
@@ -58,214 +55,6 @@ logger = logging.getLogger("mireg")
 logger.addHandler(logging.NullHandler())
 
 METRICS = modes.METRICS
-
-
-# ---- parameter handling -------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Inputs:
-    """:func:`register`'s data, checked and normalised by :func:`_validate`."""
-
-    reference: np.ndarray  # float64
-    moving: np.ndarray  # float64, same ndim (2 or 3)
-    sigma: float
-    n_bins: int
-    spacing: np.ndarray  # one positive value per axis
-    reference_mask: np.ndarray  # bool, the reference's shape; or None
-    moving_mask: np.ndarray  # bool, the moving image's shape; or None
-    initial: np.ndarray  # the transform's parameters; or None
-    shrinks: list  # shrink factors, coarse to fine; or None (the default plan)
-    max_samples: int  # 0: every pixel
-
-
-def _validate(
-    reference_image,
-    moving_image,
-    transform,
-    metric,
-    sigma,
-    bins,
-    spacing,
-    reference_mask,
-    moving_mask,
-    initial,
-    levels,
-    max_samples,
-):
-    """:func:`register`'s arguments checked, in the order the errors are
-    reported, and normalised into ``_Inputs``."""
-    ref, mov = _checked_images(reference_image, moving_image)
-    if transform not in tf.TRANSFORMS:
-        raise ValueError(f"`transform` must be one of {tf.TRANSFORMS}, got {transform!r}")
-    if metric not in METRICS:
-        raise ValueError(f"`metric` must be one of {METRICS}, got {metric!r}")
-    sigma = positive_float(sigma, "sigma")
-    n_bins = bins_pair(bins)[0]
-    if n_bins < 2:
-        raise ValueError(f"`bins` must be >= 2 for registration, got {bins!r}")
-    spacing = _checked_spacing(spacing, ref.ndim)
-    masks = [
-        _checked_mask(mask, image, name)
-        for mask, image, name in (
-            (reference_mask, ref, "reference_mask"),
-            (moving_mask, mov, "moving_mask"),
-        )
-    ]
-    n_par = tf.n_parameters(ref.ndim, transform)
-    if initial is not None:
-        initial = np.asarray(initial, dtype=np.float64).reshape(-1)
-        if initial.size != n_par or not np.all(np.isfinite(initial)):
-            raise ValueError(
-                f"`initial` must be {n_par} finite parameters for a "
-                f"{ref.ndim}-D {transform} transform, got {initial.tolist()}"
-            )
-    levels = _checked_levels(levels)
-    if max_samples is None:
-        max_samples = DEFAULT_MAX_SAMPLES[ref.ndim]
-    elif (
-        isinstance(max_samples, bool)
-        or not isinstance(max_samples, numbers.Integral)
-        or max_samples < 0
-    ):
-        raise ValueError(
-            f"`max_samples` must be an integer >= 0 (0: every pixel), got {max_samples!r}"
-        )
-    return _Inputs(
-        reference=_moderate_range(ref.astype(np.float64, copy=False)),
-        moving=_moderate_range(mov.astype(np.float64, copy=False)),
-        sigma=sigma,
-        n_bins=n_bins,
-        spacing=spacing,
-        reference_mask=masks[0],
-        moving_mask=masks[1],
-        initial=initial,
-        shrinks=levels,
-        max_samples=int(max_samples),
-    )
-
-
-def _checked_images(reference_image, moving_image):
-    ref = as_image(reference_image, "reference_image", min_ndim=2)
-    mov = as_image(moving_image, "moving_image", min_ndim=2)
-    same_ndim(ref, mov, ("reference_image", "moving_image"))
-    if ref.ndim not in (2, 3):
-        raise ValueError(f"`reference_image` must be 2-D or 3-D, got {ref.ndim}-D")
-    for image, name in ((ref, "reference_image"), (mov, "moving_image")):
-        check_finite(image, name)
-        if min(image.shape) < 4:
-            raise ValueError(
-                f"`{name}` must be at least 4 pixels along every axis, got shape {image.shape}"
-            )
-        if image.min() == image.max():
-            raise ValueError(f"`{name}` is constant: there is nothing to align")
-    return ref, mov
-
-
-# An image whose range is outside [2**-32, 2**64] is scaled by a power of
-# two into [1, 2): its bins do not change, and its gradients (squared in
-# G) neither overflow (1e300) nor vanish below np.isclose's 1e-8 (1e-12).
-_RANGE_BOUNDS = (2.0**-32, 2.0**64)
-
-
-def _moderate_range(image):
-    """``image`` (float64), or a copy scaled by a power of two (exactly)
-    if its range is extreme; an ordinary range is left as it is."""
-    width = float(image.max()) - float(image.min())
-    if _RANGE_BOUNDS[0] <= width <= _RANGE_BOUNDS[1] or not width > 0:
-        return image
-    if math.isinf(width):
-        width = float(image.max()) / 2 - float(image.min()) / 2
-    return np.ldexp(image, -math.frexp(width)[1])
-
-
-def _checked_spacing(spacing, ndim):
-    if spacing is None:
-        return np.ones(ndim)
-    spacing = np.asarray(spacing, dtype=np.float64).reshape(-1)
-    if spacing.size == 1:
-        spacing = np.repeat(spacing, ndim)
-    if spacing.size != ndim or not np.all(np.isfinite(spacing)) or np.any(spacing <= 0):
-        raise ValueError(
-            f"`spacing` must be {ndim} positive finite values, got {spacing.tolist()}"
-        )
-    return spacing
-
-
-def _checked_mask(mask, image, name):
-    if mask is None:
-        return None
-    mask = np.asarray(mask)
-    if mask.shape != image.shape:
-        raise ValueError(f"`{name}` must have the image's shape {image.shape}, got {mask.shape}")
-    _check_mask_values(mask, name)
-    mask = mask.astype(bool)
-    if not mask.any():
-        raise ValueError(f"`{name}` is all False")
-    return mask
-
-
-def _check_mask_values(mask, name):
-    """TypeError unless ``mask`` is boolean, or integers that are all 0 or
-    1: a float or label mask (0.3 after resampling, labels 1-5) would
-    otherwise be read as True wherever it is not 0."""
-    if mask.dtype == bool:
-        return
-    if mask.dtype.kind in "iu" and mask.size and mask.min() >= 0 and mask.max() <= 1:
-        return
-    raise TypeError(
-        f"`{name}` must be a boolean array (or integers 0 and 1), got dtype {mask.dtype}"
-        + ("" if mask.dtype.kind not in "iu" else " with values other than 0 and 1")
-        + f"; pass e.g. `{name} > 0.5`"
-    )
-
-
-def _checked_levels(levels):
-    """Shrink factors, coarse to fine: positive integers, strictly
-    decreasing; None stays None (the default plan)."""
-    if levels is None:
-        return None
-    try:
-        values = list(levels)
-    except TypeError:
-        raise TypeError(f"`levels` must be a sequence of shrink factors, got {levels!r}") from None
-    for f in values:
-        if isinstance(f, (bool, np.bool_)) or not isinstance(f, numbers.Integral) or f < 1:
-            raise ValueError(f"`levels` must be integer shrink factors >= 1, got {levels!r}")
-    values = [int(f) for f in values]
-    if not values:
-        raise ValueError("`levels` is empty: give at least one shrink factor, e.g. (1,)")
-    if any(a <= b for a, b in zip(values, values[1:])):
-        raise ValueError(
-            f"`levels` must be strictly decreasing, coarse to fine (e.g. (4, 2, 1)), got {values}"
-        )
-    return values
-
-
-# the 2-D global search tries one rotation every 6 degrees within max_angle
-MAX_SEARCH_ANGLE = 180.0
-
-
-def _checked_search_options(global_search, max_angle, max_shift, callback):
-    """``register``'s search options checked: ``(global_search, max_angle,
-    max_shift)`` as (bool or None, float, float)."""
-    if global_search is not None and not isinstance(global_search, (bool, np.bool_)):
-        raise TypeError(f"`global_search` must be True, False or None, got {global_search!r}")
-    max_angle = _bounded_float(max_angle, "max_angle", 0.0, MAX_SEARCH_ANGLE, "degrees")
-    max_shift = _bounded_float(max_shift, "max_shift", 0.0, 1.0, "times the field of view")
-    if callback is not None and not callable(callback):
-        raise TypeError(f"`callback` must be callable or None, got {callback!r}")
-    return (None if global_search is None else bool(global_search)), max_angle, max_shift
-
-
-def _bounded_float(value, name, lo, hi, unit):
-    """``value`` as a float in [lo, hi]; TypeError or ValueError naming it."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"`{name}` must be a number ({unit}), got {value!r}")
-    value = float(value)
-    if not lo <= value <= hi:  # False for NaN too
-        raise ValueError(f"`{name}` must be within [{lo:g}, {hi:g}] {unit}, got {value!r}")
-    return value
 
 
 def register(
@@ -447,7 +236,7 @@ def register(
     array([ 3., -5.])
     """
     start = initial if isinstance(initial, str) else None
-    inputs = _validate(
+    inputs = _inputs.validate(
         reference_image,
         moving_image,
         transform,
@@ -461,13 +250,13 @@ def register(
         levels,
         max_samples,
     )
-    global_search, max_angle, max_shift = _checked_search_options(
+    global_search, max_angle, max_shift = _inputs.checked_search_options(
         global_search, max_angle, max_shift, callback
     )
     ref = inputs.reference
     ndim = ref.ndim
     frames = _world.checked_frames(reference_affine, moving_affine, spacing, inputs.spacing, ndim)
-    _check_start(start, transform, inputs.initial, global_search)
+    _inputs.check_start(start, transform, inputs.initial, global_search)
     center = _world.center(frames[0], ref.shape)
     extent = _world.extent(frames[0], ref.shape)
     radius = float(np.mean(np.array(ref.shape, float) * frames[0].spacing)) / 2.0
@@ -581,19 +370,6 @@ def _report_warnings(result):
     for message in result.warnings:
         logger.warning(message)
         warnings.warn(message, RegistrationWarning, stacklevel=3)
-
-
-def _check_start(start, transform, initial, global_search):
-    """``initial`` as a name, and an affine start with the global search."""
-    if start is not None and start not in _world.INITIALISERS:
-        raise ValueError(
-            f"`initial` must be parameters or one of {_world.INITIALISERS}, got {start!r}"
-        )
-    if transform == "affine" and initial is not None and global_search:
-        raise ValueError(
-            "`global_search` runs on a rigid transform, which an affine `initial` "
-            "does not give: leave `global_search` off, or give no parameters"
-        )
 
 
 def _stages(transform, shrinks, from_parameters):
