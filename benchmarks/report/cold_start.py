@@ -21,34 +21,22 @@ import os
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
 
 # One child process: imports mireg, runs the named steps in order and prints
 # each step's seconds since the start of the process's work as JSON.
 CHILD = r"""
 import json, sys, time
 t0, c0 = time.perf_counter(), time.process_time()
-import numpy as np
 import mireg
-steps = sys.argv[1].split(",")
-rng = np.random.default_rng(0)
-yy, xx = np.mgrid[:128, :128] / 128.0
-image = np.sin(6 * yy) * np.cos(4 * xx) + 0.5 * (yy > 0.4) + 0.3 * (xx > 0.6)
-moving = np.roll(image, (3, -2), axis=(0, 1)) + 0.01 * rng.standard_normal(image.shape)
-zz, yy, xx = np.mgrid[:40, :44, :36] / 40.0
-volume = np.sin(5 * zz) * np.cos(4 * yy) * np.sin(3 * xx + 0.5) + 0.5 * (zz > 0.5)
-moved = np.roll(volume, (2, -1, 1), axis=(0, 1, 2))
+sys.path.insert(0, sys.argv[2])  # the repository, for benchmarks.cases
+from benchmarks.cases.first_use import first_calls
+calls = first_calls(mireg)
 out = {}
-for step in steps:
-    if step == "nmi":
-        mireg.normalized_mutual_information(image, moving)
-    elif step == "alignment":
-        mireg.alignment(image, moving)
-    elif step == "register2d":
-        mireg.register(image, moving)
-    elif step == "register3d":
-        mireg.register(volume, moved)
-    else:
-        raise SystemExit(f"unknown step {step}")
+for step in sys.argv[1].split(","):
+    calls[step]()
     out[step] = (time.perf_counter() - t0, time.process_time() - c0)
 print(json.dumps(out))
 """
@@ -57,7 +45,7 @@ print(json.dumps(out))
 def run(steps, cache_dir):
     env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
     done = subprocess.run(
-        [sys.executable, "-c", CHILD, ",".join(steps)],
+        [sys.executable, "-c", CHILD, ",".join(steps), str(ROOT)],
         env=env,
         capture_output=True,
         text=True,

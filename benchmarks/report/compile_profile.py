@@ -17,13 +17,19 @@ import os
 import sys
 import tempfile
 import time
+from pathlib import Path
+
+if __package__:  # imported as benchmarks.report.compile_profile
+    from ..cases.first_use import STEPS, first_calls
+else:  # run as a script
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from benchmarks.cases.first_use import STEPS, first_calls  # noqa: E402
 
 
 def main(argv=None):
     steps = (argv if argv is not None else sys.argv[1:]) or ["register2d"]
     os.environ["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="mireg-compile-")
     import numba.core.dispatcher as dispatcher
-    import numpy as np
 
     exclusive, calls, stack = collections.Counter(), collections.Counter(), []
     original = dispatcher.Dispatcher.compile
@@ -45,22 +51,11 @@ def main(argv=None):
     dispatcher.Dispatcher.compile = compile_timed
     import mireg
 
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[:128, :128] / 128.0
-    image = np.sin(6 * yy) * np.cos(4 * xx) + 0.5 * (yy > 0.4) + 0.3 * (xx > 0.6)
-    moving = np.roll(image, (3, -2), axis=(0, 1)) + 0.01 * rng.standard_normal(image.shape)
-    zz, yy, xx = np.mgrid[:40, :44, :36] / 40.0
-    volume = np.sin(5 * zz) * np.cos(4 * yy) * np.sin(3 * xx + 0.5) + 0.5 * (zz > 0.5)
-    calls_by_step = {
-        "nmi": lambda: mireg.normalized_mutual_information(image, moving),
-        "alignment": lambda: mireg.alignment(image, moving),
-        "register2d": lambda: mireg.register(image, moving),
-        "register3d": lambda: mireg.register(volume, np.roll(volume, (2, -1, 1), (0, 1, 2))),
-    }
+    calls_by_step = first_calls(mireg)
     start = time.process_time()
     for step in steps:
-        if step not in calls_by_step:
-            raise SystemExit(f"unknown step {step!r}; choose from {sorted(calls_by_step)}")
+        if step not in STEPS:
+            raise SystemExit(f"unknown step {step!r}; choose from {STEPS}")
         calls_by_step[step]()
     total = time.process_time() - start
     print(
