@@ -250,6 +250,64 @@ def test_stack_arguments(drift, kwargs, match):
         register_stack(drift[0], **kwargs)
 
 
+@pytest.fixture(scope="module")
+def jolted(images):
+    """Six frames of camera under small rigid motions, frame 4 jolted by 35
+    degrees and 12 px (beyond the local search's reach), and the truths."""
+    steps = [(0, 0, 0), (1.0, 1.0, -0.5), (-0.8, -1.2, 0.7), (0.5, 0.4, 1.1)]
+    steps += [(35.0, 12.0, -9.0), (-1.2, 0.8, 0.3)]
+    truths = [truth_matrix(SIZE, (np.deg2rad(a), s0, s1), "rigid") for a, s0, s1 in steps]
+    frames = np.stack([make_moving(images["camera"], t) for t in truths])
+    return frames, truths
+
+
+@pytest.fixture(scope="module")
+def jolted_local(jolted):
+    return register_stack(jolted[0], search="local", n_jobs=2)
+
+
+def test_stack_local_search_recovers_small_motion_but_not_a_jolt(jolted, jolted_local):
+    frames, truths = jolted
+    errors = [mean_error(r.matrix, t, SIZE) for r, t in zip(jolted_local, truths)]
+    assert max(errors[:4] + errors[5:]) < 0.1
+    assert errors[4] > 5.0  # lost: what "auto" must catch
+    # no global search ran: every level is a Powell level
+    assert all(rec["stage"] == "powell" for r in jolted_local[1:] for rec in r.levels)
+
+
+def test_stack_auto_search_catches_the_jolt(jolted, jolted_local):
+    frames, truths = jolted
+    result = register_stack(frames, search="auto", n_jobs=2)
+    for i, (r, t) in enumerate(zip(result, truths)):
+        assert mean_error(r.matrix, t, SIZE) < 0.1, i
+    # only the doubtful frame was searched again; the others kept their local answers
+    searched = [
+        i for i, r in enumerate(result) if any(rec["stage"] == "search" for rec in r.levels)
+    ]
+    assert searched == [4]
+    for i in (1, 2, 3, 5):
+        assert same_bits(result[i], jolted_local[i])
+
+
+def test_stack_auto_search_of_few_frames_is_global(drift):
+    frames = drift[0][:3]
+    auto = register_stack(frames, search="auto", n_jobs=2)
+    full = register_stack(frames, n_jobs=2)
+    assert all(same_bits(a, b) for a, b in zip(auto[1:], full[1:]))
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"search": "fast"}, "`search`"),
+        ({"search": "local", "global_search": True}, "global_search"),
+    ],
+)
+def test_stack_search_arguments(drift, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        register_stack(drift[0], **kwargs)
+
+
 def test_stack_mean_needs_one_shape():
     with pytest.raises(ValueError, match="one shape"):
         register_stack([np.ones((16, 16)), np.ones((16, 20))], reference="mean")

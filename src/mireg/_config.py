@@ -51,6 +51,14 @@ MIN_OVERLAP_FRACTION = 0.05
 # only hands a start to the next one.
 COARSE_MAXITER = 3
 
+# register_stack(search="auto"): a frame whose local answer scores below the
+# series' median metric by more than this many scaled median absolute
+# deviations (and by at least this fraction of the median) gets the global
+# search too; with fewer frames than this to compare, every frame gets it.
+STACK_OUTLIER_MADS = 5.0
+STACK_OUTLIER_FRACTION = 0.005
+STACK_OUTLIER_MIN_FRAMES = 4
+
 # ---- compiled into the kernels --------------------------------------------------
 
 # Samples per partial sum of G in the registration cost: chunks are dealt to

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import transforms as tf
+from ._config import STACK_OUTLIER_FRACTION, STACK_OUTLIER_MADS, STACK_OUTLIER_MIN_FRAMES
 from ._engines import check_run_options
 from .batch import register_many
 from .registration import RegistrationResult
@@ -200,7 +201,7 @@ def _chain(pairwise, frame0_shape):
     return chained
 
 
-def _register_to_mean(frames, run):
+def _register_to_mean(frames, run, search):
     """Register to the mean frame, then once more to the mean of the frames
     so aligned: the plain mean of moving frames is blurred, the second
     template is sharp (on the same grid, the first mean's)."""
@@ -208,7 +209,7 @@ def _register_to_mean(frames, run):
     if len(shapes) != 1:
         raise ValueError(f'`reference="mean"` needs frames of one shape, got {sorted(shapes)}')
     template = np.mean(np.stack(frames), axis=0, dtype=np.float64)
-    first = register_many([(template, frame) for frame in frames], **run)
+    first = _search_pairs([(template, frame) for frame in frames], run, search)
     total, count = np.zeros_like(template), np.zeros(template.shape)
     for frame, result in zip(frames, first):
         if isinstance(result, RegistrationResult):
@@ -221,14 +222,71 @@ def _register_to_mean(frames, run):
         covered = count > 0
         template = np.full_like(template, total[covered].sum() / count[covered].sum())
         template[covered] = total[covered] / count[covered]
-    outcomes = register_many([(template, frame) for frame in frames], **run)
+    outcomes = _search_pairs([(template, frame) for frame in frames], run, search)
     return StackResult(outcomes, "mean", template=template)
+
+
+SEARCHES = ("global", "local", "auto")
+
+
+def _check_search(search, register_kwargs):
+    if search not in SEARCHES:
+        raise ValueError(f"`search` must be one of {SEARCHES}, got {search!r}")
+    if search != "global" and register_kwargs.get("global_search"):
+        raise ValueError(
+            f'`search="{search}"` starts every frame from the reference pose: '
+            "it excludes `global_search=True`"
+        )
+
+
+def _doubtful(outcomes):
+    """Indices of the outcomes that failed or score far below the others:
+    below the median metric by more than ``STACK_OUTLIER_MADS`` scaled
+    median absolute deviations (at least ``STACK_OUTLIER_FRACTION`` of the
+    median's size).  Frames of one series score alike at their true pose;
+    one the local search lost scores far below (it matched the wrong
+    structures, or only part of them)."""
+    metrics = np.array(
+        [r.metric if isinstance(r, RegistrationResult) else np.nan for r in outcomes]
+    )
+    good = np.isfinite(metrics)
+    if good.sum() < STACK_OUTLIER_MIN_FRAMES:  # too few to tell an outlier
+        return list(range(len(outcomes)))
+    median = float(np.median(metrics[good]))
+    spread = 1.4826 * float(np.median(np.abs(metrics[good] - median)))
+    margin = max(STACK_OUTLIER_MADS * spread, STACK_OUTLIER_FRACTION * abs(median))
+    return [i for i, m in enumerate(metrics) if not m >= median - margin]
+
+
+def _search_pairs(pairs, run, search):
+    """Register ``pairs``: each with the global search ("global"), each from
+    the reference pose ("local"), or from the reference pose and then, for
+    the frames :func:`_doubtful` flags, with the global search as well, the
+    better of the two kept ("auto"; fewer pairs than
+    ``STACK_OUTLIER_MIN_FRAMES``: the global search only)."""
+    if search == "global" or (search == "auto" and len(pairs) < STACK_OUTLIER_MIN_FRAMES):
+        return register_many(pairs, **run)
+    local = register_many(pairs, **dict(run, global_search=False))
+    if search == "local":
+        return local
+    flagged = _doubtful(local)
+    if not flagged:
+        return local
+    again = register_many([pairs[i] for i in flagged], **run)
+    for i, result in zip(flagged, again):
+        before = local[i]
+        if not isinstance(before, RegistrationResult) or (
+            isinstance(result, RegistrationResult) and result.metric > before.metric
+        ):
+            local[i] = result
+    return local
 
 
 def register_stack(
     stack,
     *,
     reference="first",
+    search="global",
     n_jobs=None,
     client=None,
     errors="raise",
@@ -250,6 +308,19 @@ def register_stack(
         registers twice: to the plain mean of the frames, then to the mean
         of the frames aligned by that first pass (a sharp template; the
         grid stays the plain mean's).
+    search : {"global", "local", "auto"}
+        How each frame finds its pose.  "global": :func:`~mireg.register`'s
+        global search over rotations and shifts, for stacks whose frames
+        may be far apart (sections of a slide series, a wide capture
+        range).  "local": from the reference pose (or ``initial``), Powell
+        on the pyramid only: for series with small motion (head motion in
+        fMRI or diffusion series, drift in a time lapse), several times
+        faster.  "auto": "local", then the global search for the frames
+        that come back failed or scoring far below the others (a sudden
+        large movement), the better of the two answers kept; with fewer
+        than 4 frames to compare, every frame gets the global search.
+        Every frame is registered on its own: the answers do not depend
+        on ``n_jobs`` or on the order the frames finish in.
     n_jobs, client, errors, progress, **register_kwargs
         As :func:`register_many`; the pairs are independent in every mode.
 
@@ -272,18 +343,19 @@ def register_stack(
     [3.0, 0.0]
     """
     check_run_options(n_jobs, client, errors, register_kwargs)
+    _check_search(search, register_kwargs)
     frames = _frames(stack)
     if not frames:
         raise ValueError("`stack` has no frames")
     target = _stack_reference(reference, len(frames))
     run = dict(n_jobs=n_jobs, client=client, errors=errors, progress=progress, **register_kwargs)
     if target == "mean":
-        return _register_to_mean(frames, run)
+        return _register_to_mean(frames, run, search)
     if target == "previous":
         pairs = [(frames[i - 1], frames[i]) for i in range(1, len(frames))]
     else:
         pairs = [(frames[target], frame) for i, frame in enumerate(frames) if i != target]
-    outcomes = register_many(pairs, **run)
+    outcomes = _search_pairs(pairs, run, search)
     like = next((r for r in outcomes if isinstance(r, RegistrationResult)), None)
     identity = _identity(
         frames[0 if target == "previous" else target].shape, register_kwargs, like
