@@ -200,6 +200,7 @@ CASES = {
     "single tiff page": (["page.tif", "-o", "{out}.tif"], "single 2-D image"),
     "output folder": (["series.nii.gz", "-o", "{out}/no/such/c.nii.gz"], "no such folder"),
     "output format": (["series.nii.gz", "-o", "{out}.tif"], "input's format"),
+    "overwrites the input": (["series.nii.gz", "-o", "{dir}/series.nii.gz"], "different files"),
     "spacing on nifti": (["series.nii.gz", "--spacing", "2"], "--spacing is for TIFF"),
     "jobs": (["series.nii.gz", "--jobs", "0"], "must be >= 1"),
 }
@@ -209,7 +210,8 @@ CASES = {
 def test_bad_input_is_one_line_and_status_2(case, bad_files, capsys):
     arguments, expected = CASES[case]
     out = str(bad_files / "out")
-    args = [str(bad_files / arguments[0])] + [a.format(out=out) for a in arguments[1:]]
+    options = [a.format(out=out, dir=bad_files) for a in arguments[1:]]
+    args = [str(bad_files / arguments[0]), *options]
     if "-o" not in args:
         args += ["-o", out + ".nii.gz"]
     assert main(["motion"] + args) == 2

@@ -180,8 +180,11 @@ def check_outputs(args, fmt):
             f"({'.nii or .nii.gz' if fmt == 'nifti' else '.tif or .tiff'})"
         )
     check_writable(args.output, 3)
-    outputs = [args.output, args.params, args.plot]
-    for path in filter(None, outputs):
+    outputs = [path for path in (args.output, args.params, args.plot) if path is not None]
+    paths = [os.path.realpath(path) for path in [args.series, *outputs]]
+    if len(set(paths)) < len(paths):
+        raise ValueError("SERIES, the output, --params and --plot must be different files")
+    for path in outputs:
         folder = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(folder):
             raise FileNotFoundError(f"no such folder for the output: '{folder}'")
@@ -191,8 +194,6 @@ def check_outputs(args, fmt):
         if not args.plot.lower().endswith(".png"):
             raise ValueError(f"'{args.plot}' should end in .png")
         require("matplotlib", "--plot")
-    if len(set(map(os.path.abspath, filter(None, outputs)))) < len(list(filter(None, outputs))):
-        raise ValueError("the outputs must be different files")
 
 
 def check_reference(reference, n_frames, path):
@@ -215,14 +216,13 @@ def write_table(path, parameters, fd):
             stream.write("\t".join([str(i)] + [f"{v:.6f}" for v in (*row, value)]) + "\n")
 
 
-def plot_motion(path, parameters, fd, title):
+def plot_motion(path, parameters, fd, title, unit):
     """Three stacked panels: rotations, translations and FD per frame."""
     from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global state
 
     ndim = 3 if parameters.shape[1] == 6 else 2
     names = _COLUMNS[ndim][1:]
     n_rot = 3 if ndim == 3 else 1
-    unit = "mm" if ndim == 3 else "px or --spacing units"
     figure = Figure(figsize=(8, 7), layout="constrained")
     axes = figure.subplots(3, 1, sharex=True)
     frames = np.arange(len(parameters))
@@ -285,8 +285,9 @@ def run_motion(args):
     io.write_image(args.output, corrected, like=info)
     unit = "mm" if frames.ndim == 4 else ("px" if args.spacing is None else "units")
     worst = int(np.argmax(fd))
+    target = args.reference if isinstance(args.reference, str) else f"frame {args.reference}"
     print(
-        f"{len(frames)} frames registered to {args.reference}: mean FD {fd.mean():.3f} {unit}, "
+        f"{len(frames)} frames registered to {target}: mean FD {fd.mean():.3f} {unit}, "
         f"max {fd[worst]:.3f} {unit} (frame {worst})"
     )
     print(f"wrote {args.output}")
@@ -294,6 +295,6 @@ def run_motion(args):
         write_table(args.params, parameters, fd)
         print(f"wrote {args.params}")
     if args.plot is not None:
-        plot_motion(args.plot, parameters, fd, os.path.basename(args.series))
+        plot_motion(args.plot, parameters, fd, os.path.basename(args.series), unit)
         print(f"wrote {args.plot}")
     return 0
