@@ -122,7 +122,7 @@ def test_tiff_series_with_spacing_and_an_index_reference(tmp_path):
         "--reference",
         "2",
         "--spacing",
-        "0.5",
+        "0.5,0.5",
         "--params",
         tmp_path / "motion.tsv",
         "-q",
@@ -202,6 +202,7 @@ CASES = {
     "output format": (["series.nii.gz", "-o", "{out}.tif"], "input's format"),
     "overwrites the input": (["series.nii.gz", "-o", "{dir}/series.nii.gz"], "different files"),
     "spacing on nifti": (["series.nii.gz", "--spacing", "2"], "--spacing is for TIFF"),
+    "spacing": (["page.tif", "--spacing", "1,2,3", "-o", "{out}.tif"], "one or two sizes"),
     "jobs": (["series.nii.gz", "--jobs", "0"], "must be >= 1"),
 }
 

@@ -70,6 +70,13 @@ def _positive(text):
     return value
 
 
+def _spacing(text):
+    values = tuple(_positive(part) for part in text.split(","))
+    if len(values) > 2:
+        raise argparse.ArgumentTypeError(f"one or two sizes (row,col), got {text!r}")
+    return values * (3 - len(values))  # one size for both axes
+
+
 def add_motion_parser(subparsers, parents=()):
     """Add the ``motion`` command to an ``argparse`` subparsers object; its
     ``handler`` default is :func:`run_motion`."""
@@ -113,10 +120,9 @@ def add_motion_parser(subparsers, parents=()):
     )
     parser.add_argument(
         "--spacing",
-        type=_positive,
-        nargs="+",
-        metavar="SIZE",
-        help="TIFF only: pixel size (one value, or row and column)",
+        type=_spacing,
+        metavar="SIZE[,SIZE]",
+        help="TIFF only: pixel size, one value or row,col",
     )
     parser.set_defaults(handler=run_motion)
     return parser
@@ -163,11 +169,7 @@ def read_series(path, spacing=None):
             f"'{path}' has shape {array.shape}: mireg motion needs a multi-page TIFF of 2-D frames"
         )
     frames = np.asarray(array, dtype=np.float64)
-    if spacing is not None:
-        if len(spacing) not in (1, 2):
-            raise ValueError(f"--spacing takes 1 or 2 values (row, col), got {len(spacing)}")
-        return frames, info, {"spacing": tuple(spacing) * (3 - len(spacing))}
-    return frames, info, {}
+    return frames, info, {} if spacing is None else {"spacing": spacing}
 
 
 def check_outputs(args, fmt):
