@@ -29,6 +29,8 @@ _HOMES = {
     "register_many": "batch",
     "register_stack": "stack",
     "StackResult": "stack",
+    "motion_parameters": "motion",
+    "framewise_displacement": "motion",
     "save_transform": "transform_files",
     "load_transform": "transform_files",
     "LoadedTransform": "transform_files",

@@ -1,8 +1,8 @@
-"""The ``mireg`` command line: ``demo``, ``register``, ``apply``, ``bench`` and ``batch``.
+"""The ``mireg`` command line: ``demo``, ``register``, ``apply``, ``bench``, ``batch``, ``motion``.
 
 Argument parsing, the ``demo``, ``register`` and ``bench`` commands, and
 :func:`main`; ``apply`` is :mod:`mireg.cli.apply`, ``batch`` is
-:mod:`mireg.cli.batch`.  Mistakes a user can
+:mod:`mireg.cli.batch`, ``motion`` is :mod:`mireg.cli.motion`.  Mistakes a user can
 make (a missing or unreadable file, images of different dimensionality, a
 bad option) end with one line on stderr, ``mireg: error: ...``, and exit
 status 2, never a traceback (:mod:`mireg.cli.errors`); set
@@ -92,9 +92,11 @@ def _build_parser():
     # this package first, and runpy warns if that imported the module it runs
     from .apply import add_apply_parser
     from .batch import add_batch_parser
+    from .motion import add_motion_parser
 
     add_apply_parser(commands, parents=[common])
     add_batch_parser(commands, parents=[common])
+    add_motion_parser(commands, parents=[common])
     return parser
 
 
