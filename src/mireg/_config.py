@@ -58,6 +58,10 @@ COARSE_MAXITER = 3
 STACK_OUTLIER_MADS = 5.0
 STACK_OUTLIER_FRACTION = 0.005
 STACK_OUTLIER_MIN_FRAMES = 4
+# register_stack(search="local"): the coarse levels added for reach keep at
+# least this many pixels along the longest side, by ndim (the global
+# search's level has 16-31 in 2-D, 10-19 in 3-D).
+LOCAL_COARSEST_SIDE = {2: 16, 3: 12}
 
 # ---- compiled into the kernels --------------------------------------------------
 

@@ -14,7 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import transforms as tf
-from ._config import STACK_OUTLIER_FRACTION, STACK_OUTLIER_MADS, STACK_OUTLIER_MIN_FRAMES
+from ._config import (
+    LOCAL_COARSEST_SIDE,
+    STACK_OUTLIER_FRACTION,
+    STACK_OUTLIER_MADS,
+    STACK_OUTLIER_MIN_FRAMES,
+)
 from ._engines import check_run_options
 from ._optimize import default_shrinks
 from .batch import register_many
@@ -261,17 +266,23 @@ def _doubtful(outcomes):
 
 def _local_options(run, reference):
     """``run`` for a local search: no global search, and unless the user
-    chose ``levels``, two levels coarser than ``register``'s default
-    pyramid on top of it.  Powell moves at most a few pixels of a level
-    from where the level starts, so a small image's pyramid (one level at
-    64 x 64) alone would reach about a pixel and a half; the two coarse
-    levels widen the reach to some 12 pixels of the finest level, for a
-    few cheap evaluations."""
+    chose ``levels``, up to two levels coarser than ``register``'s default
+    pyramid on top of it (2 and 4 times its coarsest shrink, while the
+    longest side keeps ``LOCAL_COARSEST_SIDE`` pixels).  Powell moves at
+    most a few pixels of a level from where the level starts, so a small
+    image's pyramid (one level at 64 x 64) alone would reach about a pixel
+    and a half; the coarse levels widen the reach to some 12 pixels of the
+    finest level, for a few cheap evaluations."""
     options = dict(run, global_search=False)
     if options.get("levels") is None:
-        reference = np.asarray(reference)
-        shrinks = default_shrinks(reference.shape, reference.ndim)
-        options["levels"] = (4 * shrinks[0], 2 * shrinks[0], *shrinks)
+        shape = np.shape(reference)
+        shrinks = default_shrinks(shape, len(shape))
+        coarser = [
+            f * shrinks[0]
+            for f in (4, 2)
+            if max(shape) / (f * shrinks[0]) >= LOCAL_COARSEST_SIDE[len(shape)]
+        ]
+        options["levels"] = (*coarser, *shrinks)
     return options
 
 
