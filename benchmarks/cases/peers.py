@@ -3,11 +3,13 @@
 * :func:`run_simpleitk` -- SimpleITK's tutorial settings, see
   :data:`SITK_SETTINGS`;
 * :func:`run_dipy` -- dipy imaffine's tutorial pipeline (centres of mass ->
-  translation -> rigid, MI with 32 bins, levels 4/2/1), optional.
+  translation -> rigid, MI with 32 bins, levels 4/2/1), optional;
+* :func:`run_elastix` -- itk-elastix's default rigid parameter map;
+* :func:`run_ants` -- ``ants.registration(type_of_transform="Rigid")``.
 
 Each returns the recovered map as :mod:`benchmarks.cases.registration`'s
-runners do: an index-order reference -> moving matrix.  SimpleITK and dipy
-are imported lazily; :data:`PEERS` lists the installed ones, and
+runners do: an index-order reference -> moving matrix.  The peers are
+imported lazily; :data:`PEERS` lists the installed ones, and
 :func:`check_conversions` checks that their matrices are converted right.
 """
 
@@ -48,6 +50,23 @@ def have_dipy():
     try:
         import dipy.align.imaffine  # noqa: F401
     except ImportError:
+        return False
+    return True
+
+
+def have_module(name):
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
+
+
+def have_elastix():
+    """itk-elastix installed (it adds ``ElastixRegistrationMethod`` to ``itk``)."""
+    import importlib.metadata
+
+    try:
+        importlib.metadata.version("itk-elastix")
+    except importlib.metadata.PackageNotFoundError:
         return False
     return True
 
@@ -186,11 +205,68 @@ def run_dipy(case=None, *, reference=None, moving=None, spacing=None):
     return np.linalg.solve(grid, affine @ grid)
 
 
+def run_elastix(case=None, *, reference=None, moving=None, spacing=None):
+    """itk-elastix with its default rigid parameter map
+    (``GetDefaultParameterMap("rigid")``); the index-order matrix.  Images
+    as for :func:`run_simpleitk` (ITK's (x, y[, z]) order, origin 0)."""
+    import itk
+
+    if case is not None:
+        reference, moving, spacing = case.reference, case.moving, case.spacing
+    ndim = reference.ndim
+    spacing = np.ones(ndim) if spacing is None else np.asarray(spacing, float)
+    images = []
+    for array in (reference, moving):
+        image = itk.GetImageFromArray(np.ascontiguousarray(array, dtype=np.float32))
+        image.SetSpacing(tuple(float(v) for v in spacing[::-1]))
+        images.append(image)
+    parameters = itk.ParameterObject.New()
+    parameters.AddParameterMap(parameters.GetDefaultParameterMap("rigid"))
+    method = itk.ElastixRegistrationMethod.New(*images)
+    method.SetParameterObject(parameters)
+    method.SetLogToConsole(False)
+    method.UpdateLargestPossibleRegion()
+    transform = method.GetCombinationTransform()
+    return _index_matrix_from_points(transform.TransformPoint, spacing, ndim)
+
+
+def run_ants(case=None, *, reference=None, moving=None, spacing=None):
+    """ANTsPy's ``ants.registration(fixed, moving, type_of_transform="Rigid")``
+    (its defaults); the index-order matrix.  ``ants.from_numpy`` keeps
+    NumPy's axis order, so its physical points are in index order (origin
+    0, ``spacing``): reversed here to the (x, y[, z]) order that
+    :func:`_index_matrix_from_points` reads."""
+    import ants
+
+    if case is not None:
+        reference, moving, spacing = case.reference, case.moving, case.spacing
+    ndim = reference.ndim
+    spacing = np.ones(ndim) if spacing is None else np.asarray(spacing, float)
+    fixed, mov = (
+        ants.from_numpy(np.ascontiguousarray(a, dtype=np.float32), spacing=tuple(spacing))
+        for a in (reference, moving)
+    )
+    result = ants.registration(fixed, mov, type_of_transform="Rigid")
+    transforms = [ants.read_transform(path) for path in result["fwdtransforms"]]
+
+    def map_point(point):  # (x, y[, z]) order in and out
+        point = list(point)[::-1]
+        for transform in reversed(transforms):  # the last listed applies first
+            point = transform.apply_to_point(point)
+        return tuple(point)[::-1]
+
+    return _index_matrix_from_points(map_point, spacing, ndim)
+
+
 PEERS = {}
 if have_simpleitk():
     PEERS["SimpleITK"] = run_simpleitk
 if have_dipy():
     PEERS["dipy"] = run_dipy
+if have_elastix():
+    PEERS["itk-elastix"] = run_elastix
+if have_module("ants"):
+    PEERS["ANTs"] = run_ants
 
 
 def _check_sitk_resample():
@@ -268,7 +344,8 @@ def check_conversions(tolerance=0.25):
       optimizer (``tutorial=False``; the tutorial settings fail even these)
       -- is recovered to ``tolerance`` px / mm;
     * dipy: its resampler likewise, and its tutorial pipeline on the 2-D
-      case and on a 3-D pure translation.
+      case and on a 3-D pure translation;
+    * itk-elastix and ANTs: their defaults on the 2-D and 3-D cases.
 
     A wrong axis order or spacing shows up as errors of pixels.
     """
@@ -293,10 +370,16 @@ def check_conversions(tolerance=0.25):
         m2 = run_dipy(reference=ref2, moving=mov2, spacing=None)
         out["dipy, 2-D (px)"] = mean_error(m2, truth2, ref2.shape)
         # dipy misses the small volume's rotation; a pure shift it solves
-        truth3, physical3 = rigid_truth(shape3, (0.0, 0.0, 0.0), (3.0, -5.0, 2.0), spacing3)
-        mov3 = sampled(f, shape3, spacing3, physical3)
-        m3 = run_dipy(reference=ref3, moving=mov3, spacing=spacing3)
-        out["dipy translation, 3-D (mm)"] = mean_error(m3, truth3, shape3) * 2.0
+        shift3, physical = rigid_truth(shape3, (0.0, 0.0, 0.0), (3.0, -5.0, 2.0), spacing3)
+        shifted = sampled(f, shape3, spacing3, physical)
+        m3 = run_dipy(reference=ref3, moving=shifted, spacing=spacing3)
+        out["dipy translation, 3-D (mm)"] = mean_error(m3, shift3, shape3) * 2.0
+    for name in ("itk-elastix", "ANTs"):  # their defaults solve these two
+        if name in PEERS:
+            m2 = PEERS[name](reference=ref2, moving=mov2, spacing=None)
+            out[f"{name}, 2-D (px)"] = mean_error(m2, truth2, ref2.shape)
+            m3 = PEERS[name](reference=ref3, moving=mov3, spacing=spacing3)
+            out[f"{name}, 3-D (mm)"] = mean_error(m3, truth3, shape3) * 2.0
     limits = {k: (1e-4 if "resample" in k else tolerance) for k in out}
     bad = {k: v for k, v in out.items() if not v < limits[k]}
     if bad:

@@ -1,6 +1,7 @@
-"""Register every benchmark case with mireg, its peers (SimpleITK, dipy if
-installed) and the reference implementation in one run, and print a
-Markdown table (for the README and for reviews).
+"""Register every benchmark case with mireg, its peers (SimpleITK, dipy,
+itk-elastix, ANTs, those installed) and the reference implementation in one
+run, and print Markdown tables (for the README and for reviews); then the
+MNI152 3-D pairs of ``report_mni.py`` (if nilearn's template is there).
 
     PYTHONPATH=src python benchmarks/report/report_registration.py [--skip-check]
 
@@ -10,15 +11,16 @@ suite ``benchmarks/pytest/bench_registration.py`` and the asv suite).  Timings:
 
 * mireg: one warm-up run first (Numba compilation is not timed), then the
   minimum of 3 runs;
-* SimpleITK and dipy: the minimum of 3 runs when one takes under 5 s,
-  else of 2 (no compilation to warm up; the minimum drops first-call costs);
+* the peers: the minimum of 3 runs when one takes under 5 s, else of 2
+  (the minimum drops first-call costs: module loading);
 * the reference (``mireg.reference.register``, 2-D cases only): in a
   child process, the minimum of 2 runs when the first takes under 10 s,
   else one run; a run is cut off after 60 s ("skipped (>60 s)").
 
 The minimum is the timing least disturbed by other jobs on the machine.
 Before timing, the peers' conversions to mireg's index-order matrix are
-checked (``benchmarks.cases.peers.check_conversions``).  Takes ~3-4 minutes.
+checked (``benchmarks.cases.peers.check_conversions``).  Takes ~10-20 minutes
+(ANTs and SimpleITK take about a minute each on a 1 mm pair).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ if not __package__:  # run as a script: the repository root holds `benchmarks`
 
 from benchmarks.cases import registration as rc  # noqa: E402
 from benchmarks.cases.peers import PEERS, SITK_SETTINGS, check_conversions  # noqa: E402
+from benchmarks.report import report_mni  # noqa: E402
 
 MIREG_REPEATS = 3
 PEER_REPEATS, SLOW_PEER_REPEATS, SLOW_PEER_SECONDS = 3, 2, 5.0
@@ -158,6 +161,9 @@ def main(argv=()):
         action="store_true",
         help="do not check the peers' matrix conversions first",
     )
+    parser.add_argument(
+        "--no-mni", action="store_true", help="leave out the MNI152 3-D pairs (report_mni.py)"
+    )
     args = parser.parse_args(list(argv))
     started = time.perf_counter()
     peers = dict(PEERS)
@@ -272,11 +278,11 @@ def main(argv=()):
         "and the true reference -> moving index maps, px (2-D) or mm (3-D, 2 mm "
         "isotropic voxels). ✗: above mireg's bound (0.05 px on astronaut-rot40, 0.1 px "
         "2-D, 0.2 mm 3-D) for mireg, above the goal (0.1 px, 0.2 mm) for the others.",
-        f"Times: mireg min of {MIREG_REPEATS} after a warm-up run; SimpleITK and dipy "
+        f"Times: mireg min of {MIREG_REPEATS} after a warm-up run; the peers "
         f"min of {PEER_REPEATS} ({SLOW_PEER_REPEATS} when a run takes over "
         f"{SLOW_PEER_SECONDS:.0f} s); the reference min of 2 (one run when it takes over "
         f"10 s), cut off after {REFERENCE_TIMEOUT:.0f} s. "
-        '"fastest peer" is over SimpleITK and dipy '
+        '"fastest peer" is over SimpleITK, dipy, itk-elastix and ANTs '
         'whatever their error; "fastest accurate peer" only over those within the goal.',
         "mireg: `mireg.register(reference, moving, spacing=...)` with its defaults "
         "(rigid, alignment metric).",
@@ -290,6 +296,9 @@ def main(argv=()):
         "transform from CenteredTransformInitializer(GEOMETRY).",
         "dipy (tutorial pipeline): imaffine centres of mass -> translation -> rigid, "
         "MI 32 bins, all samples, factors 4/2/1, sigmas 3/1/0, 10000/1000/100 iterations.",
+        "itk-elastix: its default rigid parameter map; ANTs: ants.registration("
+        "type_of_transform='Rigid') with its defaults; both on float32 images with the "
+        "spacing set, origin 0 (as SimpleITK).",
         "Substitutes (MNI152 cannot be downloaded here): moon-256-t2like stands in for "
         "the MNI152 T1 slice vs T2-like pair, blobs-3d-2mm (a smooth 91x109x91 volume "
         "at 2 mm, the MNI152 2 mm grid) for the MNI152 3-D pair.",
@@ -297,6 +306,13 @@ def main(argv=()):
     print()
     for note in notes:
         print(textwrap.fill(note, width=88))
+    if not args.no_mni and report_mni.have_template():
+        tools = ["mireg", *(p for p in report_mni.scans.TOOLS if p == "mireg" or p in peers)]
+        tools = list(dict.fromkeys(tools))
+        print("\n## MNI152 3-D pairs (report_mni.py)\n")
+        print("\n".join(report_mni.table(report_mni.run_all(tools), tools)))
+        print()
+        print(textwrap.fill(report_mni.NOTE, width=88))
     print(f"\nTotal run time {time.perf_counter() - started:.0f} s.")
     if failures:
         print("\nWhere mireg misses the goal (error above its bound, or slower than a peer):")
