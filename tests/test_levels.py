@@ -8,6 +8,7 @@ import pytest
 from scipy import ndimage as ndi
 from skimage.transform import resize
 
+from mireg import transforms as tf
 from mireg._levels import Level, Pyramid, downsample, smoothed
 
 SHAPES = [(154, 154), (20, 21), (9, 40), (13, 13), (23, 28, 23), (5, 6, 70)]
@@ -93,6 +94,101 @@ def test_sample_table_rows(ndim, masked):
     assert bins - 1 in table[:, 7]  # the maximum is kept (above the median)
     if not masked:
         assert 0 in table[:, 7]
+
+
+def _level(reference, moving, *, max_samples=None, cubic=True, use_gradient=False):
+    ndim = reference.ndim
+    return Level(
+        reference,
+        moving,
+        1,
+        spacing=np.ones(ndim),
+        sigma=1.5,
+        bins=32,
+        reference_mask=None,
+        moving_mask=None,
+        cubic=cubic,
+        max_samples=max_samples,
+        center=(np.array(reference.shape, float) - 1) / 2,
+        kind="rigid",
+        use_gradient=use_gradient,
+    )
+
+
+@pytest.mark.parametrize(
+    "shape,max_samples", [((40, 36), None), ((41, 37), 300), ((14, 12, 10), 500)]
+)
+def test_jittered_samples_stay_in_their_cells_and_bin_the_interpolated_value(shape, max_samples):
+    rng = np.random.default_rng(5)
+    reference = ndi.gaussian_filter(rng.random(shape), 2.0)
+    # the finest level of NMI/MI is jittered; a coarse one or Pluim's is not
+    level = _level(reference, reference, max_samples=max_samples)
+    for cubic, use_gradient in ((False, False), (True, True)):
+        grid = _level(
+            reference, reference, max_samples=max_samples, cubic=cubic, use_gradient=use_gradient
+        )
+        assert not grid.data.parzen
+        np.testing.assert_array_equal(grid.data.table[:, 3:7], level.data.table[:, 3:7])
+    assert level.data.parzen
+    assert level.stride == grid.stride and (max_samples is None) == (level.stride == 1)
+    ndim = len(shape)
+    on_grid, table = grid.data.table, level.data.table
+    np.testing.assert_array_equal(on_grid[:, :3] % 1, 0)
+    # the plane of a 2-D image stays 0; every other coordinate moves within its cell
+    assert np.all(table[:, : 3 - ndim] == 0)
+    offsets = table[:, 3 - ndim : 3].astype(float) - on_grid[:, 3 - ndim : 3]
+    assert np.abs(offsets).max() <= 0.5 * level.stride + 1e-6
+    assert np.abs(offsets).mean() > 0.1 * level.stride  # they did move
+    points = table[:, 3 - ndim : 3].astype(float)
+    assert points.min() >= 0 and np.all(points <= np.array(shape) - 1)
+    values = ndi.map_coordinates(reference, points.T, order=1)
+    lo, hi, bins = reference.min(), reference.max(), level.n_bins
+    expected = np.clip(((values - lo) * (bins / (hi - lo))).astype(int), 0, bins - 1)
+    assert np.mean(table[:, 7] == expected) > 0.999  # float32 coordinates: rare ties
+    again = _level(reference, reference, max_samples=max_samples)
+    assert again.data.table.tobytes() == table.tobytes()
+
+
+def _entropy(p):
+    p = p[p > 0] / p.sum()
+    return float(-np.sum(p * np.log(p)))
+
+
+@pytest.mark.parametrize("shape", [(48, 44), (18, 16, 14)])
+def test_cost_is_nmi_of_the_linearly_windowed_joint_histogram(shape):
+    """The finest level's entropies are those of the joint histogram where
+    each moving value is shared between its two nearest bin centres
+    (weights 1 - f and f), computed here in float64 from the definition."""
+    rng = np.random.default_rng(9)
+    ndim = len(shape)
+    reference = ndi.gaussian_filter(rng.random(shape), 1.5)
+    moving = 1.0 - ndi.gaussian_filter(rng.random(shape), 1.5) * 0.3 - reference
+    level = _level(reference, moving)
+    params = (
+        np.array([0.05, 1.3, -0.8]) if ndim == 2 else np.array([0.03, -0.02, 0.04, 0.7, -1.1, 0.4])
+    )
+    h0, h1, h01, _, overlap = level.stats(np.zeros(params.size), params, np.ones(params.size))
+
+    center = (np.array(shape, float) - 1) / 2
+    matrix = tf.physical_matrix(params, ndim, "rigid", center)
+    table = level.data.table
+    points = table[:, 3 - ndim : 3].astype(np.float64)
+    mapped = points @ matrix[:ndim, :ndim].T + matrix[:ndim, ndim]
+    inside = np.all((mapped >= 0) & (mapped <= np.array(shape) - 1), axis=1)
+    assert overlap == inside.sum() and 0 < overlap < len(points)
+    # the finest level's interpolation: cubic B-spline, mirrored borders
+    values = ndi.map_coordinates(moving, mapped[inside].T, order=3, mode="mirror")
+    bins = level.n_bins
+    f = np.clip((values - moving.min()) * (bins / np.ptp(moving)) - 0.5, 0, bins - 1)
+    low = np.minimum(f.astype(int), bins - 2)
+    weight = f - low
+    rows = table[inside, 7].astype(int)
+    joint = np.zeros((bins, bins))
+    np.add.at(joint, (rows, low), 1 - weight)
+    np.add.at(joint, (rows, low + 1), weight)
+    expected = (_entropy(joint.sum(1)), _entropy(joint.sum(0)), _entropy(joint.ravel()))
+    # weights are kept in units of 2**-20
+    np.testing.assert_allclose((h0, h1, h01), expected, rtol=1e-6)
 
 
 @pytest.mark.parametrize(

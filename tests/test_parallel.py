@@ -129,7 +129,8 @@ def test_one_parallel_kernel_at_a_time(two_threads):
     assert seen == [2, 0]
 
 
-def test_registration_cost_same_bits_serial_and_parallel():
+@pytest.mark.parametrize("use_gradient", [True, False])  # False: jittered, windowed
+def test_registration_cost_same_bits_serial_and_parallel(use_gradient):
     from skimage import data, transform
 
     from mireg._levels import Level
@@ -150,7 +151,7 @@ def test_registration_cost_same_bits_serial_and_parallel():
         max_samples=None,
         center=center,
         kind="rigid",
-        use_gradient=True,
+        use_gradient=use_gradient,
     )
     x, origin, units = np.array([0.2, 1.5, -0.7]), np.array([0.2, 0, 0]), np.array([0.01, 1, 1])
     serial = level.stats(x, origin, units)

@@ -47,6 +47,15 @@ DEFAULT_MAX_SAMPLES = {2: 1 << 15, 3: 1 << 16}
 # level's samples counts as "no overlap".
 MIN_OVERLAP_FRACTION = 0.05
 
+# Powell's line-search tolerance, in pixels of the level: on coarse levels
+# (times the shrink factor), and on the finest level, whose answer is the
+# result.
+COARSE_XTOL = 0.05
+FINEST_XTOL = 0.01
+
+# Seed of the reference samples' jitter within their grid cells.
+JITTER_SEED = 20001
+
 # Powell iterations at most on every level but the finest: a coarse level
 # only hands a start to the next one.
 COARSE_MAXITER = 3
@@ -68,6 +77,10 @@ LOCAL_COARSEST_SIDE = {2: 16, 3: 12}
 # Samples per partial sum of G in the registration cost: chunks are dealt to
 # threads whole, so the serial and parallel sums add the same partials.
 G_CHUNK = 1024
+
+# The registration cost's histogram weight of one sample (fixed point: a
+# sample's weight is split between two bins in units of 1 / WEIGHT_ONE).
+WEIGHT_ONE = 1 << 20
 
 # Histogram binning: pairs binned per vectorised block; pairs counted in int32
 # before a flush to int64; chunks of at least HISTOGRAM_MANY_COPIES pairs count

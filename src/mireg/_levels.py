@@ -14,8 +14,10 @@ Where this sits in :func:`mireg.register`::
 
 Reference side: sample coordinates (masked, subsampled on a regular grid if
 there are more than ``max_samples``), their intensity bins and smoothed
-gradients, in one table.  Moving side: the image (or its cubic B-spline
-coefficients), its smoothed gradient stack, its intensity range and mask.
+gradients, in one table (on the finest level of NMI or MI, each sample
+moved to a random point of its grid cell: ``_jitter``).  Moving side: the
+image (or its cubic B-spline coefficients), its smoothed gradient stack,
+its intensity range and mask.
 Each level's grid is tied to world space (index -> world, through each
 image's ``_world.Frame``), so parameters stay in world units across levels:
 the true scale between grids, no blind x2, and the two images may differ
@@ -35,7 +37,7 @@ from skimage.transform import resize
 
 from . import _fused, _world
 from . import transforms as tf
-from ._config import MIN_OVERLAP_FRACTION
+from ._config import JITTER_SEED, MIN_OVERLAP_FRACTION
 from ._information import LOG_TABLE
 from ._kernels import cost as _cost
 from ._kernels import powell as _powell
@@ -219,6 +221,32 @@ def _moving_data(mov, shrink, *, moving_mask, sigma, spacing, cubic, n_bins):
     }
 
 
+def _jitter(table, image, stride, lo, scale, n_bins):
+    """Move each sample of ``table`` to a random point of its grid cell
+    (uniform within +-stride/2 along each axis of the image, inward at its
+    borders; a fixed seed: the same points every run) and re-bin it from the
+    image's linear interpolation there.  Samples on the voxel grid see the
+    moving image at one fractional offset under a translation, and the
+    interpolation's smoothing then varies with that offset: a bias toward
+    whole-voxel poses (interpolation artefacts, Pluim et al. 2000, Tsao
+    2003) that jittered samples average out.  Only for levels without
+    Pluim's gradient term: the table's gradients stay the grid point's."""
+    rng = np.random.default_rng(JITTER_SEED)
+    coords = table[:, :3].astype(np.float64)
+    for axis, n in enumerate(image.shape):
+        if n > 1:
+            step = rng.uniform(-0.5 * stride, 0.5 * stride, len(coords))
+            moved = coords[:, axis] + step
+            # a step out of the image is taken inward instead: clipping would
+            # pile samples onto the border planes
+            outside = (moved < 0.0) | (moved > n - 1.0)
+            moved[outside] = coords[outside, axis] - step[outside]
+            coords[:, axis] = moved
+    values = ndi.map_coordinates(image, coords.T, order=1, mode="nearest")
+    table[:, :3] = coords
+    table[:, 7] = np.clip(((values - lo) * scale).astype(np.int64), 0, n_bins - 1)
+
+
 class Level:
     """Prepared reference and moving data for one shrink factor.
 
@@ -239,7 +267,13 @@ class Level:
     reference_mask, moving_mask : ndarray of bool or None
         Full-resolution masks.
     cubic : bool
-        Interpolate the moving image by cubic B-spline (else linearly).
+        Interpolate the moving image by cubic B-spline (else linearly).  A
+        cubic level without ``use_gradient`` (the finest level of NMI or
+        MI) also moves its reference samples off the grid (``_jitter``)
+        and windows the moving values between bins (``LevelData.parzen``);
+        Pluim's measure keeps grid samples and whole counts, with which it
+        measured more accurate (two of six benchmark pairs got worse with
+        them, none better by as much).
     max_samples : int or None
         Reference samples at most (0 or None: every pixel).
     center : ndarray
@@ -318,6 +352,10 @@ class Level:
             n_bins / (hi - lo),
             n_bins,
         )
+        # the finest level of NMI or MI: jittered samples, windowed bins
+        windowed = cubic and not use_gradient
+        if windowed:
+            _jitter(table, _embed3(ref), self.stride, lo, n_bins / (hi - lo), n_bins)
         moving_fields = _moving_data(
             mov,
             shrink,
@@ -334,6 +372,7 @@ class Level:
             **moving_fields,
             n_bins=n_bins,
             cubic=cubic,
+            parzen=windowed,
             use_gradient=use_gradient,
             log_table=LOG_TABLE,
             oriented=frames[0].oriented or frames[1].oriented,

@@ -36,7 +36,7 @@ import numpy as np
 from scipy import optimize
 
 from . import transforms as tf
-from ._config import COARSE_MAXITER, PARALLEL_MIN_SAMPLES
+from ._config import COARSE_MAXITER, COARSE_XTOL, FINEST_XTOL, PARALLEL_MIN_SAMPLES
 from ._kernels import cost as _cost
 from ._kernels.modes import SIMILARITY
 from ._levels import Level, Pyramid, axis_shrinks
@@ -178,7 +178,7 @@ class Objective:
         return 0.0 if v == -math.inf else -v
 
 
-def powell(level, metric, origin, units, shrink, maxiter=None):
+def powell(level, metric, origin, units, shrink, maxiter=None, xtol=None):
     """Powell on scaled parameters (one unit = one pixel of motion) from
     ``origin``; returns (parameters, cost, evaluations).  From each row of
     a 2-D ``origin``, returns arrays of those (one kernel call on small
@@ -189,8 +189,8 @@ def powell(level, metric, origin, units, shrink, maxiter=None):
     in those units: unbounded Brent line searches tighten to 1e-11 near the
     optimum and spend many evaluations per line there.  A later level starts
     from this one's answer, so the bound only limits each step of the
-    coarse-to-fine walk.  ``xtol`` grows with the shrink factor: 0.05 pixel
-    of the level, whatever its size.
+    coarse-to-fine walk.  ``xtol`` (default: ``COARSE_XTOL`` pixel of the
+    level, whatever its size) grows with the shrink factor.
 
     A level small enough for serial evaluations, or any level when Numba
     has one thread (each ``register_many`` task), runs the whole
@@ -203,7 +203,7 @@ def powell(level, metric, origin, units, shrink, maxiter=None):
     reach, step = _axis_reach(level, n)
     bounds = [(-r, r) for r in reach]
     options = {
-        "xtol": 0.05 * shrink,
+        "xtol": COARSE_XTOL * shrink if xtol is None else xtol,
         "ftol": 1e-4,
         "direc": np.diag(step),
         "maxfev": 200 * n,
@@ -225,7 +225,7 @@ def powell(level, metric, origin, units, shrink, maxiter=None):
         x, cost, nfev = level.minimize(origin, units, metric, bounds, **options)
         return origin + x * units, cost, int(nfev)
     if np.ndim(origin) == 2:
-        runs = [powell(level, metric, o, units, shrink, maxiter) for o in origin]
+        runs = [powell(level, metric, o, units, shrink, maxiter, xtol) for o in origin]
         return (
             np.array([r[0] for r in runs]),
             np.array([r[1] for r in runs]),
@@ -407,7 +407,11 @@ def powell_stage(prepare, shrink, finest, metric, params, units, candidates=None
     # a coarse level only hands a start to the next one: past a few Powell
     # iterations its ftol test chases the roughness of linear interpolation
     maxiter = None if finest else COARSE_MAXITER
-    params, value, evaluations = powell(level, metric, params, units, level.shrink, maxiter)
+    # the finest level's answer is the result: with NMI or MI (a windowed
+    # histogram of jittered samples there, a smooth cost) a line search
+    # stops within FINEST_XTOL pixel; a coarse level only hands on a start
+    xtol = FINEST_XTOL if finest and metric != "alignment" else None
+    params, value, evaluations = powell(level, metric, params, units, level.shrink, maxiter, xtol)
     restart = None
     if candidates is not None and len(candidates):
         restart, more = _better_candidate(level, metric, params, value, candidates, units)

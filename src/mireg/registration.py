@@ -187,6 +187,12 @@ def register(
     not misled; Pluim's measure refines from there, where it is robust.  Coarse levels
     interpolate linearly and run at most three Powell iterations; the
     finest level uses cubic B-splines and runs until Powell's ``ftol``.
+    With ``metric="nmi"`` or ``"mi"`` the finest level also samples the
+    reference at a random point of each sample's grid cell (fixed seed) and
+    shares each moving value between its two nearest bins (a linear Parzen
+    window), and its line searches stop within 0.01 pixel: samples on the
+    grid bias the optimum toward whole-voxel poses (interpolation
+    artefacts) and whole counts make the cost a staircase.
     Gradients for G are smoothed with the border extended by its nearest
     value (zero padding would create false edges at the frame), each
     image's along its own grid axes, and compared in world space.

@@ -22,7 +22,7 @@ added in order, so the serial and parallel kernels give the same bits.
 import numpy as np
 from numba import njit, prange
 
-from .._config import G_CHUNK
+from .._config import G_CHUNK, WEIGHT_ONE
 from .chunks import ceil_div, chunk_bounds
 from .entropy import entropies
 from .interpolate import corner2, cubic2, cubic3, lerp2, lerp2_pair, lerp3, lerp3_triple
@@ -80,6 +80,7 @@ def _accumulate(level, matrix, grad_rotation, counts, g_partial, start, stop):
     scale = level.moving_scale
     n_bins = level.n_bins
     cubic = level.cubic
+    parzen = level.parzen
     use_gradient = level.use_gradient
     d0, d1, d2 = moving.shape
     planar = d0 == 1
@@ -116,8 +117,23 @@ def _accumulate(level, matrix, grad_rotation, counts, g_partial, start, stop):
                     value = cubic3(moving, y0, y1, y2)
                 else:
                     value = lerp3(moving, i, j, k, t, u, v)
-            b = min(max(int((value - lo) * scale), 0), last)
-            counts[int(table[s, 7]) * n_bins + b] += 1
+            row = int(table[s, 7]) * n_bins
+            # windowed: the moving value shared between its two nearest bin
+            # centres (a linear Parzen window), so the cost moves with the
+            # pose continuously, not in steps; in fixed point, so that the
+            # integer sums give the same bits in any order (serial or parallel)
+            f = (value - lo) * scale - 0.5
+            if not parzen:  # whole counts (read from the log table)
+                counts[row + min(max(int((value - lo) * scale), 0), last)] += 1
+            elif f <= 0.0:
+                counts[row] += WEIGHT_ONE
+            elif f >= last:
+                counts[row + last] += WEIGHT_ONE
+            else:
+                b = int(f)
+                w = int((f - b) * WEIGHT_ONE)
+                counts[row + b] += WEIGHT_ONE - w
+                counts[row + b + 1] += w
             if use_gradient:
                 if planar:
                     gm1, gm2 = lerp2_pair(grad_plane, j, k, u, v)

@@ -51,6 +51,7 @@ LevelData = namedtuple(
         "moving_scale",
         "n_bins",
         "cubic",
+        "parzen",
         "use_gradient",
         "log_table",
         "oriented",
@@ -86,6 +87,11 @@ n_bins : int
     Histogram bins per image (reference bins are in ``table``).
 cubic : bool
     Interpolate the moving image by cubic B-spline (else linearly).
+parzen : bool
+    Share each moving value between its two nearest bin centres (weights
+    ``1 - f`` and ``f``, in units of ``1 / WEIGHT_ONE``: a linear Parzen
+    window, so the cost varies continuously with the pose); else count it
+    whole in its bin (a count of 1).
 use_gradient : bool
     Compute Pluim's gradient term G (else G is 0: NMI and MI need none).
 log_table : ndarray of float64
