@@ -8,7 +8,9 @@ or a dask cluster serve stacks as they serve pairs.
 
 from __future__ import annotations
 
+import concurrent.futures
 import numbers
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -97,15 +99,27 @@ class StackResult:
             [r.matrix if isinstance(r, RegistrationResult) else nan for r in self.results]
         )
 
-    def warp(self, stack, *, order=3, cval=0.0):
+    def warp(self, stack, *, order=3, cval=0.0, n_jobs=None):
         """Every frame resampled onto the reference grid: an array
-        ``(n_frames, *reference_shape)``, NaN for the failed frames."""
+        ``(n_frames, *reference_shape)``, NaN for the failed frames.
+        ``n_jobs`` threads (default: one per core) resample frames side by
+        side; each frame's values do not depend on it."""
         frames = _frames(stack)
         good = self._any_result()
         out = np.full((len(frames),) + tuple(good.reference_shape), np.nan)
-        for i, (frame, result) in enumerate(zip(frames, self.results)):
+
+        def one(i):
+            result = self.results[i]
             if isinstance(result, RegistrationResult):
-                out[i] = result.warp(frame, order=order, cval=cval)
+                out[i] = result.warp(frames[i], order=order, cval=cval)
+
+        n_jobs = (os.cpu_count() or 1) if n_jobs is None else n_jobs
+        if n_jobs == 1 or len(frames) < 2:
+            for i in range(len(frames)):
+                one(i)
+        else:
+            with concurrent.futures.ThreadPoolExecutor(n_jobs) as pool:
+                list(pool.map(one, range(len(frames))))
         return out
 
 

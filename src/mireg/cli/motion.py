@@ -287,9 +287,7 @@ def run_motion(args):
     parameters = mireg.motion_parameters(result)
     fd = mireg.framewise_displacement(parameters, radius=args.radius)
 
-    corrected = np.empty(frames.shape, np.float32)
-    for i, (frame, frame_result) in enumerate(zip(frames, result)):
-        corrected[i] = frame_result.warp(frame, order=3, cval=0.0)
+    corrected = result.warp(frames, order=3, cval=0.0, n_jobs=args.jobs).astype(np.float32)
     if info.format == "nifti":
         corrected = np.moveaxis(corrected, 0, -1)  # time last again
     io.write_image(args.output, corrected, like=info)
