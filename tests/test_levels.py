@@ -9,6 +9,7 @@ from scipy import ndimage as ndi
 from skimage.transform import resize
 
 from mireg._levels import Level, Pyramid, downsample, smoothed
+from mireg._pyramid import smooth_at
 
 SHAPES = [(154, 154), (20, 21), (9, 40), (13, 13), (23, 28, 23), (5, 6, 70)]
 
@@ -54,6 +55,19 @@ def test_smoothed_is_nearest_mode_gaussian(shape, spacing, sigma):
     assert got.tobytes() == expected.tobytes()
 
 
+@pytest.mark.parametrize("edge,mode", [(False, "mirror"), (True, "nearest")])
+@pytest.mark.parametrize(
+    "shape,sigma", [((60, 45), (3.5, 0.0)), ((30, 41), (1.2, 7.5)), ((12, 9, 20), (1.0, 2.0, 0.5))]
+)
+def test_smooth_at_picks_is_gaussian_filter_there(edge, mode, shape, sigma):
+    rng = np.random.default_rng(5)
+    image = rng.random(shape)
+    picks = [np.unique(rng.integers(0, n, max(1, n // 3))) for n in shape]
+    expected = ndi.gaussian_filter(image, sigma, mode=mode, truncate=4.0)[np.ix_(*picks)]
+    got = smooth_at(image, sigma, picks, edge=edge)
+    assert got.tobytes() == expected.tobytes()
+
+
 @pytest.mark.parametrize("ndim", [2, 3])
 @pytest.mark.parametrize("masked", [False, True])
 def test_sample_table_rows(ndim, masked):
@@ -93,6 +107,32 @@ def test_sample_table_rows(ndim, masked):
     assert bins - 1 in table[:, 7]  # the maximum is kept (above the median)
     if not masked:
         assert 0 in table[:, 7]
+
+
+def test_sample_table_of_a_sparse_grid_has_the_gradients_at_the_samples():
+    # stride 4: the reference is smoothed on the samples' rows and columns only
+    reference = ndi.gaussian_filter(np.random.default_rng(3).random((80, 70)), 2.0)
+    level = Level(
+        reference,
+        reference,
+        1,
+        spacing=np.ones(2),
+        sigma=1.5,
+        bins=32,
+        reference_mask=None,
+        moving_mask=None,
+        cubic=False,
+        max_samples=400,
+        center=np.zeros(2),
+        kind="rigid",
+        use_gradient=True,
+    )
+    assert level.stride == 4
+    index = np.nonzero(np.ones((80, 70), bool)[::4, ::4])
+    index = (index[0] * 4, index[1] * 4)
+    grad = smoothed_gradient(reference, 1.5, np.ones(2))
+    ref_grad = np.stack([g[index] for g in grad], axis=1).astype(np.float32)
+    np.testing.assert_array_equal(level.data.table[:, 4:6], ref_grad)
 
 
 @pytest.mark.parametrize(

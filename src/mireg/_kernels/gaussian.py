@@ -320,3 +320,55 @@ def smooth_axis_parallel(src, dst, half, before, n, after, rows_per_block, n_chu
     for c in prange(n_chunks):
         start, stop = chunk_bounds(n_tasks, n_chunks, c)
         _axis_tasks(src, dst, half, before, n, after, rows_per_block, start, stop)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _folded(i, n, edge):
+    """Index ``i`` of an axis of ``n`` samples extended past its ends:
+    ``np.pad``'s "edge" (repeated end samples) or "reflect" (mirrored about
+    them, ``|i| < n`` or ``2 (n - 1) - i >= 0``)."""
+    if i < 0:
+        return 0 if edge else -i
+    if i > n - 1:
+        return n - 1 if edge else 2 * (n - 1) - i
+    return i
+
+
+@njit(cache=True, nogil=True)
+def smooth_picked(src, half, picks, edge):
+    """One Gaussian pass along the middle axis of ``src`` (before, n, after),
+    float64, at the indices ``picks`` of that axis only: (before, picks.size,
+    after).  The axis is extended past its ends by ``_folded``: the same bits
+    as ``smooth_axis`` of the array padded by ``np.pad`` (mode "edge" or
+    "reflect") by the kernel's radius, at the picked samples."""
+    before, n, after = src.shape
+    r = half.size - 1
+    k = picks.size
+    out = np.empty((before, k, after))
+    c = half[0]
+    for b in range(before):
+        if after == 1:
+            # taps outermost: the picks' sums are independent, so they
+            # pipeline instead of waiting on one another
+            for q in range(k):
+                out[b, q, 0] = src[b, picks[q], 0] * c
+            for m in range(r, 0, -1):
+                w = half[m]
+                for q in range(k):
+                    i = picks[q]
+                    lo, hi = _folded(i - m, n, edge), _folded(i + m, n, edge)
+                    out[b, q, 0] += (src[b, lo, 0] + src[b, hi, 0]) * w
+            continue
+        for q in range(k):  # a whole line per tap: it stays in cache
+            i = picks[q]
+            o = out[b, q]
+            x = src[b, i]
+            for a in range(after):
+                o[a] = x[a] * c
+            for m in range(r, 0, -1):
+                w = half[m]
+                xl = src[b, _folded(i - m, n, edge)]
+                xh = src[b, _folded(i + m, n, edge)]
+                for a in range(after):
+                    o[a] += (xl[a] + xh[a]) * w
+    return out
