@@ -68,3 +68,9 @@ HISTOGRAM_MANY_COPIES = 1 << 15
 # and the samples of the generic per-axis pass handled per block of rows.
 GAUSSIAN_SEGMENT = 512
 GAUSSIAN_BLOCK_SAMPLES = 4096
+
+# A Gaussian pass along the last axis at picked samples only (a pyramid
+# level's reads) sweeps runs of consecutive picks as vectors when they are
+# this long on average; shorter runs (every other pair, a sample grid's
+# rows) go one pick at a time.
+PICKED_RUN = 16

@@ -19,7 +19,7 @@ alone (``_kernels.gaussian.smooth_picked``), the same bits as the whole
 filtered image there.  The work of a level then follows its samples (a
 1/8 level of a 2048 x 2048 image reads 512 of its rows; its global
 search's 1/128 level 32) instead of the full image's size times the
-kernel's width (257 taps a side at 1/128).
+kernel's width (254 taps a side at 1/128).
 """
 
 from __future__ import annotations
@@ -31,12 +31,7 @@ from scipy import ndimage as ndi
 from skimage.transform import resize
 
 from ._fused import half_kernel
-from ._fused import smooth as _smooth
 from ._kernels.gaussian import smooth_picked
-
-# a Gaussian at picked indices pays when it skips at least this fraction of
-# an image's samples; above it, the whole-image kernels are faster
-PICKED_MAX_FRACTION = 0.5
 
 
 def axis_shrinks(shrink, ndim):
@@ -52,21 +47,25 @@ def smooth_at(image, sigma, picks, *, edge):
     per axis; 0 leaves an axis as it is) extended past its borders by
     ``np.pad`` mode "edge" (``edge``) or "reflect" by each kernel's
     radius, at the indices ``picks[axis]`` (sorted int64 arrays) of each
-    axis: shape ``tuple(p.size for p in picks)``, float64.  The same bits
-    as ``_fused.smooth`` of the padded image at those samples.  "reflect"
-    needs each kernel's radius below its axis's length."""
+    axis: a new C-contiguous float64 array of shape ``tuple(p.size for p
+    in picks)``.  The same bits as ``_fused.smooth`` of the padded image at
+    those samples, without the padded copy.  "reflect" needs each kernel's
+    radius below its axis's length."""
     out = np.asarray(image, dtype=np.float64)
     for axis, (s, p) in enumerate(zip(sigma, picks)):
         shape = out.shape
         view = np.ascontiguousarray(out).reshape(
             math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1 :])
         )
-        if s <= 1e-15:  # as _fused.smooth: the axis is not filtered
+        if s > 1e-15:
+            part = np.empty((view.shape[0], p.size, view.shape[2]))
+            smooth_picked(view, half_kernel(float(s)), p, edge, part)
+        elif p.size < shape[axis]:  # as _fused.smooth: the axis is not filtered
             part = view[:, p, :]
         else:
-            part = smooth_picked(view, half_kernel(float(s)), p, edge)
+            continue
         out = part.reshape(shape[:axis] + (p.size,) + shape[axis + 1 :])
-    return out
+    return np.array(out, order="C") if out is image else np.ascontiguousarray(out)
 
 
 def _scattered(part, picks, shape):
@@ -106,8 +105,7 @@ def downsample(image, shrink, *, is_mask=False):
     ``skimage.transform.resize(image, shape, order=1, anti_aliasing=True,
     preserve_range=True)`` of a float64 image, the same bits: its Gaussian
     (``mode='mirror'``) is mireg's on the image extended by reflection,
-    computed only at the samples the linear zoom reads (``smooth_at``)
-    unless those are most of the image (a factor 2 or 3 on most axes).
+    computed only at the samples the linear zoom reads (``smooth_at``).
     """
     factors = axis_shrinks(shrink, image.ndim)
     if max(factors) == 1:
@@ -124,13 +122,7 @@ def downsample(image, shrink, *, is_mask=False):
         # a kernel wider than the axis: mirror images of mirror images
         return resize(image, shape, order=1, anti_aliasing=True, preserve_range=True)
     picks = [_zoom_reads(n, m) for n, m in zip(image.shape, shape)]
-    if math.prod(p.size for p in picks) > PICKED_MAX_FRACTION * image.size:
-        # a 1/2 level reads every sample: the whole-image kernels
-        padded = np.pad(image, [(r, r) for r in radii], mode="reflect")
-        inner = tuple(slice(r, r + n) for r, n in zip(radii, image.shape))
-        filtered = _smooth(padded, sigma)[inner]
-    else:
-        filtered = _scattered(smooth_at(image, sigma, picks, edge=False), picks, image.shape)
+    filtered = _scattered(smooth_at(image, sigma, picks, edge=False), picks, image.shape)
     out = ndi.zoom(filtered, [1 / f for f in factors], order=1, mode="mirror", grid_mode=True)
     return np.clip(out, image.min(), image.max(), out=out)
 
@@ -179,29 +171,23 @@ def smoothed(image, sigma_px, level_spacing):
     by zeros: zero padding would put strong false edges on the image
     borders, which then pull the registration towards aligning frames.
     The same bits as ``ndi.gaussian_filter(image, sigma, mode="nearest",
-    truncate=4)``: mireg's Gaussian (scipy's sums, constant mode) on the
-    image padded with its edge values by the kernel's radius, which is
-    faster than scipy's.
+    truncate=4)``: mireg's Gaussian (scipy's sums) at every sample of the
+    image extended by its edge values (``smooth_at``).
     """
-    sigma = _sigmas(sigma_px, level_spacing)
-    radii = [int(4.0 * s + 0.5) for s in sigma]
-    padded = np.pad(image, [(r, r) for r in radii], mode="edge")
-    inner = tuple(slice(r, r + n) for r, n in zip(radii, image.shape))
-    return np.ascontiguousarray(_smooth(padded, sigma)[inner])
+    picks = [np.arange(n, dtype=np.int64) for n in image.shape]
+    return smooth_at(image, _sigmas(sigma_px, level_spacing), picks, edge=True)
 
 
 def smoothed_at(image, sigma_px, level_spacing, keep):
     """:func:`smoothed` where a sample table reads it: on the rows, columns
     (and planes) of the samples ``keep`` (bool, the image's shape) and
-    their neighbours, the same bits; elsewhere 0.  The whole of
-    :func:`smoothed` where that would cover most of the image (a dense
-    grid of samples)."""
+    their neighbours, the same bits; elsewhere 0.  An axis whose samples
+    and neighbours cover most of it is computed whole (no scattered copy
+    for a dense grid)."""
     picks = []
-    for axis in range(image.ndim):
+    for axis, n in enumerate(image.shape):
         used = np.flatnonzero(keep.any(axis=tuple(a for a in range(image.ndim) if a != axis)))
-        near = (used[:, None] + np.arange(-1, 2)).ravel()
-        picks.append(np.unique(np.clip(near, 0, image.shape[axis] - 1)))
-    if math.prod(p.size for p in picks) > PICKED_MAX_FRACTION * image.size:
-        return smoothed(image, sigma_px, level_spacing)
+        near = np.unique(np.clip((used[:, None] + np.arange(-1, 2)).ravel(), 0, n - 1))
+        picks.append(np.arange(n, dtype=np.int64) if 2 * near.size > n else near)
     part = smooth_at(image, _sigmas(sigma_px, level_spacing), picks, edge=True)
     return _scattered(part, picks, image.shape)
