@@ -30,7 +30,7 @@ import numpy as np
 from numba import carray, njit, prange, types
 from numba.extending import intrinsic
 
-from .._config import GAUSSIAN_SEGMENT, PICKED_RUN
+from .._config import GAUSSIAN_SEGMENT, PICKED_DENSE, PICKED_RUN
 from .chunks import ceil_div, chunk_bounds
 from .simd import (
     LANES,
@@ -384,6 +384,7 @@ def smooth_picked(src, half, picks, edge, out):
             runs += 1
     flat_src = src.reshape(-1)
     flat_out = out.reshape(-1)
+    scratch = np.empty(n if after == 1 else 0)
     for b in range(before):
         if after == 1 and k >= PICKED_RUN * runs:
             # along the line, long runs of consecutive picks: vector sweeps
@@ -395,9 +396,16 @@ def smooth_picked(src, half, picks, edge, out):
                 _picked_run(flat_src, flat_out, half, picks[q], e - q, n, edge, b * n, b * k + q)
                 q = e
             continue
+        if after == 1 and PICKED_DENSE * k >= n:
+            # many short runs (every other pair): the whole line as one run
+            # into a scratch line, then the picks from it
+            _picked_run(flat_src, scratch, half, 0, n, n, edge, b * n, 0)
+            for q in range(k):
+                out[b, q, 0] = scratch[picks[q]]
+            continue
         if after == 1:
-            # scattered picks along the line: taps outermost, so that the
-            # picks' sums pipeline instead of waiting on one another
+            # few scattered picks: taps outermost, so that the picks' sums
+            # pipeline instead of waiting on one another
             for q in range(k):
                 out[b, q, 0] = src[b, picks[q], 0] * half[0]
             for m in range(r, 0, -1):
