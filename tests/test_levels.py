@@ -6,8 +6,10 @@ import math
 import numpy as np
 import pytest
 from scipy import ndimage as ndi
+from skimage import data
 from skimage.transform import resize
 
+import mireg
 from mireg._levels import Level, Pyramid, downsample, smoothed
 from mireg._pyramid import smooth_at
 
@@ -178,3 +180,23 @@ def test_pyramid_levels_from_finer_levels(shape):
     # the same scene: close to resizing the full image by 8 at once
     direct = downsample(image, 8)
     assert np.abs(eighth - direct).max() < 0.1 * (image.max() - image.min())
+
+
+def test_a_large_plane_recovers_a_known_rigid_motion():
+    # 1024 x 512: the levels' resizes and smoothing at picked rows and
+    # columns, and the cost kernel's prefetching path (>= 2^19 pixels)
+    camera = data.camera().astype(np.float64) / 255.0
+    reference = resize(camera, (1024, 512), anti_aliasing=True)
+    angle, shift = np.deg2rad(4.0), np.array([12.0, -7.0])
+    c = (np.array(reference.shape) - 1.0) / 2.0
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    truth = np.eye(3)
+    truth[:2, :2] = rotation
+    truth[:2, 2] = c + shift - rotation @ c
+    inverse = np.linalg.inv(truth)
+    moving = ndi.affine_transform(reference, inverse[:2, :2], inverse[:2, 2], order=3)
+    result = mireg.register(reference, moving, global_search=False)
+    grid = np.indices(reference.shape).reshape(2, -1)
+    points = np.vstack([grid, np.ones(grid.shape[1])])
+    error = np.linalg.norm((result.matrix @ points - truth @ points)[:2], axis=0).mean()
+    assert error < 0.05, error
