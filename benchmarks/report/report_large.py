@@ -96,8 +96,9 @@ def run_tree(src, sizes, repeats):
         env=env,
         capture_output=True,
         text=True,
-        check=True,
     )
+    if done.returncode:
+        raise RuntimeError(f"the child on {src} failed:\n{done.stderr}")
     return {int(k): v for k, v in json.loads(done.stdout.strip().splitlines()[-1]).items()}
 
 
