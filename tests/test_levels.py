@@ -183,8 +183,8 @@ def test_pyramid_levels_from_finer_levels(shape):
 
 
 def test_a_large_plane_recovers_a_known_rigid_motion():
-    # 1024 x 512: the levels' resizes and smoothing at picked rows and
-    # columns, and the cost kernel's prefetching path (>= 2^19 pixels)
+    # 1024 x 512: the levels' resizes and the reference's smoothing at
+    # picked rows and columns (runs, pairs and scattered picks)
     camera = data.camera().astype(np.float64) / 255.0
     reference = resize(camera, (1024, 512), anti_aliasing=True)
     angle, shift = np.deg2rad(4.0), np.array([12.0, -7.0])

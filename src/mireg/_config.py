@@ -57,13 +57,6 @@ COARSE_MAXITER = 3
 # threads whole, so the serial and parallel sums add the same partials.
 G_CHUNK = 1024
 
-# A planar cost evaluation on a moving image of at least PREFETCH_MIN_PIXELS
-# pixels (1024 x 512) prefetches the lines of the sample PREFETCH_AHEAD on:
-# 30-50% less time an evaluation at 1024^2 and 2048^2; at 256^2-512^2,
-# where the image stays in L2/L3, it measured no better.
-PREFETCH_MIN_PIXELS = 1 << 19
-PREFETCH_AHEAD = 8
-
 # Histogram binning: pairs binned per vectorised block; pairs counted in int32
 # before a flush to int64; chunks of at least HISTOGRAM_MANY_COPIES pairs count
 # into four interleaved tables.

@@ -22,12 +22,11 @@ added in order, so the serial and parallel kernels give the same bits.
 import numpy as np
 from numba import njit, prange
 
-from .._config import G_CHUNK, PREFETCH_AHEAD, PREFETCH_MIN_PIXELS
+from .._config import G_CHUNK
 from .chunks import ceil_div, chunk_bounds
 from .entropy import entropies
 from .interpolate import corner2, cubic2, cubic3, lerp2, lerp2_pair, lerp3, lerp3_triple
 from .modes import AFFINE, ALIGNMENT, MI, SIMILARITY, TRANSLATION
-from .prefetch import prefetch
 
 _EPS_MAG2 = 1e-16  # |g| <= 1e-8, np.isclose(|g|, 0)'s threshold, squared
 
@@ -57,31 +56,6 @@ def _gradient_term_2d(gm1, gm2, rot, r1, r2, rmag2):
     dot = g1 * r1 + g2 * r2
     w = min(dot * dot / (mmag2 * rmag2), 1.0)
     return w * np.sqrt(min(mmag2, rmag2))
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _prefetch_sample(table, s, m, plane, grad_plane, cubic, use_gradient):
-    # the lines planar sample s will read (its index map as in _accumulate;
-    # a sample outside the plane reads nothing)
-    d1, d2 = plane.shape
-    x1 = np.float64(table[s, 1])
-    x2 = np.float64(table[s, 2])
-    y1 = m[1, 1] * x1 + m[1, 2] * x2 + m[1, 3]
-    y2 = m[2, 1] * x1 + m[2, 2] * x2 + m[2, 3]
-    if not (0.0 <= y1 <= d1 - 1.0 and 0.0 <= y2 <= d2 - 1.0):
-        return
-    j = min(int(y1), d1 - 2)
-    k = min(int(y2), d2 - 2)
-    if cubic:
-        k0 = max(k - 1, 0)
-        for r in range(max(j - 1, 0), min(j + 3, d1)):
-            prefetch(plane, r, k0)
-    else:
-        prefetch(plane, j, k)
-        prefetch(plane, j + 1, k)
-    if use_gradient:
-        prefetch(grad_plane, j, k)
-        prefetch(grad_plane, j + 1, k)
 
 
 @njit(cache=True, nogil=True)
@@ -115,14 +89,9 @@ def _accumulate(level, matrix, grad_rotation, counts, g_partial, start, stop):
     # the planes of a 2-D image, taken once (a view per sample costs)
     plane = moving[0]
     grad_plane = grad[0]
-    # a large plane's reads miss the caches: ask for the lines of the sample
-    # PREFETCH_AHEAD on while this one is computed (the same values)
-    ahead = PREFETCH_AHEAD if planar and d1 * d2 >= PREFETCH_MIN_PIXELS else 0
     for c0 in range(start, stop, G_CHUNK):
         g_sum = 0.0
         for s in range(c0, min(stop, c0 + G_CHUNK)):
-            if ahead and s + ahead < stop:
-                _prefetch_sample(table, s + ahead, m, plane, grad_plane, cubic, use_gradient)
             x0 = np.float64(table[s, 0])
             x1 = np.float64(table[s, 1])
             x2 = np.float64(table[s, 2])
