@@ -322,9 +322,9 @@ def level_maker(inputs, shrinks, center, kind, metric, frames=None):
     each image's pyramid between the levels, its finest reduced level
     computed first so that the coarser ones (the global
     search's too) are resized from it rather than from the full volume.
-    Images resize from the full image (the same bits as before the
-    cascade was added for volumes); ``_pyramid.downsample`` filters it only
-    where the resize reads, so a coarse level costs what its samples do.
+    Images resize from the full image (a cascade would change their
+    results); ``_pyramid.downsample`` filters it only where the resize
+    reads, so a coarse level costs what its samples do.
     """
     pyramids = None
     if inputs.reference.ndim == 3:
