@@ -6,10 +6,13 @@ import math
 import numpy as np
 import pytest
 from scipy import ndimage as ndi
+from skimage import data
 from skimage.transform import resize
 
+import mireg
 from mireg import transforms as tf
 from mireg._levels import Level, Pyramid, downsample, smoothed
+from mireg._pyramid import smooth_at
 
 SHAPES = [(154, 154), (20, 21), (9, 40), (13, 13), (23, 28, 23), (5, 6, 70)]
 
@@ -55,6 +58,19 @@ def test_smoothed_is_nearest_mode_gaussian(shape, spacing, sigma):
     assert got.tobytes() == expected.tobytes()
 
 
+@pytest.mark.parametrize("edge,mode", [(False, "mirror"), (True, "nearest")])
+@pytest.mark.parametrize(
+    "shape,sigma", [((60, 45), (3.5, 0.0)), ((30, 41), (1.2, 7.5)), ((12, 9, 20), (1.0, 2.0, 0.5))]
+)
+def test_smooth_at_picks_is_gaussian_filter_there(edge, mode, shape, sigma):
+    rng = np.random.default_rng(5)
+    image = rng.random(shape)
+    picks = [np.unique(rng.integers(0, n, max(1, n // 3))) for n in shape]
+    expected = ndi.gaussian_filter(image, sigma, mode=mode, truncate=4.0)[np.ix_(*picks)]
+    got = smooth_at(image, sigma, picks, edge=edge)
+    assert got.tobytes() == expected.tobytes()
+
+
 @pytest.mark.parametrize("ndim", [2, 3])
 @pytest.mark.parametrize("masked", [False, True])
 def test_sample_table_rows(ndim, masked):
@@ -94,6 +110,32 @@ def test_sample_table_rows(ndim, masked):
     assert bins - 1 in table[:, 7]  # the maximum is kept (above the median)
     if not masked:
         assert 0 in table[:, 7]
+
+
+def test_sample_table_of_a_sparse_grid_has_the_gradients_at_the_samples():
+    # stride 4: the reference is smoothed on the samples' rows and columns only
+    reference = ndi.gaussian_filter(np.random.default_rng(3).random((80, 70)), 2.0)
+    level = Level(
+        reference,
+        reference,
+        1,
+        spacing=np.ones(2),
+        sigma=1.5,
+        bins=32,
+        reference_mask=None,
+        moving_mask=None,
+        cubic=False,
+        max_samples=400,
+        center=np.zeros(2),
+        kind="rigid",
+        use_gradient=True,
+    )
+    assert level.stride == 4
+    index = np.nonzero(np.ones((80, 70), bool)[::4, ::4])
+    index = (index[0] * 4, index[1] * 4)
+    grad = smoothed_gradient(reference, 1.5, np.ones(2))
+    ref_grad = np.stack([g[index] for g in grad], axis=1).astype(np.float32)
+    np.testing.assert_array_equal(level.data.table[:, 4:6], ref_grad)
 
 
 def _level(reference, moving, *, max_samples=None, cubic=True, use_gradient=False):
@@ -234,3 +276,23 @@ def test_pyramid_levels_from_finer_levels(shape):
     # the same scene: close to resizing the full image by 8 at once
     direct = downsample(image, 8)
     assert np.abs(eighth - direct).max() < 0.1 * (image.max() - image.min())
+
+
+def test_a_large_plane_recovers_a_known_rigid_motion():
+    # 1024 x 512: the levels' resizes and the reference's smoothing at
+    # picked rows and columns (runs, pairs and scattered picks)
+    camera = data.camera().astype(np.float64) / 255.0
+    reference = resize(camera, (1024, 512), anti_aliasing=True)
+    angle, shift = np.deg2rad(4.0), np.array([12.0, -7.0])
+    c = (np.array(reference.shape) - 1.0) / 2.0
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    truth = np.eye(3)
+    truth[:2, :2] = rotation
+    truth[:2, 2] = c + shift - rotation @ c
+    inverse = np.linalg.inv(truth)
+    moving = ndi.affine_transform(reference, inverse[:2, :2], inverse[:2, 2], order=3)
+    result = mireg.register(reference, moving, global_search=False)
+    grid = np.indices(reference.shape).reshape(2, -1)
+    points = np.vstack([grid, np.ones(grid.shape[1])])
+    error = np.linalg.norm((result.matrix @ points - truth @ points)[:2], axis=0).mean()
+    assert error < 0.05, error

@@ -93,3 +93,11 @@ HISTOGRAM_MANY_COPIES = 1 << 15
 # and the samples of the generic per-axis pass handled per block of rows.
 GAUSSIAN_SEGMENT = 512
 GAUSSIAN_BLOCK_SAMPLES = 4096
+
+# A Gaussian pass along the last axis at picked samples only (a pyramid
+# level's reads) sweeps runs of consecutive picks as vectors when they are
+# this long on average.  Shorter runs: the whole line is swept when the
+# picks are at least 1/PICKED_DENSE of it (every other pair of a 1/4
+# level), else they go one pick at a time (a sample grid's rows).
+PICKED_RUN = 16
+PICKED_DENSE = 8

@@ -24,7 +24,9 @@ the true scale between grids, no blind x2, and the two images may differ
 in shape, voxel size, origin and axis directions.  Each image's gradients
 are taken along its own grid axes; the cost turns them into one frame
 (``cost.gradient_rotation``).  Kernel arrays are 3-D (a 2-D image is a
-(1, rows, cols) volume): see ``_kernels/records.py``.
+(1, rows, cols) volume): see ``_kernels/records.py``.  The level images
+and the reference's smoothing come from ``_pyramid``, computed where the
+level reads them.
 """
 
 from __future__ import annotations
@@ -33,9 +35,8 @@ import math
 
 import numpy as np
 from scipy import ndimage as ndi
-from skimage.transform import resize
 
-from . import _fused, _world
+from . import _world
 from . import transforms as tf
 from ._config import JITTER_SEED, MIN_OVERLAP_FRACTION
 from ._information import LOG_TABLE
@@ -45,74 +46,17 @@ from ._kernels import samples as _samples
 from ._kernels.modes import metric_code, transform_code
 from ._kernels.records import Criterion, LevelData, PowellOptions, Transform
 from ._parallel import run_chunks
+from ._pyramid import Pyramid, axis_shrinks, downsample, smoothed, smoothed_at
 
-
-def axis_shrinks(shrink, ndim):
-    """One integer shrink factor per axis, from one for all or a sequence."""
-    factors = tuple(int(f) for f in np.broadcast_to(np.asarray(shrink), (ndim,)))
-    if min(factors) < 1:
-        raise ValueError(f"shrink factors must be >= 1, got {shrink!r}")
-    return factors
-
-
-def downsample(image, shrink, *, is_mask=False):
-    """Image at 1/shrink resolution (anti-aliased) and its grid scale.
-
-    ``shrink`` is one factor for every axis or one per axis (an axis of
-    factor 1 keeps its samples, unsmoothed: a strip or a thin volume is
-    shrunk only along its long axes).  The result is
-    ``skimage.transform.resize(image, shape, order=1, anti_aliasing=True,
-    preserve_range=True)`` of a float64 image, the same bits, with its
-    Gaussian (``mode='mirror'``) done by mireg's on the image padded by
-    reflection, as :func:`smoothed` pads by its edge values.
-    """
-    factors = axis_shrinks(shrink, image.ndim)
-    if max(factors) == 1:
-        return image
-    shape = tuple(
-        n if f == 1 else max(2, int(math.ceil(n / f))) for n, f in zip(image.shape, factors)
-    )
-    if is_mask:
-        return resize(image.astype(np.float64), shape, order=1, anti_aliasing=False) > 0.5
-    factors = np.divide(image.shape, shape)
-    sigma = np.maximum(0, (factors - 1) / 2)
-    radii = [int(4.0 * s + 0.5) if s > 1e-15 else 0 for s in sigma]
-    if any(r >= n for r, n in zip(radii, image.shape)):
-        # a kernel wider than the axis: mirror images of mirror images
-        return resize(image, shape, order=1, anti_aliasing=True, preserve_range=True)
-    padded = np.pad(image, [(r, r) for r in radii], mode="reflect")
-    inner = tuple(slice(r, r + n) for r, n in zip(radii, image.shape))
-    filtered = _fused.smooth(padded, sigma)[inner]
-    out = ndi.zoom(filtered, [1 / f for f in factors], order=1, mode="mirror", grid_mode=True)
-    return np.clip(out, image.min(), image.max(), out=out)
-
-
-class Pyramid:
-    """``downsample(image, shrink)`` for one image, each level computed once
-    and from the finest level computed so far whose factors divide its own
-    axis by axis (1/8 from 1/2 by 4, not from the full image by 8).
-
-    Resizing ``n`` pixels to ``ceil(n / a)`` and then to
-    ``ceil(ceil(n / a) / b) == ceil(n / (a b))`` puts the pixel centres
-    where one resize by ``a b`` does (so :func:`level_grid` holds); the
-    anti-aliasing Gaussians compound to sigma ``sqrt(((a-1)/2)^2 +
-    (a (b-1)/2)^2)`` instead of ``(a b - 1) / 2`` (1/8 via 1/2: 3.04 px
-    instead of 3.5), and a coarse level of a volume is computed from a
-    small image instead of the full one.
-    """
-
-    def __init__(self, image):
-        self.ndim = image.ndim
-        self.levels = {(1,) * image.ndim: image}
-
-    def __call__(self, shrink):
-        factors = axis_shrinks(shrink, self.ndim)
-        if factors not in self.levels:
-            bases = [b for b in self.levels if all(f % c == 0 for f, c in zip(factors, b))]
-            base = max(bases, key=lambda b: (math.prod(b), b))
-            step = tuple(f // c for f, c in zip(factors, base))
-            self.levels[factors] = downsample(self.levels[base], step)
-        return self.levels[factors]
+__all__ = [
+    "Level",
+    "Pyramid",
+    "axis_shrinks",
+    "downsample",
+    "smoothed",
+    "level_grid",
+    "world_grid",
+]
 
 
 def level_grid(full_shape, level_shape, spacing):
@@ -134,27 +78,6 @@ def world_grid(frame, full_shape, level_shape):
         return grid, level_spacing
     factors = np.array(full_shape, float) / np.array(level_shape, float)
     return frame.affine @ tf.grid_to_physical(factors, 0.5 * factors - 0.5), level_spacing
-
-
-def smoothed(image, sigma_px, level_spacing):
-    """The image smoothed for its gradient: a Gaussian of ``sigma_px``
-    pixels along the axis of finest spacing (isotropic in physical units),
-    C-contiguous float64.
-
-    Smoothing extends the border by its nearest value ('nearest'), not
-    by zeros: zero padding would put strong false edges on the image
-    borders, which then pull the registration towards aligning frames.
-    The same bits as ``ndi.gaussian_filter(image, sigma, mode="nearest",
-    truncate=4)``: mireg's Gaussian (scipy's sums, constant mode) on the
-    image padded with its edge values by the kernel's radius, which is
-    faster than scipy's.
-    """
-    spacing = np.asarray(level_spacing, float)
-    sigma = sigma_px * spacing.min() / spacing
-    radii = [int(4.0 * s + 0.5) for s in sigma]
-    padded = np.pad(image, [(r, r) for r in radii], mode="edge")
-    inner = tuple(slice(r, r + n) for r, n in zip(radii, image.shape))
-    return np.ascontiguousarray(_fused.smooth(padded, sigma)[inner])
 
 
 def _embed3(array):
@@ -345,7 +268,8 @@ class Level:
         lo, hi = float(ref.min()), float(ref.max())
         table = _samples.fill_table(
             _embed3(ref),
-            _embed3(smoothed(ref, sigma, ref_spacing)),
+            # read at the samples and their neighbours only
+            _embed3(smoothed_at(ref, sigma, ref_spacing, keep)),
             np.asarray(ref_spacing, float),
             _embed3(keep),
             lo,

@@ -39,8 +39,9 @@ from . import transforms as tf
 from ._config import COARSE_MAXITER, COARSE_XTOL, FINEST_XTOL, PARALLEL_MIN_SAMPLES
 from ._kernels import cost as _cost
 from ._kernels.modes import SIMILARITY
-from ._levels import Level, Pyramid, axis_shrinks
+from ._levels import Level
 from ._parallel import parallel_chunks
+from ._pyramid import Pyramid, axis_shrinks
 
 logger = logging.getLogger("mireg")
 
@@ -321,7 +322,9 @@ def level_maker(inputs, shrinks, center, kind, metric, frames=None):
     each image's pyramid between the levels, its finest reduced level
     computed first so that the coarser ones (the global
     search's too) are resized from it rather than from the full volume.
-    Images resize from the full image, which is cheap at 2-D sizes.
+    Images resize from the full image (a cascade would change their
+    results); ``_pyramid.downsample`` filters it only where the resize
+    reads, so a coarse level costs what its samples do.
     """
     pyramids = None
     if inputs.reference.ndim == 3:

@@ -1,0 +1,193 @@
+"""The images of a pyramid level, and the smoothing their gradients take,
+computed where they are read.
+
+==================== ====================================================
+``downsample``       an image at 1/shrink resolution: scikit-image's
+                     anti-aliased ``resize``, the same bits
+``Pyramid``          ``downsample`` of one image per level, each level
+                     from a finer one (volumes)
+``smoothed``         the edge-padded Gaussian of a level image
+``smoothed_at``      the same values at a sample grid's rows and columns
+                     only (and their neighbours), for the reference
+==================== ====================================================
+
+A level's linear resize (``ndi.zoom``, order 1) reads at most two input
+samples per output sample along each axis, and the reference's sample
+table reads its smoothed image at the samples and their neighbours only:
+both Gaussians are computed, one axis after the other, at those indices
+alone (``_kernels.gaussian.smooth_picked``), the same bits as the whole
+filtered image there.  The work of a level then follows its samples (a
+1/8 level of a 2048 x 2048 image reads 512 of its rows; its global
+search's 1/128 level 32) instead of the full image's size times the
+kernel's width (254 taps a side at 1/128).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import ndimage as ndi
+from skimage.transform import resize
+
+from ._fused import half_kernel
+from ._kernels.gaussian import smooth_picked
+
+
+def axis_shrinks(shrink, ndim):
+    """One integer shrink factor per axis, from one for all or a sequence."""
+    factors = tuple(int(f) for f in np.broadcast_to(np.asarray(shrink), (ndim,)))
+    if min(factors) < 1:
+        raise ValueError(f"shrink factors must be >= 1, got {shrink!r}")
+    return factors
+
+
+def smooth_at(image, sigma, picks, *, edge):
+    """The Gaussian of ``image`` (scipy's kernels of ``sigma``, one value
+    per axis; 0 leaves an axis as it is) extended past its borders by
+    ``np.pad`` mode "edge" (``edge``) or "reflect" by each kernel's
+    radius, at the indices ``picks[axis]`` (sorted int64 arrays) of each
+    axis: a new C-contiguous float64 array of shape ``tuple(p.size for p
+    in picks)``.  The same bits as ``_fused.smooth`` of the padded image at
+    those samples, without the padded copy.  "reflect" needs each kernel's
+    radius below its axis's length."""
+    out = np.asarray(image, dtype=np.float64)
+    for axis, (s, p) in enumerate(zip(sigma, picks)):
+        shape = out.shape
+        view = np.ascontiguousarray(out).reshape(
+            math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1 :])
+        )
+        if s > 1e-15:
+            part = np.empty((view.shape[0], p.size, view.shape[2]))
+            smooth_picked(view, half_kernel(float(s)), p, edge, part)
+        elif p.size < shape[axis]:  # as _fused.smooth: the axis is not filtered
+            part = view[:, p, :]
+        else:
+            continue
+        out = part.reshape(shape[:axis] + (p.size,) + shape[axis + 1 :])
+    return np.array(out, order="C") if out is image else np.ascontiguousarray(out)
+
+
+def _scattered(part, picks, shape):
+    """``part`` (the values at ``np.ix_(*picks)``) in an array of ``shape``,
+    zeros elsewhere; ``part`` itself if the picks are every index.  The
+    zeros are pages the system maps only where a value is written."""
+    if all(p.size == n for p, n in zip(picks, shape)):
+        return part
+    full = np.zeros(shape)
+    full[np.ix_(*picks)] = part
+    return full
+
+
+def _zoom_reads(n, m):
+    """The input indices that a linear ``ndi.zoom`` (``grid_mode=True``,
+    ``mode='mirror'``) of an axis of ``n`` samples to ``m`` reads: the two
+    around each output's coordinate ``(o + 0.5) n / m - 0.5``, and a third
+    where that coordinate is within rounding of a sample, mirrored into
+    the axis."""
+    if m >= n:
+        return np.arange(n, dtype=np.int64)
+    c = (np.arange(m) + 0.5) * (n / m) - 0.5
+    first = np.floor(c - 1e-6).astype(np.int64)
+    last = np.floor(c + 1e-6).astype(np.int64) + 1
+    reads = np.concatenate([first, first + 1, last])
+    reads = np.where(reads < 0, -reads, reads)
+    reads = np.where(reads > n - 1, 2 * (n - 1) - reads, reads)
+    return np.unique(np.clip(reads, 0, n - 1))
+
+
+def downsample(image, shrink, *, is_mask=False):
+    """Image at 1/shrink resolution (anti-aliased) and its grid scale.
+
+    ``shrink`` is one factor for every axis or one per axis (an axis of
+    factor 1 keeps its samples, unsmoothed: a strip or a thin volume is
+    shrunk only along its long axes).  The result is
+    ``skimage.transform.resize(image, shape, order=1, anti_aliasing=True,
+    preserve_range=True)`` of a float64 image, the same bits: its Gaussian
+    (``mode='mirror'``) is mireg's on the image extended by reflection,
+    computed only at the samples the linear zoom reads (``smooth_at``).
+    """
+    factors = axis_shrinks(shrink, image.ndim)
+    if max(factors) == 1:
+        return image
+    shape = tuple(
+        n if f == 1 else max(2, int(math.ceil(n / f))) for n, f in zip(image.shape, factors)
+    )
+    if is_mask:
+        return resize(image.astype(np.float64), shape, order=1, anti_aliasing=False) > 0.5
+    factors = np.divide(image.shape, shape)
+    sigma = np.maximum(0, (factors - 1) / 2)
+    radii = [int(4.0 * s + 0.5) if s > 1e-15 else 0 for s in sigma]
+    if any(r >= n for r, n in zip(radii, image.shape)):
+        # a kernel wider than the axis: mirror images of mirror images
+        return resize(image, shape, order=1, anti_aliasing=True, preserve_range=True)
+    picks = [_zoom_reads(n, m) for n, m in zip(image.shape, shape)]
+    filtered = _scattered(smooth_at(image, sigma, picks, edge=False), picks, image.shape)
+    out = ndi.zoom(filtered, [1 / f for f in factors], order=1, mode="mirror", grid_mode=True)
+    return np.clip(out, image.min(), image.max(), out=out)
+
+
+class Pyramid:
+    """``downsample(image, shrink)`` for one image, each level computed once
+    and from the finest level computed so far whose factors divide its own
+    axis by axis (1/8 from 1/2 by 4, not from the full image by 8).
+
+    Resizing ``n`` pixels to ``ceil(n / a)`` and then to
+    ``ceil(ceil(n / a) / b) == ceil(n / (a b))`` puts the pixel centres
+    where one resize by ``a b`` does (so :func:`level_grid` holds); the
+    anti-aliasing Gaussians compound to sigma ``sqrt(((a-1)/2)^2 +
+    (a (b-1)/2)^2)`` instead of ``(a b - 1) / 2`` (1/8 via 1/2: 3.04 px
+    instead of 3.5), and a coarse level of a volume is computed from a
+    small image instead of the full one.
+    """
+
+    def __init__(self, image):
+        self.ndim = image.ndim
+        self.levels = {(1,) * image.ndim: image}
+
+    def __call__(self, shrink):
+        factors = axis_shrinks(shrink, self.ndim)
+        if factors not in self.levels:
+            bases = [b for b in self.levels if all(f % c == 0 for f, c in zip(factors, b))]
+            base = max(bases, key=lambda b: (math.prod(b), b))
+            step = tuple(f // c for f, c in zip(factors, base))
+            self.levels[factors] = downsample(self.levels[base], step)
+        return self.levels[factors]
+
+
+def _sigmas(sigma_px, level_spacing):
+    """A gradient's Gaussian per axis: ``sigma_px`` pixels along the axis of
+    finest spacing, isotropic in physical units."""
+    spacing = np.asarray(level_spacing, float)
+    return sigma_px * spacing.min() / spacing
+
+
+def smoothed(image, sigma_px, level_spacing):
+    """The image smoothed for its gradient: a Gaussian of ``sigma_px``
+    pixels along the axis of finest spacing (isotropic in physical units),
+    C-contiguous float64.
+
+    Smoothing extends the border by its nearest value ('nearest'), not
+    by zeros: zero padding would put strong false edges on the image
+    borders, which then pull the registration towards aligning frames.
+    The same bits as ``ndi.gaussian_filter(image, sigma, mode="nearest",
+    truncate=4)``: mireg's Gaussian (scipy's sums) at every sample of the
+    image extended by its edge values (``smooth_at``).
+    """
+    picks = [np.arange(n, dtype=np.int64) for n in image.shape]
+    return smooth_at(image, _sigmas(sigma_px, level_spacing), picks, edge=True)
+
+
+def smoothed_at(image, sigma_px, level_spacing, keep):
+    """:func:`smoothed` where a sample table reads it: on the rows, columns
+    (and planes) of the samples ``keep`` (bool, the image's shape) and
+    their neighbours, the same bits; elsewhere 0.  An axis whose samples
+    and neighbours cover most of it is computed whole (no scattered copy
+    for a dense grid)."""
+    picks = []
+    for axis, n in enumerate(image.shape):
+        used = np.flatnonzero(keep.any(axis=tuple(a for a in range(image.ndim) if a != axis)))
+        near = np.unique(np.clip((used[:, None] + np.arange(-1, 2)).ravel(), 0, n - 1))
+        picks.append(np.arange(n, dtype=np.int64) if 2 * near.size > n else near)
+    part = smooth_at(image, _sigmas(sigma_px, level_spacing), picks, edge=True)
+    return _scattered(part, picks, image.shape)
