@@ -27,6 +27,7 @@ import numpy as np
 
 from ..registration import METRICS
 from ..transforms import TRANSFORMS
+from .arguments import integer_at_least, positive_float
 from .errors import EXIT_USAGE, run_reporting_errors
 
 __all__ = ["main"]
@@ -45,30 +46,7 @@ class _Parser(argparse.ArgumentParser):
         raise _UsageError(f"{self.prog}: error: {message} (see '{self.prog} --help')")
 
 
-def _integer_at_least(minimum):
-    def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
-        return value
-
-    return parse
-
-
-_at_least_one, _at_least_two = _integer_at_least(1), _integer_at_least(2)
-
-
-def _positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be finite and > 0, got {text}")
-    return value
+_at_least_one, _at_least_two = integer_at_least(1), integer_at_least(2)
 
 
 def _build_parser():
@@ -158,7 +136,7 @@ def _add_register(commands, common):
     )
     register.add_argument(
         "--sigma",
-        type=_positive_float,
+        type=positive_float,
         default=1.5,
         help="Gaussian sigma of the gradients, pixels (default: %(default)s)",
     )

@@ -25,6 +25,8 @@ import os
 
 import numpy as np
 
+from .arguments import integer_at_least, positive_float
+
 __all__ = ["add_motion_parser", "run_motion", "REGISTER_OPTIONS", "METRICS"]
 
 logger = logging.getLogger("mireg")
@@ -57,28 +59,8 @@ def _reference(text):
         ) from None
 
 
-def _jobs(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _positive(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not np.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be finite and > 0, got {text}")
-    return value
-
-
 def _spacing(text):
-    values = tuple(_positive(part) for part in text.split(","))
+    values = tuple(positive_float(part) for part in text.split(","))
     if len(values) > 2:
         raise argparse.ArgumentTypeError(f"one or two sizes (row,col), got {text!r}")
     return values * (3 - len(values))  # one size for both axes
@@ -117,11 +99,14 @@ def add_motion_parser(subparsers, parents=()):
     parser.add_argument("--params", metavar="MOTION.tsv", help="write the motion table")
     parser.add_argument("--plot", metavar="MOTION.png", help="plot rotations, translations and FD")
     parser.add_argument(
-        "--jobs", type=_jobs, metavar="N", help="threads (default: the number of CPUs)"
+        "--jobs",
+        type=integer_at_least(1),
+        metavar="N",
+        help="threads (default: the number of CPUs)",
     )
     parser.add_argument(
         "--radius",
-        type=_positive,
+        type=positive_float,
         default=50.0,
         help="FD's sphere radius, mm for NIfTI (default: %(default)s)",
     )
