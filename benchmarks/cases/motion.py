@@ -14,30 +14,15 @@ a reference voxel index to the volume's voxel index (``result.matrix``).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 from scipy import ndimage as ndi
 from scipy.spatial.transform import Rotation
 
+from benchmarks.cases import scans
+
 SHAPE = (64, 64, 36)
 VOXEL_MM = 3.0
 NOISE = 0.02
-
-
-def mni_t1():
-    """nilearn's MNI152 2009 T1 template (values 0..1) and its affine."""
-    import nibabel
-    import nilearn
-
-    path = (
-        Path(nilearn.__file__).parent
-        / "datasets"
-        / "data"
-        / "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz"
-    )
-    image = nibabel.load(path)
-    return np.asarray(image.get_fdata(), np.float64) / 255.0, np.array(image.affine)
 
 
 def rigid_index_matrix(degrees, shift_mm, shape=SHAPE, voxel=VOXEL_MM):
@@ -75,7 +60,7 @@ def motions(n_volumes, *, sudden=False, seed=0, ndim=3):
 def series(n_volumes=40, *, sudden=False, seed=0):
     """(series (x, y, z, t) float32 as a 4-D NIfTI holds it, true index
     matrices (t, 4, 4), voxel size mm): the template moved by known motions."""
-    t1, affine = mni_t1()
+    t1, affine = scans.mni_t1()
     # a scanner's point spread: 1 mm detail blurred to the 3 mm voxels' FWHM
     # (sampling the template unblurred would alias, differently in every pose)
     t1 = ndi.gaussian_filter(t1, VOXEL_MM / 2.355 / np.abs(np.diag(affine)[:3]))
