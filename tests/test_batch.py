@@ -289,6 +289,30 @@ def test_stack_auto_search_catches_the_jolt(jolted, jolted_local):
         assert same_bits(result[i], jolted_local[i])
 
 
+def test_stack_auto_search_retries_a_failed_frame_globally(jolted, jolted_local, monkeypatch):
+    import mireg.stack as stack_module
+
+    calls = []
+    real = stack_module.register_many
+
+    def flaky(pairs, **kwargs):
+        # the local pass (no global search) fails on frame 1's pair
+        calls.append(kwargs.get("global_search"))
+        results = real(pairs, **kwargs)
+        if kwargs.get("global_search") is False:
+            results[0] = ValueError("lost")
+        return results
+
+    monkeypatch.setattr(stack_module, "register_many", flaky)
+    frames, truths = jolted
+    result = register_stack(frames, search="auto", n_jobs=2)  # errors="raise"
+    assert calls == [False, None]
+    for i in (1, 4):  # the failed frame and the jolted one: searched globally
+        assert any(rec["stage"] == "search" for rec in result[i].levels)
+        assert mean_error(result[i].matrix, truths[i], SIZE) < 0.1
+    assert same_bits(result[2], jolted_local[2])
+
+
 def test_stack_auto_search_of_few_frames_is_global(drift):
     frames = drift[0][:3]
     auto = register_stack(frames, search="auto", n_jobs=2)

@@ -308,9 +308,11 @@ def _search_pairs(pairs, run, search):
     ``STACK_OUTLIER_MIN_FRAMES``: the global search only)."""
     if search == "global" or (search == "auto" and len(pairs) < STACK_OUTLIER_MIN_FRAMES):
         return register_many(pairs, **run)
-    local = register_many(pairs, **_local_options(run, pairs[0][0]))
     if search == "local":
-        return local
+        return register_many(pairs, **_local_options(run, pairs[0][0]))
+    # a frame the local search fails on gets the global search, which
+    # raises (errors="raise") only if it fails too
+    local = register_many(pairs, **dict(_local_options(run, pairs[0][0]), errors="return"))
     flagged = _doubtful(local)
     if not flagged:
         return local
