@@ -51,29 +51,19 @@ from scipy.spatial.transform import Rotation
 if not __package__:  # run as a script: the repository root holds `benchmarks`
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from benchmarks.cases.peers import SITK_SETTINGS  # noqa: E402
+from benchmarks.cases.scans import (  # noqa: E402
+    mni_t1,
+    run_elastix,
+    run_mireg,
+    run_simpleitk,
+)
 
-LPS = np.diag([-1.0, -1.0, 1.0, 1.0])
 MOVING_ZOOMS = (3.0, 0.9, 0.9)  # voxel axes: S, L, P
 MOTION_DEGREES = (6.0, -4.0, 8.0)
 MOTION_SHIFT_MM = (5.0, -7.0, 4.0)
 # T1 value (0..1) -> T2-like value: not monotone, so only a statistical measure aligns them
 T1_LEVELS = [0.0, 0.05, 0.2, 0.35, 0.55, 0.85, 1.0]
 T2_LEVELS = [0.0, 0.0, 1.0, 0.9, 0.6, 0.35, 0.3]
-
-
-def mni_t1():
-    import nibabel
-    import nilearn
-
-    path = (
-        Path(nilearn.__file__).parent
-        / "datasets"
-        / "data"
-        / "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz"
-    )
-    image = nibabel.load(path)
-    return np.asarray(image.get_fdata(), np.float64) / 255.0, np.array(image.affine)
 
 
 def t2_like(t1, sigma_voxels=(0.0, 0.0, 0.0)):
@@ -147,18 +137,6 @@ def mean_error(world, pair):
     return float(np.linalg.norm(estimated - true, axis=1).mean())
 
 
-def world_from_lps_points(map_point):
-    """RAS world matrix of an ITK map given on LPS points."""
-    origin = np.asarray(map_point((0.0, 0.0, 0.0)))
-    lps = np.eye(4)
-    lps[:3, 3] = origin
-    for axis in range(3):
-        step = np.zeros(3)
-        step[axis] = 1.0
-        lps[:3, axis] = np.asarray(map_point(tuple(step))) - origin
-    return LPS @ lps @ LPS
-
-
 def check_truth(folder, pair):
     """The moving image resampled by SimpleITK with the true transform read
     from mireg's .tfm: its mean difference from the T2-like reference."""
@@ -177,66 +155,6 @@ def check_truth(folder, pair):
 
 
 # ---- the tools --------------------------------------------------------------------
-
-
-def run_elastix(fixed_path, moving_path):
-    import itk
-
-    fixed = itk.imread(str(fixed_path), itk.F)
-    moving = itk.imread(str(moving_path), itk.F)
-    parameters = itk.ParameterObject.New()
-    parameters.AddParameterMap(parameters.GetDefaultParameterMap("rigid"))
-    method = itk.ElastixRegistrationMethod.New(fixed, moving)
-    method.SetParameterObject(parameters)
-    method.SetLogToConsole(False)
-    method.UpdateLargestPossibleRegion()
-    transform = method.GetCombinationTransform()
-    return world_from_lps_points(lambda p: transform.TransformPoint(p))
-
-
-def run_simpleitk(fixed_path, moving_path):
-    import SimpleITK as sitk
-
-    cfg = SITK_SETTINGS
-    fixed = sitk.ReadImage(str(fixed_path), sitk.sitkFloat32)
-    moving = sitk.ReadImage(str(moving_path), sitk.sitkFloat32)
-    initial = sitk.CenteredTransformInitializer(
-        fixed, moving, sitk.Euler3DTransform(), sitk.CenteredTransformInitializerFilter.GEOMETRY
-    )
-    method = sitk.ImageRegistrationMethod()
-    method.SetMetricAsMattesMutualInformation(numberOfHistogramBins=cfg["bins"])
-    method.SetMetricSamplingStrategy(method.RANDOM)
-    method.SetMetricSamplingPercentage(cfg["sampling_percentage"][3], cfg["sampling_seed"])
-    method.SetOptimizerAsGradientDescent(
-        learningRate=cfg["learning_rate"],
-        numberOfIterations=cfg["iterations"],
-        convergenceMinimumValue=cfg["convergence_minimum"],
-        convergenceWindowSize=cfg["convergence_window"],
-    )
-    method.SetInterpolator(sitk.sitkLinear)
-    method.SetOptimizerScalesFromPhysicalShift()
-    method.SetShrinkFactorsPerLevel(shrinkFactors=cfg["shrink_factors"])
-    method.SetSmoothingSigmasPerLevel(smoothingSigmas=cfg["smoothing_sigmas"])
-    method.SmoothingSigmasAreSpecifiedInPhysicalUnitsOff()
-    method.SetInitialTransform(initial, inPlace=False)
-    final = method.Execute(fixed, moving)
-    return world_from_lps_points(final.TransformPoint)
-
-
-def run_mireg(fixed_path, moving_path):
-    import nibabel
-
-    import mireg
-
-    fixed, moving = nibabel.load(fixed_path), nibabel.load(moving_path)
-    result = mireg.register(
-        np.asarray(fixed.dataobj, np.float32),
-        np.asarray(moving.dataobj, np.float32),
-        reference_affine=fixed.affine,
-        moving_affine=moving.affine,
-        transform="rigid",
-    )
-    return np.asarray(result.world_matrix)
 
 
 TOOLS = {"mireg": run_mireg, "itk-elastix": run_elastix, "SimpleITK": run_simpleitk}
