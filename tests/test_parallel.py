@@ -24,18 +24,33 @@ def test_small_inputs_run_serial(two_threads):
         assert n == 2
 
 
-def test_slow_parallel_run_backs_off_to_serial(two_threads, monkeypatch):
+@pytest.fixture
+def clock(monkeypatch):
+    """The dispatch's run timer, advanced by the test: elapsed times are
+    exact whatever the machine's load (a sleep can overrun by milliseconds)."""
     import time
+    import types
 
+    now = [0.0]
+    fake = types.SimpleNamespace(perf_counter=lambda: now[0], monotonic=time.monotonic)
+    monkeypatch.setattr(_parallel, "time", fake)
+
+    def advance(seconds):
+        now[0] += seconds
+
+    return advance
+
+
+def test_slow_parallel_run_backs_off_to_serial(two_threads, clock, monkeypatch):
     with _parallel.parallel_chunks(10**6, serial_seconds=1e-4) as n:
         assert n == 2
-        time.sleep(0.002)  # a stall: 20x the serial time
+        clock(0.002)  # a stall: 20x the serial time
     with _parallel.parallel_chunks(10**6) as n:
         assert n == 0
     monkeypatch.setitem(_parallel._state, "serial_until", 0.0)  # back-off over
     with _parallel.parallel_chunks(10**6, serial_seconds=1e-4) as n:
         assert n == 2
-        time.sleep(0.0002)  # slower than serial, as a cold start can be: no stall
+        clock(0.0002)  # slower than serial, as a cold start can be: no stall
     with _parallel.parallel_chunks(10**6) as n:
         assert n == 2  # so no back-off
 
