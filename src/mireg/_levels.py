@@ -164,7 +164,8 @@ def _jitter(table, image, stride, lo, scale, n_bins):
             # pile samples onto the border planes
             outside = (moved < 0.0) | (moved > n - 1.0)
             moved[outside] = coords[outside, axis] - step[outside]
-            coords[:, axis] = moved
+            # (an axis shorter than half a cell: out either way)
+            coords[:, axis] = np.clip(moved, 0.0, n - 1.0)
     values = ndi.map_coordinates(image, coords.T, order=1, mode="nearest")
     table[:, :3] = coords
     table[:, 7] = np.clip(((values - lo) * scale).astype(np.int64), 0, n_bins - 1)

@@ -410,10 +410,9 @@ def powell_stage(prepare, shrink, finest, metric, params, units, candidates=None
     # a coarse level only hands a start to the next one: past a few Powell
     # iterations its ftol test chases the roughness of linear interpolation
     maxiter = None if finest else COARSE_MAXITER
-    # the finest level's answer is the result: with NMI or MI (a windowed
-    # histogram of jittered samples there, a smooth cost) a line search
-    # stops within FINEST_XTOL pixel; a coarse level only hands on a start
-    xtol = FINEST_XTOL if finest and metric != "alignment" else None
+    # a windowed level (the finest of NMI or MI: jittered samples, a smooth
+    # cost) gives the result: its line searches stop within FINEST_XTOL pixel
+    xtol = FINEST_XTOL if level.data.parzen else None
     params, value, evaluations = powell(level, metric, params, units, level.shrink, maxiter, xtol)
     restart = None
     if candidates is not None and len(candidates):

@@ -32,6 +32,23 @@ _EPS_MAG2 = 1e-16  # |g| <= 1e-8, np.isclose(|g|, 0)'s threshold, squared
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _count_windowed(counts, row, f, last):
+    # the moving value at bin position f (bin centres at integers) shared
+    # between its two nearest bins (a linear Parzen window), so the cost
+    # moves with the pose continuously, not in steps; in fixed point, so the
+    # integer sums give the same bits in any order (serial or parallel)
+    if f <= 0.0:
+        counts[row] += WEIGHT_ONE
+    elif f >= last:
+        counts[row + last] += WEIGHT_ONE
+    else:
+        b = int(f)
+        w = int((f - b) * WEIGHT_ONE)
+        counts[row + b] += WEIGHT_ONE - w
+        counts[row + b + 1] += w
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _gradient_term(gm0, gm1, gm2, rot, r0, r1, r2, rmag2):
     # moving gradient rotated into the reference frame: rot @ gm
     g0 = rot[0, 0] * gm0 + rot[0, 1] * gm1 + rot[0, 2] * gm2
@@ -118,22 +135,11 @@ def _accumulate(level, matrix, grad_rotation, counts, g_partial, start, stop):
                 else:
                     value = lerp3(moving, i, j, k, t, u, v)
             row = int(table[s, 7]) * n_bins
-            # windowed: the moving value shared between its two nearest bin
-            # centres (a linear Parzen window), so the cost moves with the
-            # pose continuously, not in steps; in fixed point, so that the
-            # integer sums give the same bits in any order (serial or parallel)
-            f = (value - lo) * scale - 0.5
-            if not parzen:  # whole counts (read from the log table)
-                counts[row + min(max(int((value - lo) * scale), 0), last)] += 1
-            elif f <= 0.0:
-                counts[row] += WEIGHT_ONE
-            elif f >= last:
-                counts[row + last] += WEIGHT_ONE
-            else:
-                b = int(f)
-                w = int((f - b) * WEIGHT_ONE)
-                counts[row + b] += WEIGHT_ONE - w
-                counts[row + b + 1] += w
+            x = (value - lo) * scale
+            if parzen:
+                _count_windowed(counts, row, x - 0.5, last)
+            else:  # whole counts (read from the log table)
+                counts[row + min(max(int(x), 0), last)] += 1
             if use_gradient:
                 if planar:
                     gm1, gm2 = lerp2_pair(grad_plane, j, k, u, v)
