@@ -189,6 +189,15 @@ def test_stack_first(drift, stack_first):
     assert np.abs(aligned[-1][inner] - frames[0][inner]).mean() < 0.01
 
 
+def test_stack_warp_on_threads_gives_the_same_values(drift, stack_first):
+    frames = drift[0]
+    np.testing.assert_array_equal(
+        stack_first.warp(frames, n_jobs=2), stack_first.warp(frames, n_jobs=1)
+    )
+    with pytest.raises(ValueError, match="`n_jobs`"):
+        stack_first.warp(frames, n_jobs=0)
+
+
 def test_stack_index(drift):
     frames, truths = drift
     result = register_stack(list(frames), reference=-3, n_jobs=2)  # frame 2

@@ -104,6 +104,7 @@ class StackResult:
         ``(n_frames, *reference_shape)``, NaN for the failed frames.
         ``n_jobs`` threads (default: one per core) resample frames side by
         side; each frame's values do not depend on it."""
+        check_run_options(n_jobs, None, "raise", {})
         frames = _frames(stack)
         good = self._any_result()
         out = np.full((len(frames),) + tuple(good.reference_shape), np.nan)
