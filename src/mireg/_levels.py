@@ -195,9 +195,9 @@ class Level:
         cubic level without ``use_gradient`` (the finest level of NMI or
         MI) also moves its reference samples off the grid (``_jitter``)
         and windows the moving values between bins (``LevelData.parzen``);
-        Pluim's measure keeps grid samples and whole counts, with which it
-        measured more accurate (two of six benchmark pairs got worse with
-        them, none better by as much).
+        Pluim's measure keeps grid samples and whole counts: with them its
+        gradient term pulled the optimum off on some benchmark pairs
+        (docs/performance.md).
     max_samples : int or None
         Reference samples at most (0 or None: every pixel).
     center : ndarray

@@ -38,7 +38,7 @@ REGISTER_OPTIONS = {"transform": "rigid", "search": "auto"}
 # the measure, by frame dimensionality: volumes of one series share their
 # contrast and NMI alone aligns them as well at half the cost of an
 # evaluation; small 2-D frames keep Pluim's measure, whose gradient term
-# pins their rotation down better (0.05 against 0.17 degree on 64 x 64)
+# pins their rotation down better (docs/performance.md, motion correction)
 METRICS = {2: "alignment", 3: "nmi"}
 
 _COLUMNS = {
