@@ -138,7 +138,7 @@ def test_sample_table_of_a_sparse_grid_has_the_gradients_at_the_samples():
     np.testing.assert_array_equal(level.data.table[:, 4:6], ref_grad)
 
 
-def _level(reference, moving, *, max_samples=None, cubic=True, use_gradient=False):
+def _level(reference, moving, *, max_samples=None, cubic=True, use_gradient=False, gradients=None):
     ndim = reference.ndim
     return Level(
         reference,
@@ -154,6 +154,7 @@ def _level(reference, moving, *, max_samples=None, cubic=True, use_gradient=Fals
         center=(np.array(reference.shape, float) - 1) / 2,
         kind="rigid",
         use_gradient=use_gradient,
+        gradients=gradients,
     )
 
 
@@ -165,12 +166,23 @@ def test_jittered_samples_stay_in_their_cells_and_bin_the_interpolated_value(sha
     reference = ndi.gaussian_filter(rng.random(shape), 2.0)
     # the finest level of NMI/MI is jittered; a coarse one or Pluim's is not
     level = _level(reference, reference, max_samples=max_samples)
+    # with gradients asked for, a jittered table keeps the grid point's
+    with_g = _level(reference, reference, max_samples=max_samples, gradients=True)
+    assert with_g.data.table[:, :3].tobytes() == level.data.table[:, :3].tobytes()
     for cubic, use_gradient in ((False, False), (True, True)):
         grid = _level(
-            reference, reference, max_samples=max_samples, cubic=cubic, use_gradient=use_gradient
+            reference,
+            reference,
+            max_samples=max_samples,
+            cubic=cubic,
+            use_gradient=use_gradient,
+            gradients=True,
         )
         assert not grid.data.parzen
-        np.testing.assert_array_equal(grid.data.table[:, 3:7], level.data.table[:, 3:7])
+        np.testing.assert_array_equal(grid.data.table[:, 3:7], with_g.data.table[:, 3:7])
+    assert np.abs(with_g.data.table[:, 6]).max() > 0
+    # without G no gradients are computed: the columns are zero
+    np.testing.assert_array_equal(level.data.table[:, 3:7], 0)
     assert level.data.parzen
     assert level.stride == grid.stride and (max_samples is None) == (level.stride == 1)
     ndim = len(shape)

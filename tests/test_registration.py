@@ -320,3 +320,124 @@ def test_read_only_inputs(camera128):
     moving.flags.writeable = False
     result = mireg.register(reference_image, moving, transform="translation")
     np.testing.assert_allclose(result.parameters, [2.0, -1.5], atol=0.05)
+
+
+# ---- smoothing, max_samples per level -------------------------------------------
+
+
+def test_smoothing_is_registering_the_smoothed_images(camera128):
+    # the same bits as smoothing first with scipy's Gaussian (nearest-value
+    # borders); anisotropic pixels: the same length in world units per axis
+    truth = truth_matrix(camera128.shape, (np.deg2rad(3.0), 2.5, -1.5), "rigid")
+    moving = make_moving(camera128, truth)
+    spacing = (2.0, 1.0)
+    sigma = (0.4, 0.8)  # 0.8 px along the finest axis, the same mm along the other
+    options = dict(spacing=spacing, metric="nmi")
+    smoothed = mireg.register(camera128, moving, smoothing=0.8, **options)
+    by_hand = mireg.register(
+        ndi.gaussian_filter(camera128, sigma, mode="nearest"),
+        ndi.gaussian_filter(moving, sigma, mode="nearest"),
+        **options,
+    )
+    np.testing.assert_array_equal(smoothed.parameters, by_hand.parameters)
+    assert smoothed.metric == by_hand.metric
+    plain = mireg.register(camera128, moving, **options)
+    assert not np.array_equal(plain.parameters, smoothed.parameters)
+
+
+def test_smoothing_follows_world_units_with_other_voxel_sizes(camera128):
+    # a moving image of pixels twice as large: its Gaussian is half as many pixels
+    moving = ndi.shift(camera128, (1.5, -2.0), order=3)[::2, ::2]
+    affines = dict(reference_affine=np.eye(3), moving_affine=np.diag([2.0, 2.0, 1.0]))
+    smoothed = mireg.register(
+        camera128, moving, transform="translation", smoothing=1.0, metric="nmi", **affines
+    )
+    by_hand = mireg.register(
+        ndi.gaussian_filter(camera128, 1.0, mode="nearest"),
+        ndi.gaussian_filter(moving, 0.5, mode="nearest"),
+        transform="translation",
+        metric="nmi",
+        **affines,
+    )
+    np.testing.assert_array_equal(smoothed.parameters, by_hand.parameters)
+    np.testing.assert_allclose(smoothed.parameters, [1.5, -2.0], atol=0.1)
+
+
+def test_smoothing_recovers_a_noisy_shift_better():
+    rng = np.random.default_rng(2)
+    scene = ndi.gaussian_filter(rng.normal(size=(96, 96)), 3.0)
+    truth = (2.3, -1.7)
+    errors = {}
+    for s in (0.0, 1.0):
+        worst = 0.0
+        for k in range(4):
+            noise = np.random.default_rng(10 + k)
+            reference = scene + noise.normal(0, 0.05, scene.shape)
+            moving = ndi.shift(scene, truth, order=3) + noise.normal(0, 0.05, scene.shape)
+            result = mireg.register(
+                reference, moving, transform="translation", metric="nmi", smoothing=s
+            )
+            worst = max(worst, np.abs(result.parameters - truth).max())
+        errors[s] = worst
+    # measured: 0.25 px unsmoothed, 0.054 px smoothed (noise at half the scene's std)
+    assert errors[1.0] < 0.5 * errors[0.0], errors
+
+
+@pytest.mark.parametrize(
+    "value, error, match",
+    [
+        (-0.5, ValueError, "smoothing"),
+        (float("nan"), ValueError, "smoothing"),
+        (float("inf"), ValueError, "smoothing"),
+        ("1", TypeError, "smoothing"),
+        (True, TypeError, "smoothing"),
+    ],
+)
+def test_bad_smoothing(camera128, value, error, match):
+    with pytest.raises(error, match=match):
+        mireg.register(camera128, camera128, smoothing=value)
+
+
+def test_smoothing_leaves_the_inputs_alone(camera128):
+    reference, moving = camera128.copy(), ndi.shift(camera128, (1.0, 0.0))
+    before = moving.copy()
+    mireg.register(reference, moving, transform="translation", smoothing=1.2)
+    np.testing.assert_array_equal(reference, camera128)
+    np.testing.assert_array_equal(moving, before)
+
+
+def test_max_samples_per_level(camera128):
+    truth = truth_matrix(camera128.shape, (np.deg2rad(4.0), 2.0, -3.0), "rigid")
+    moving = make_moving(camera128, truth)
+    levels = (4, 2, 1)
+    result = mireg.register(
+        camera128, moving, levels=levels, max_samples=(0, 1000, 4096), global_search=False
+    )
+    samples = [r["samples"] for r in result.levels if r["stage"] == "powell"]
+    assert samples == [32 * 32, 22 * 22, 64 * 64]  # every pixel; strides 3 and 2
+    assert mean_error(result.matrix, truth, camera128.shape) < 0.1
+    # one value per level the same as that value for every level, bit for bit
+    same = [
+        mireg.register(camera128, moving, levels=levels, max_samples=m)
+        for m in (4096, (4096,) * 3)
+    ]
+    np.testing.assert_array_equal(same[0].parameters, same[1].parameters)
+    # the global search's level takes the coarsest level's limit
+    searched = mireg.register(camera128, moving, levels=levels, max_samples=(100, 4096, 4096))
+    assert searched.levels[0]["stage"] == "search" and searched.levels[0]["samples"] <= 100
+
+
+@pytest.mark.parametrize(
+    "max_samples, levels, match",
+    [
+        ((100, 200), (4, 2, 1), "2 values: give one per level of `levels` \\(3\\)"),
+        ((100, 200), None, "one per level of `levels` \\(unset"),
+        ((100, -1, 5), (4, 2, 1), "integer >= 0"),
+        ((100, 2.5, 5), (4, 2, 1), "integer >= 0"),
+        ("100", None, "integer >= 0"),
+        (-5, None, "integer >= 0"),
+    ],
+)
+def test_bad_max_samples(camera128, max_samples, levels, match):
+    with pytest.raises(ValueError, match=match):
+        mireg.register(camera128, camera128, levels=levels, max_samples=max_samples)

@@ -71,6 +71,9 @@ STACK_OUTLIER_MIN_FRAMES = 4
 # least this many pixels along the longest side, by ndim (the global
 # search's level has 16-31 in 2-D, 10-19 in 3-D).
 LOCAL_COARSEST_SIDE = {2: 16, 3: 12}
+# register_stack(search="local"): reference samples at most on every level but
+# the finest (a 64 x 64 x 36 volume's 1/2 level: 2304 of its 18432 voxels).
+LOCAL_COARSE_SAMPLES = 1 << 14
 
 # ---- compiled into the kernels --------------------------------------------------
 

@@ -14,6 +14,7 @@ from . import _world
 from . import transforms as tf
 from ._config import DEFAULT_MAX_SAMPLES
 from ._kernels import modes
+from ._pyramid import axis_shrinks
 from ._validation import as_image, bins_pair, check_finite, positive_float, same_ndim
 
 METRICS = modes.METRICS
@@ -32,7 +33,7 @@ class Inputs:
     moving_mask: np.ndarray  # bool, the moving image's shape; or None
     initial: np.ndarray  # the transform's parameters; or None
     shrinks: list  # shrink factors, coarse to fine; or None (the default plan)
-    max_samples: int  # 0: every pixel
+    max_samples: int | tuple  # 0: every pixel; a tuple: one per level of `shrinks`
 
 
 def validate(
@@ -77,16 +78,7 @@ def validate(
                 f"{ref.ndim}-D {transform} transform, got {initial.tolist()}"
             )
     levels = _checked_levels(levels)
-    if max_samples is None:
-        max_samples = DEFAULT_MAX_SAMPLES[ref.ndim]
-    elif (
-        isinstance(max_samples, bool)
-        or not isinstance(max_samples, numbers.Integral)
-        or max_samples < 0
-    ):
-        raise ValueError(
-            f"`max_samples` must be an integer >= 0 (0: every pixel), got {max_samples!r}"
-        )
+    max_samples = _checked_max_samples(max_samples, levels, ref.ndim)
     return Inputs(
         reference=_moderate_range(ref.astype(np.float64, copy=False)),
         moving=_moderate_range(mov.astype(np.float64, copy=False)),
@@ -97,7 +89,7 @@ def validate(
         moving_mask=masks[1],
         initial=initial,
         shrinks=levels,
-        max_samples=int(max_samples),
+        max_samples=max_samples,
     )
 
 
@@ -196,6 +188,59 @@ def _checked_levels(levels):
             f"`levels` must be strictly decreasing, coarse to fine (e.g. (4, 2, 1)), got {values}"
         )
     return values
+
+
+def _checked_max_samples(max_samples, levels, ndim):
+    """An int >= 0 (None: the default for ``ndim``), or one per level of
+    ``levels`` (a tuple of them)."""
+    if max_samples is None:
+        return DEFAULT_MAX_SAMPLES[ndim]
+    message = (
+        "`max_samples` must be an integer >= 0 (0: every pixel) or one per "
+        f"level of `levels`, got {max_samples!r}"
+    )
+    if _samples_limit(max_samples):
+        return int(max_samples)
+    if isinstance(max_samples, (str, bytes)) or not hasattr(max_samples, "__iter__"):
+        raise ValueError(message)
+    values = list(max_samples)
+    if not all(_samples_limit(v) for v in values):
+        raise ValueError(message)
+    if levels is None or len(values) != len(levels):
+        raise ValueError(
+            f"`max_samples` has {len(values)} values: give one per level of `levels` "
+            f"({'unset: the default pyramid' if levels is None else len(levels)})"
+        )
+    return tuple(int(v) for v in values)
+
+
+def _samples_limit(value):
+    return (
+        isinstance(value, numbers.Integral)
+        and not isinstance(value, (bool, np.bool_))
+        and value >= 0
+    )
+
+
+def samples_by_level(max_samples, levels, plan):
+    """``limit(factors)``: the reference samples at most of the level of
+    ``factors``.  ``max_samples`` is the checked value: one int for every
+    level, or one per level of ``levels`` (the user's shrink factors), whose
+    ``plan`` (``(nominal shrink, factors)`` pairs, coarse to fine) gives
+    each level's factors; a level of other factors (the global search's,
+    coarser than the pyramid) gets the coarsest level's limit."""
+    if not isinstance(max_samples, tuple):
+        return lambda factors: max_samples
+    ndim = len(plan[0][1])
+    by_nominal = dict(zip(levels, max_samples))
+    by_factors = {}
+    for nominal, factors in plan:
+        by_factors.setdefault(tuple(factors), by_nominal[nominal])
+
+    def limit(factors):
+        return by_factors.get(tuple(axis_shrinks(factors, ndim)), max_samples[0])
+
+    return limit
 
 
 # the 2-D global search tries one rotation every 6 degrees within max_angle

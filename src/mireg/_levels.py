@@ -118,16 +118,19 @@ def _sampled(shape, reference_mask, shrink, max_samples):
     return keep, stride
 
 
-def _moving_data(mov, shrink, *, moving_mask, sigma, spacing, cubic, n_bins):
+def _moving_data(mov, shrink, *, moving_mask, sigma, spacing, cubic, n_bins, gradients):
     """The moving-side fields of ``LevelData`` for the level image ``mov``."""
     lo, hi = float(mov.min()), float(mov.max())
     coefficients = ndi.spline_filter(mov, order=3, mode="mirror") if cubic else mov
-    # interleaved (..., ndim): a corner's components in one load; float32
-    # (as the reference's in the table): half the memory of a volume's stack,
-    # so fewer cache misses per evaluation
-    grad = _samples.interleaved_gradient(
-        _embed3(smoothed(mov, sigma, spacing)), np.asarray(spacing, float)
-    )
+    if gradients:
+        # interleaved (..., ndim): a corner's components in one load; float32
+        # (as the reference's in the table): half the memory of a volume's
+        # stack, so fewer cache misses per evaluation
+        grad = _samples.interleaved_gradient(
+            _embed3(smoothed(mov, sigma, spacing)), np.asarray(spacing, float)
+        )
+    else:  # never read without G: the kernels' type, no smoothing
+        grad = np.zeros((1, 1, 1, len(spacing)), np.float32)
     if moving_mask is not None:
         mask = np.ascontiguousarray(
             _embed3(downsample(moving_mask, shrink, is_mask=True)), dtype=np.uint8
@@ -211,6 +214,10 @@ class Level:
     frames : (_world.Frame, _world.Frame), optional
         Where the reference and the moving image lie in world space; None:
         both plain, of voxel size ``spacing``.
+    gradients : bool, optional
+        Prepare the gradient data G reads (smoothed gradients of both
+        images); default ``use_gradient``.  A level without them skips
+        those Gaussians, and its kernels never read the placeholders.
 
     Attributes
     ----------
@@ -241,8 +248,12 @@ class Level:
         use_gradient,
         pyramids=None,
         frames=None,
+        gradients=None,
     ):
         ndim = reference.ndim
+        # the gradient data G needs: prepared for G's levels and on request
+        # (the global search ranks by G on a level that optimises NMI)
+        self.gradients = use_gradient if gradients is None else bool(gradients)
         if frames is None:
             frames = (_world.plain_frame(spacing),) * 2
         self.ndim = ndim
@@ -269,8 +280,13 @@ class Level:
         lo, hi = float(ref.min()), float(ref.max())
         table = _samples.fill_table(
             _embed3(ref),
-            # read at the samples and their neighbours only
-            _embed3(smoothed_at(ref, sigma, ref_spacing, keep)),
+            # read at the samples and their neighbours only; without G the
+            # table's gradient columns are never read: zero, no Gaussian
+            _embed3(
+                smoothed_at(ref, sigma, ref_spacing, keep)
+                if self.gradients
+                else np.zeros_like(ref)
+            ),
             np.asarray(ref_spacing, float),
             _embed3(keep),
             lo,
@@ -291,6 +307,7 @@ class Level:
             spacing=mov_spacing,
             cubic=cubic,
             n_bins=n_bins,
+            gradients=self.gradients,
         )
         self.data = LevelData(
             table=table,
@@ -393,6 +410,8 @@ class Level:
         level's own setting (None: keep it)."""
         data = self.data
         if use_gradient is not None:
+            if use_gradient and not self.gradients:
+                raise RuntimeError("G on a level prepared without gradients (gradients=True)")
             data = data._replace(use_gradient=use_gradient)
         transform = self.transform(origin, units)
         if not n_chunks:

@@ -310,13 +310,14 @@ def global_search(level, kind, metric, extent, origin, units, max_angle, max_shi
 # ---- the stages of register ------------------------------------------------
 
 
-def level_maker(inputs, shrinks, center, kind, metric, frames=None):
+def level_maker(inputs, shrinks, center, kind, metric, frames=None, max_samples=None):
     """``prepare(shrink, cubic, use_gradient=..., kind=...)``: the ``Level``
     of one shrink factor (or one per axis) of ``inputs`` (``register``'s
     checked inputs: images, masks, spacing, sigma, bins, max_samples) placed
     by ``frames`` (the images' ``_world.Frame`` pair; None: plain, of
     ``inputs.spacing``); ``use_gradient`` defaults to whether ``metric``
-    needs G, ``kind`` to ``kind``.
+    needs G, ``kind`` to ``kind``; ``max_samples(factors)`` gives a level's
+    sample limit (None: ``inputs.max_samples``, one int for every level).
 
     ``shrinks`` are the pyramid's levels, coarse to fine.  Volumes share
     each image's pyramid between the levels, its finest reduced level
@@ -326,6 +327,8 @@ def level_maker(inputs, shrinks, center, kind, metric, frames=None):
     results); ``_pyramid.downsample`` filters it only where the resize
     reads, so a coarse level costs what its samples do.
     """
+    if max_samples is None:
+        max_samples = lambda factors: inputs.max_samples  # noqa: E731
     pyramids = None
     if inputs.reference.ndim == 3:
         pyramids = (Pyramid(inputs.reference), Pyramid(inputs.moving))
@@ -334,7 +337,7 @@ def level_maker(inputs, shrinks, center, kind, metric, frames=None):
             for pyramid in pyramids:
                 pyramid(reduced[-1])
 
-    def prepare(shrink, cubic, use_gradient=metric == "alignment", kind=kind):
+    def prepare(shrink, cubic, use_gradient=metric == "alignment", kind=kind, gradients=None):
         return Level(
             inputs.reference,
             inputs.moving,
@@ -345,12 +348,13 @@ def level_maker(inputs, shrinks, center, kind, metric, frames=None):
             reference_mask=inputs.reference_mask,
             moving_mask=inputs.moving_mask,
             cubic=cubic,
-            max_samples=inputs.max_samples,
+            max_samples=max_samples(shrink),
             center=center,
             kind=kind,
             use_gradient=use_gradient,
             pyramids=pyramids,
             frames=frames,
+            gradients=gradients,
         )
 
     return prepare
@@ -363,7 +367,7 @@ def search_stage(prepare, shape, kind, metric, extent, params, units, max_angle,
     shrink, factors = search_shrink(shape, len(shape))
     t0 = time.perf_counter()
     search_metric = "nmi" if metric == "alignment" else metric
-    level = prepare(factors, cubic=False, use_gradient=False)
+    level = prepare(factors, cubic=False, use_gradient=False, gradients=True)
     params, n, candidates, costs = global_search(
         level, kind, search_metric, extent, params, units, max_angle, max_shift
     )

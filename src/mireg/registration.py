@@ -33,6 +33,7 @@ How the data flows through :func:`register`::
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import warnings
@@ -44,6 +45,8 @@ from . import _inputs, _world
 from . import _optimize as _opt
 from . import transforms as tf
 from ._kernels import modes
+from ._pyramid import smoothed
+from ._validation import positive_float
 from .registration_result import RegistrationResult, RegistrationWarning, warp
 
 __all__ = ["register", "warp", "RegistrationResult", "RegistrationWarning"]
@@ -64,6 +67,7 @@ def register(
     transform="rigid",
     metric="alignment",
     sigma=1.5,
+    smoothing=0.0,
     bins=32,
     spacing=None,
     reference_affine=None,
@@ -102,6 +106,15 @@ def register(
         Gaussian sigma (in pixels of each level of the reference) of the
         gradients in G; the moving image's is the same length in world
         units.
+    smoothing : float
+        Gaussian sigma, in pixels along the reference's finest axis (the
+        same length in world units along every axis of both images), that
+        both images are smoothed by before anything else; 0 (the default):
+        not smoothed.  Noise moves the optimum: on a series of noisy
+        volumes a sigma of 0.6-0.7 voxel halved the error of
+        ``metric="nmi"`` (``mireg motion`` uses 0.7; SPM's realignment
+        smooths by 5 mm FWHM, about that at 3 mm voxels).
+        ``result.metric`` is the measure of the smoothed images.
     bins : int
         Histogram bins per image.
     spacing : sequence of float, optional
@@ -139,12 +152,16 @@ def register(
         (within ``max_shift`` times the field of view) at a coarse level,
         then Powell from the best candidates.  Default: on unless
         ``initial`` is a parameter vector.
-    max_samples : int, optional
+    max_samples : int or sequence of int, optional
         Reference samples per level at most: a level with more is sampled
         on a regular grid of stride 2, 3, ... (deterministic); 0 uses every
         pixel.  Default: 32768 in 2-D (every pixel up to ~180x180), 65536
         in 3-D (the 6 parameters of a volume need more): on larger images,
-        much faster than every pixel, at a similar accuracy.
+        much faster than every pixel, at a similar accuracy.  A sequence
+        gives one limit per level of ``levels`` (which it then needs), as
+        elastix's ``NumberOfSpatialSamples`` per resolution: coarse levels
+        only hand a start to the next one and may use fewer (the global
+        search's level gets the first limit).
     callback : callable, optional
         ``callback(level, parameters, value)`` after each level (an affine
         run: the rigid levels, then the affine ones, counted on; a second
@@ -259,16 +276,20 @@ def register(
     global_search, max_angle, max_shift = _inputs.checked_search_options(
         global_search, max_angle, max_shift, callback
     )
-    ref = inputs.reference
-    ndim = ref.ndim
+    smoothing = positive_float(smoothing, "smoothing", allow_zero=True)
+    ndim = inputs.reference.ndim
     frames = _world.checked_frames(reference_affine, moving_affine, spacing, inputs.spacing, ndim)
+    if smoothing > 0:
+        inputs = _smoothed(inputs, smoothing, frames)
+    ref = inputs.reference
     _inputs.check_start(start, transform, inputs.initial, global_search)
     center = _world.center(frames[0], ref.shape)
     extent = _world.extent(frames[0], ref.shape)
     radius = float(np.mean(np.array(ref.shape, float) * frames[0].spacing)) / 2.0
     unit_length = float(np.mean(frames[0].spacing))
     shrinks = inputs.shrinks or _opt.default_shrinks(ref.shape, ndim)
-    plan = [f for _, f in _opt.level_plan(ref.shape, shrinks, inputs.shrinks is not None)]
+    nominal_plan = _opt.level_plan(ref.shape, shrinks, inputs.shrinks is not None)
+    plan = [f for _, f in nominal_plan]
     stages = _stages(transform, plan, inputs.initial is not None)
     kind = stages[0][0]
     if global_search is None:
@@ -279,7 +300,8 @@ def register(
         params = _world.initial_parameters(start, kind, inputs, frames)
     else:
         params = tf.identity_parameters(ndim, kind)
-    prepare = _opt.level_maker(inputs, plan, center, kind, metric, frames)
+    limits = _inputs.samples_by_level(inputs.max_samples, inputs.shrinks, nominal_plan)
+    prepare = _opt.level_maker(inputs, plan, center, kind, metric, frames, limits)
     units = _opt.parameter_units(ndim, kind, radius, unit_length)
 
     records, nfev, candidates = [], 0, None
@@ -309,6 +331,21 @@ def register(
     result = _result(params, value, kind, metric, nfev, records, inputs, center, frames)
     _report_warnings(result)
     return result
+
+
+def _smoothed(inputs, sigma_px, frames):
+    """``inputs`` with both images smoothed by a Gaussian of ``sigma_px``
+    pixels along the reference's finest axis: the same length in world
+    units along every axis of either image (scipy's Gaussian, borders
+    extended by their nearest values)."""
+    ref_spacing, mov_spacing = frames[0].spacing, frames[1].spacing
+    return dataclasses.replace(
+        inputs,
+        reference=smoothed(inputs.reference, sigma_px, ref_spacing),
+        moving=smoothed(
+            inputs.moving, sigma_px * ref_spacing.min() / mov_spacing.min(), mov_spacing
+        ),
+    )
 
 
 @dataclass(frozen=True)

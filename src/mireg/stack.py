@@ -17,6 +17,8 @@ import numpy as np
 
 from . import transforms as tf
 from ._config import (
+    DEFAULT_MAX_SAMPLES,
+    LOCAL_COARSE_SAMPLES,
     LOCAL_COARSEST_SIDE,
     STACK_OUTLIER_FRACTION,
     STACK_OUTLIER_MADS,
@@ -283,7 +285,9 @@ def _local_options(run, reference):
     """``run`` for a local search: no global search, and unless the user
     chose ``levels``, up to two levels coarser than ``register``'s default
     pyramid on top of it (2 and 4 times its coarsest shrink, while the
-    longest side keeps ``LOCAL_COARSEST_SIDE`` pixels).  Powell moves at
+    longest side keeps ``LOCAL_COARSEST_SIDE`` pixels), all but the finest
+    sampled at most ``LOCAL_COARSE_SAMPLES`` times unless the user chose
+    ``max_samples``.  Powell moves at
     most a few pixels of a level from where the level starts, so a small
     image's pyramid (one level at 64 x 64) alone would reach about a pixel
     and a half; the coarse levels widen the reach to some 12 pixels of the
@@ -298,6 +302,13 @@ def _local_options(run, reference):
             if max(shape) / (f * shrinks[0]) >= LOCAL_COARSEST_SIDE[len(shape)]
         ]
         options["levels"] = (*coarser, *shrinks)
+        if options.get("max_samples") is None:
+            # the levels above the finest only hand a start on: a sparser
+            # sample grid there costs the answer nothing measurable
+            ndim = len(shape)
+            options["max_samples"] = (LOCAL_COARSE_SAMPLES,) * (len(options["levels"]) - 1) + (
+                DEFAULT_MAX_SAMPLES[ndim],
+            )
     return options
 
 
@@ -358,9 +369,11 @@ def register_stack(
         global search over rotations and shifts, for stacks whose frames
         may be far apart (sections of a slide series, a wide capture
         range).  "local": from the reference pose (or ``initial``), Powell
-        on the pyramid only: for series with small motion (head motion in
-        fMRI or diffusion series, drift in a time lapse), several times
-        faster.  "auto": "local", then the global search for the frames
+        on the pyramid only (two coarser levels added for reach, the levels
+        above the finest sampled sparsely unless ``levels`` or
+        ``max_samples`` are given): for series with small motion (head
+        motion in fMRI or diffusion series, drift in a time lapse), several
+        times faster.  "auto": "local", then the global search for the frames
         that come back failed or scoring far below the others (a sudden
         large movement), the better of the two answers kept; with fewer
         than 4 frames to compare, every frame gets the global search.

@@ -71,22 +71,23 @@ def cubic3(coef, y0, y1, y2):
     vs = bspline_weights(y1 - f1)
     w0, w1, w2, w3 = bspline_weights(y2 - f2)
     if a0 >= 0 and a1 >= 0 and a2 >= 0 and a0 + 3 < n0 and a1 + 3 < n1 and a2 + 3 < n2:
-        # scalar indexing throughout: a slice per row built a view per row
-        s = 0.0
+        # four running sums, one per coefficient along the last axis, weighted
+        # last: independent chains the CPU overlaps, where nested per-row
+        # sums waited on each other (docs/performance.md, motion correction)
+        c0 = 0.0
+        c1 = 0.0
+        c2 = 0.0
+        c3 = 0.0
         for p in range(4):
             i = a0 + p
-            plane = 0.0
             for q in range(4):
                 j = a1 + q
-                row = (
-                    w0 * coef[i, j, a2]
-                    + w1 * coef[i, j, a2 + 1]
-                    + w2 * coef[i, j, a2 + 2]
-                    + w3 * coef[i, j, a2 + 3]
-                )
-                plane += vs[q] * row
-            s += us[p] * plane
-        return s
+                uv = us[p] * vs[q]
+                c0 += uv * coef[i, j, a2]
+                c1 += uv * coef[i, j, a2 + 1]
+                c2 += uv * coef[i, j, a2 + 2]
+                c3 += uv * coef[i, j, a2 + 3]
+        return w0 * c0 + w1 * c1 + w2 * c2 + w3 * c3
     ws = (w0, w1, w2, w3)
     s = 0.0
     for p in range(4):
