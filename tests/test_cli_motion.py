@@ -14,7 +14,7 @@ from test_cli import assert_one_line_error, run_mireg
 
 import mireg
 from mireg.cli import main
-from mireg.cli.motion import REGISTER_OPTIONS
+from mireg.cli.motion import OPTIONS_BY_NDIM, REGISTER_OPTIONS, SMOOTHING
 
 tifffile = pytest.importorskip("tifffile")
 nibabel = pytest.importorskip("nibabel")
@@ -168,9 +168,25 @@ def test_mean_reference_aligns_the_frames(tmp_path):
     assert max(spread.values()) < 0.05 * raw, (raw, spread)
 
 
-def test_register_options_are_one_dict():
-    # the options every run passes to register_stack, for the maintainers to tune
-    assert REGISTER_OPTIONS["transform"] == "rigid"
+@pytest.mark.parametrize("smoothing", [None, "0", "1.5"])
+def test_table_is_register_stack_with_the_command_options(tmp_path, smoothing):
+    # the command registers with REGISTER_OPTIONS, its measure for the frames'
+    # dimensionality and --smoothing (default SMOOTHING): the library's answer
+    frames, _ = moving_series((48, 48), np.eye(3), n_frames=5, degrees=1.5, shift=1.0, seed=2)
+    tifffile.imwrite(tmp_path / "cells.tif", frames.astype(np.float32))
+    chosen = [] if smoothing is None else ["--smoothing", smoothing]
+    paths = [str(tmp_path / name) for name in ("cells.tif", "out.tif", "motion.tsv")]
+    arguments = [paths[0], "-o", paths[1], "--params", paths[2], "-q", *chosen]
+    assert main(["motion", *arguments]) == 0
+    _, table = read_table(tmp_path / "motion.tsv")
+    result = mireg.register_stack(
+        frames.astype(np.float32).astype(np.float64),
+        smoothing=SMOOTHING if smoothing is None else float(smoothing),
+        **REGISTER_OPTIONS,
+        **OPTIONS_BY_NDIM[2],
+    )
+    parameters = mireg.motion_parameters(result)
+    np.testing.assert_allclose(table[:, 1:4], parameters, atol=2e-6)
 
 
 # ---- bad input ------------------------------------------------------------------
@@ -195,6 +211,8 @@ CASES = {
     "index out of range": (["series.nii.gz", "--reference", "3"], "out of range"),
     "negative index out of range": (["series.nii.gz", "--reference", "-4"], "out of range"),
     "bad reference": (["series.nii.gz", "--reference", "middle"], "'middle' is not"),
+    "negative smoothing": (["series.nii.gz", "--smoothing", "-1"], "must be finite and >= 0"),
+    "smoothing not a number": (["series.nii.gz", "--smoothing", "a"], "'a' is not a number"),
     "unreadable": (["corrupt.nii.gz"], "cannot read"),
     "missing": (["nope.nii.gz"], "no such file"),
     "single tiff page": (["page.tif", "-o", "{out}.tif"], "single 2-D image"),

@@ -13,8 +13,9 @@ module loading).  Error: the mean distance (mm) over every 4th voxel of
 the grid between where the estimated and the true maps send it; mean and
 max over the volumes.
 
-* mireg: ``register_stack(frames, spacing=..., metric="nmi", search="auto")``
-  (``mireg motion``'s options for volumes: ``REGISTER_OPTIONS``, ``METRICS``)
+* mireg: ``register_stack(frames, spacing=..., metric="nmi", bins=64,
+  smoothing=0.7, search="auto")`` (``mireg motion``'s defaults for volumes:
+  ``REGISTER_OPTIONS``, ``OPTIONS_BY_NDIM``, ``SMOOTHING``)
   then ``.warp(frames)``, on
   the default threads (``n_jobs`` unset: one per core), on one core
   (``n_jobs=1`` and ``numba.set_num_threads(1)``) and with ``n_jobs=2``;
@@ -38,7 +39,7 @@ if not __package__:  # run as a script: the repository root holds `benchmarks`
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from benchmarks.cases import motion as mc  # noqa: E402
-from mireg.cli.motion import METRICS, REGISTER_OPTIONS  # noqa: E402
+from mireg.cli.motion import OPTIONS_BY_NDIM, REGISTER_OPTIONS, SMOOTHING  # noqa: E402
 
 
 def run_mireg(data, voxel, n_jobs=None):
@@ -46,7 +47,12 @@ def run_mireg(data, voxel, n_jobs=None):
 
     frames = np.moveaxis(data, -1, 0).astype(np.float64)
     result = mireg.register_stack(
-        frames, spacing=(voxel,) * 3, n_jobs=n_jobs, metric=METRICS[3], **REGISTER_OPTIONS
+        frames,
+        spacing=(voxel,) * 3,
+        n_jobs=n_jobs,
+        smoothing=SMOOTHING,
+        **REGISTER_OPTIONS,
+        **OPTIONS_BY_NDIM[3],
     )
     result.warp(frames, n_jobs=n_jobs)
     return list(result.matrices)
