@@ -119,3 +119,9 @@ def test_cubic_warp_is_deterministic():
     image = rng.random((30, 28, 26))
     matrix = random_affine(3, rng)
     np.testing.assert_array_equal(mireg.warp(image, matrix), mireg.warp(image, matrix))
+
+
+@pytest.mark.parametrize("shape", [(5, 5, 5), (5,), (5, 0), (5, -1), (5, 2.5), "ab"])
+def test_bad_output_shape_is_a_value_error(shape):
+    with pytest.raises(ValueError, match="output_shape"):
+        mireg.warp(np.ones((6, 6)), np.eye(3), output_shape=shape)

@@ -206,6 +206,7 @@ def warp(moving_image, result, *, order=3, cval=0.0, output_shape=None):
         raise ValueError(
             f"`result` is a {matrix.shape[0] - 1}-D transform but `moving_image` is {image.ndim}-D"
         )
+    shape = _checked_shape(shape, image.ndim)
     # the kernel's mirror indexing needs a few samples per axis (scipy's
     # handles any length)
     if order == 3 and min(image.shape) >= 4:
@@ -218,6 +219,17 @@ def warp(moving_image, result, *, order=3, cval=0.0, output_shape=None):
         mode="constant",
         cval=cval,
     )
+
+
+def _checked_shape(shape, ndim):
+    """``output_shape`` as a tuple of ``ndim`` positive ints, or a ValueError."""
+    try:
+        values = tuple(int(n) for n in shape)
+    except (TypeError, ValueError):
+        raise ValueError(f"`output_shape` must be {ndim} sizes, got {shape!r}") from None
+    if len(values) != ndim or min(values) < 1 or values != tuple(shape):
+        raise ValueError(f"`output_shape` must be {ndim} sizes >= 1, got {shape!r}")
+    return values
 
 
 def _warp_cubic(image, matrix, shape, cval):
