@@ -39,6 +39,7 @@ from scipy import ndimage as ndi
 from . import _world
 from . import transforms as tf
 from ._config import JITTER_SEED, MIN_OVERLAP_FRACTION
+from ._embed import embed3, embed_affine, embed_linear
 from ._information import LOG_TABLE
 from ._kernels import cost as _cost
 from ._kernels import powell as _powell
@@ -80,27 +81,6 @@ def world_grid(frame, full_shape, level_shape):
     return frame.affine @ tf.grid_to_physical(factors, 0.5 * factors - 0.5), level_spacing
 
 
-def _embed3(array):
-    return array.reshape((1,) + array.shape) if array.ndim == 2 else array
-
-
-def _embed_linear(matrix):
-    """ndim-square matrix -> 3x3, identity on the unused axis."""
-    ndim = matrix.shape[0]
-    out = np.eye(3)
-    out[3 - ndim :, 3 - ndim :] = matrix
-    return out
-
-
-def _embed_affine(matrix):
-    """(ndim+1)-square homogeneous matrix -> 4x4, identity on unused axes."""
-    ndim = matrix.shape[0] - 1
-    out = np.eye(4)
-    out[3 - ndim : 3, 3 - ndim : 3] = matrix[:ndim, :ndim]
-    out[3 - ndim : 3, 3] = matrix[:ndim, ndim]
-    return out
-
-
 def _sampled(shape, reference_mask, shrink, max_samples):
     """Where the reference is sampled at this level, and the grid stride:
     the (downsampled) mask, thinned to a regular grid of stride 2, 3, ...
@@ -127,18 +107,18 @@ def _moving_data(mov, shrink, *, moving_mask, sigma, spacing, cubic, n_bins, gra
         # (as the reference's in the table): half the memory of a volume's
         # stack, so fewer cache misses per evaluation
         grad = _samples.interleaved_gradient(
-            _embed3(smoothed(mov, sigma, spacing)), np.asarray(spacing, float)
+            embed3(smoothed(mov, sigma, spacing)), np.asarray(spacing, float)
         )
     else:  # never read without G: the kernels' type, no smoothing
         grad = np.zeros((1, 1, 1, len(spacing)), np.float32)
     if moving_mask is not None:
         mask = np.ascontiguousarray(
-            _embed3(downsample(moving_mask, shrink, is_mask=True)), dtype=np.uint8
+            embed3(downsample(moving_mask, shrink, is_mask=True)), dtype=np.uint8
         )
     else:
         mask = np.zeros((0, 0, 0), np.uint8)  # the kernels' type, never read
     return {
-        "moving": np.ascontiguousarray(_embed3(coefficients), dtype=np.float64),
+        "moving": np.ascontiguousarray(embed3(coefficients), dtype=np.float64),
         "moving_grad": grad,
         "moving_mask": mask,
         "has_moving_mask": moving_mask is not None,
@@ -279,16 +259,16 @@ class Level:
         self.n_bins = n_bins
         lo, hi = float(ref.min()), float(ref.max())
         table = _samples.fill_table(
-            _embed3(ref),
+            embed3(ref),
             # read at the samples and their neighbours only; without G the
             # table's gradient columns are never read: zero, no Gaussian
-            _embed3(
+            embed3(
                 smoothed_at(ref, sigma, ref_spacing, keep)
                 if self.gradients
                 else np.zeros_like(ref)
             ),
             np.asarray(ref_spacing, float),
-            _embed3(keep),
+            embed3(keep),
             lo,
             n_bins / (hi - lo),
             n_bins,
@@ -296,7 +276,7 @@ class Level:
         # the finest level of NMI or MI: jittered samples, windowed bins
         windowed = cubic and not use_gradient
         if windowed:
-            _jitter(table, _embed3(ref), self.stride, lo, n_bins / (hi - lo), n_bins)
+            _jitter(table, embed3(ref), self.stride, lo, n_bins / (hi - lo), n_bins)
         moving_fields = _moving_data(
             mov,
             shrink,
@@ -318,8 +298,8 @@ class Level:
             use_gradient=use_gradient,
             log_table=LOG_TABLE,
             oriented=frames[0].oriented or frames[1].oriented,
-            world_to_reference=_embed_linear(frames[0].directions.T),
-            moving_to_world=_embed_linear(frames[1].directions),
+            world_to_reference=embed_linear(frames[0].directions.T),
+            moving_to_world=embed_linear(frames[1].directions),
         )
         self.min_overlap = max(8, int(MIN_OVERLAP_FRACTION * n_samples))
 
@@ -327,8 +307,8 @@ class Level:
         self.kind = transform_code(kind)
         self.center = np.zeros(3)
         self.center[3 - ndim :] = center
-        self.ref_grid = _embed_affine(ref_grid)
-        self.mov_inverse = _embed_affine(np.linalg.inv(mov_grid))
+        self.ref_grid = embed_affine(ref_grid)
+        self.mov_inverse = embed_affine(np.linalg.inv(mov_grid))
 
     @property
     def n_samples(self):

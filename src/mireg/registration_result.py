@@ -16,6 +16,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from . import transforms as tf
+from ._embed import embed3, embed_affine
 from ._kernels.resample import affine_cubic
 from ._validation import as_image, check_finite
 
@@ -210,11 +211,11 @@ def warp(moving_image, result, *, order=3, cval=0.0, output_shape=None):
     # the kernel's mirror indexing needs a few samples per axis (scipy's
     # handles any length)
     if order == 3 and min(image.shape) >= 4:
-        return _warp_cubic(image, matrix, tuple(shape), float(cval))
+        return _warp_cubic(image, matrix, shape, float(cval))
     return ndi.affine_transform(
         image.astype(np.float64, copy=False),
         matrix,
-        output_shape=tuple(shape),
+        output_shape=shape,
         order=order,
         mode="constant",
         cval=cval,
@@ -237,12 +238,7 @@ def _warp_cubic(image, matrix, shape, cval):
     values (to rounding) from mireg's kernel: scipy's spline coefficients,
     then one compiled pass that runs without the GIL (frames of a stack
     resample side by side on threads)."""
-    ndim = image.ndim
     coef = ndi.spline_filter(image.astype(np.float64, copy=False), order=3, mode="mirror")
     out = np.empty(shape, dtype=np.float64)
-    embedded = np.eye(4)
-    embedded[3 - ndim : 3, 3 - ndim : 3] = matrix[:ndim, :ndim]
-    embedded[3 - ndim : 3, 3] = matrix[:ndim, ndim]
-    as3 = (lambda a: a.reshape((1,) + a.shape)) if ndim == 2 else (lambda a: a)
-    affine_cubic(as3(coef), embedded, as3(out), cval)
+    affine_cubic(embed3(coef), embed_affine(matrix), embed3(out), cval)
     return out
