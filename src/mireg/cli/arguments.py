@@ -22,23 +22,22 @@ def integer_at_least(minimum):
     return parse
 
 
-def positive_float(text):
-    """A finite float > 0."""
+def _finite_float(text, allow_zero):
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be finite and > 0, got {text}")
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise argparse.ArgumentTypeError(f"must be finite and {bound}, got {text}")
     return value
+
+
+def positive_float(text):
+    """A finite float > 0."""
+    return _finite_float(text, allow_zero=False)
 
 
 def nonnegative_float(text):
     """A finite float >= 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be finite and >= 0, got {text}")
-    return value
+    return _finite_float(text, allow_zero=True)
