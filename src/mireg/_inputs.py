@@ -27,6 +27,7 @@ class Inputs:
     reference: np.ndarray  # float64
     moving: np.ndarray  # float64, same ndim (2 or 3)
     sigma: float
+    smoothing: float  # Gaussian sigma both images are smoothed by first; 0: none
     n_bins: int
     spacing: np.ndarray  # one positive value per axis
     reference_mask: np.ndarray  # bool, the reference's shape; or None
@@ -42,6 +43,7 @@ def validate(
     transform,
     metric,
     sigma,
+    smoothing,
     bins,
     spacing,
     reference_mask,
@@ -58,6 +60,7 @@ def validate(
     if metric not in METRICS:
         raise ValueError(f"`metric` must be one of {METRICS}, got {metric!r}")
     sigma = positive_float(sigma, "sigma")
+    smoothing = positive_float(smoothing, "smoothing", allow_zero=True)
     n_bins = bins_pair(bins)[0]
     if n_bins < 2:
         raise ValueError(f"`bins` must be >= 2 for registration, got {bins!r}")
@@ -83,6 +86,7 @@ def validate(
         reference=_moderate_range(ref.astype(np.float64, copy=False)),
         moving=_moderate_range(mov.astype(np.float64, copy=False)),
         sigma=sigma,
+        smoothing=smoothing,
         n_bins=n_bins,
         spacing=spacing,
         reference_mask=masks[0],

@@ -46,7 +46,6 @@ from . import _optimize as _opt
 from . import transforms as tf
 from ._kernels import modes
 from ._pyramid import smoothed
-from ._validation import positive_float
 from .registration_result import RegistrationResult, RegistrationWarning, warp
 
 __all__ = ["register", "warp", "RegistrationResult", "RegistrationWarning"]
@@ -265,6 +264,7 @@ def register(
         transform,
         metric,
         sigma,
+        smoothing,
         bins,
         spacing,
         reference_mask,
@@ -276,11 +276,10 @@ def register(
     global_search, max_angle, max_shift = _inputs.checked_search_options(
         global_search, max_angle, max_shift, callback
     )
-    smoothing = positive_float(smoothing, "smoothing", allow_zero=True)
     ndim = inputs.reference.ndim
     frames = _world.checked_frames(reference_affine, moving_affine, spacing, inputs.spacing, ndim)
-    if smoothing > 0:
-        inputs = _smoothed(inputs, smoothing, frames)
+    if inputs.smoothing > 0:
+        inputs = _smoothed(inputs, frames)
     ref = inputs.reference
     _inputs.check_start(start, transform, inputs.initial, global_search)
     center = _world.center(frames[0], ref.shape)
@@ -333,11 +332,12 @@ def register(
     return result
 
 
-def _smoothed(inputs, sigma_px, frames):
-    """``inputs`` with both images smoothed by a Gaussian of ``sigma_px``
-    pixels along the reference's finest axis: the same length in world
-    units along every axis of either image (scipy's Gaussian, borders
-    extended by their nearest values)."""
+def _smoothed(inputs, frames):
+    """``inputs`` with both images smoothed by a Gaussian of
+    ``inputs.smoothing`` pixels along the reference's finest axis: the same
+    length in world units along every axis of either image (scipy's
+    Gaussian, borders extended by their nearest values)."""
+    sigma_px = inputs.smoothing
     ref_spacing, mov_spacing = frames[0].spacing, frames[1].spacing
     return dataclasses.replace(
         inputs,
