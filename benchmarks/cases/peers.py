@@ -99,31 +99,13 @@ def _sitk_image(array, spacing):
     return image
 
 
-def run_simpleitk(case=None, *, reference=None, moving=None, spacing=None, tutorial=True):
-    """SimpleITK rigid registration (tutorial settings, :data:`SITK_SETTINGS`);
-    the index-order matrix.
-
-    fixed = reference, moving = moving, float32 images with the spacing
-    set (reversed to (x, y[, z]) order), origin 0.  The final transform maps
-    fixed physical points to moving physical points; it is converted to
-    index order by :func:`_index_matrix_from_points` (verified by
-    :func:`check_conversions`).  ``tutorial=False`` swaps in a robust
-    optimizer (regular-step gradient descent on all samples), used only to
-    check the conversion on cases that SimpleITK then solves.
-    """
+def sitk_method(ndim, tutorial=True):
+    """SimpleITK's ``ImageRegistrationMethod`` with :data:`SITK_SETTINGS`
+    (``tutorial=False``: the robust optimizer on all samples, see
+    :func:`run_simpleitk`), without its initial transform."""
     import SimpleITK as sitk
 
-    if case is not None:
-        reference, moving, spacing = case.reference, case.moving, case.spacing
-    ndim = reference.ndim
-    spacing = np.ones(ndim) if spacing is None else np.asarray(spacing, float)
     cfg = SITK_SETTINGS
-    fixed_image = _sitk_image(reference, spacing)
-    moving_image = _sitk_image(moving, spacing)
-    euler = sitk.Euler2DTransform() if ndim == 2 else sitk.Euler3DTransform()
-    initial = sitk.CenteredTransformInitializer(
-        fixed_image, moving_image, euler, sitk.CenteredTransformInitializerFilter.GEOMETRY
-    )
     method = sitk.ImageRegistrationMethod()
     method.SetMetricAsMattesMutualInformation(numberOfHistogramBins=cfg["bins"])
     if tutorial:
@@ -145,6 +127,34 @@ def run_simpleitk(case=None, *, reference=None, moving=None, spacing=None, tutor
     method.SetShrinkFactorsPerLevel(shrinkFactors=cfg["shrink_factors"])
     method.SetSmoothingSigmasPerLevel(smoothingSigmas=cfg["smoothing_sigmas"])
     method.SmoothingSigmasAreSpecifiedInPhysicalUnitsOff()
+    return method
+
+
+def run_simpleitk(case=None, *, reference=None, moving=None, spacing=None, tutorial=True):
+    """SimpleITK rigid registration (tutorial settings, :data:`SITK_SETTINGS`);
+    the index-order matrix.
+
+    fixed = reference, moving = moving, float32 images with the spacing
+    set (reversed to (x, y[, z]) order), origin 0.  The final transform maps
+    fixed physical points to moving physical points; it is converted to
+    index order by :func:`_index_matrix_from_points` (verified by
+    :func:`check_conversions`).  ``tutorial=False`` swaps in a robust
+    optimizer (regular-step gradient descent on all samples), used only to
+    check the conversion on cases that SimpleITK then solves.
+    """
+    import SimpleITK as sitk
+
+    if case is not None:
+        reference, moving, spacing = case.reference, case.moving, case.spacing
+    ndim = reference.ndim
+    spacing = np.ones(ndim) if spacing is None else np.asarray(spacing, float)
+    fixed_image = _sitk_image(reference, spacing)
+    moving_image = _sitk_image(moving, spacing)
+    euler = sitk.Euler2DTransform() if ndim == 2 else sitk.Euler3DTransform()
+    initial = sitk.CenteredTransformInitializer(
+        fixed_image, moving_image, euler, sitk.CenteredTransformInitializerFilter.GEOMETRY
+    )
+    method = sitk_method(ndim, tutorial)
     method.SetInitialTransform(initial, inPlace=False)
     final = method.Execute(fixed_image, moving_image)
     return _index_matrix_from_points(final.TransformPoint, spacing, ndim)

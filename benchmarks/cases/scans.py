@@ -228,28 +228,14 @@ def run_ants(fixed_path, moving_path):
 def run_simpleitk(fixed_path, moving_path):
     import SimpleITK as sitk
 
-    from .peers import SITK_SETTINGS as cfg
+    from .peers import sitk_method
 
     fixed = sitk.ReadImage(str(fixed_path), sitk.sitkFloat32)
     moving = sitk.ReadImage(str(moving_path), sitk.sitkFloat32)
     initial = sitk.CenteredTransformInitializer(
         fixed, moving, sitk.Euler3DTransform(), sitk.CenteredTransformInitializerFilter.GEOMETRY
     )
-    method = sitk.ImageRegistrationMethod()
-    method.SetMetricAsMattesMutualInformation(numberOfHistogramBins=cfg["bins"])
-    method.SetMetricSamplingStrategy(method.RANDOM)
-    method.SetMetricSamplingPercentage(cfg["sampling_percentage"][3], cfg["sampling_seed"])
-    method.SetOptimizerAsGradientDescent(
-        learningRate=cfg["learning_rate"],
-        numberOfIterations=cfg["iterations"],
-        convergenceMinimumValue=cfg["convergence_minimum"],
-        convergenceWindowSize=cfg["convergence_window"],
-    )
-    method.SetInterpolator(sitk.sitkLinear)
-    method.SetOptimizerScalesFromPhysicalShift()
-    method.SetShrinkFactorsPerLevel(shrinkFactors=cfg["shrink_factors"])
-    method.SetSmoothingSigmasPerLevel(smoothingSigmas=cfg["smoothing_sigmas"])
-    method.SmoothingSigmasAreSpecifiedInPhysicalUnitsOff()
+    method = sitk_method(3)
     method.SetInitialTransform(initial, inPlace=False)
     final = method.Execute(fixed, moving)
     return world_from_lps_points(final.TransformPoint)
