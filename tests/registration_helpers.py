@@ -29,3 +29,25 @@ def mean_error(matrix, truth, shape):
     idx = np.indices(shape).reshape(len(shape), -1).astype(float)
     h = np.vstack([idx, np.ones(idx.shape[1])])
     return float(np.mean(np.linalg.norm((matrix @ h - truth @ h)[:-1], axis=0)))
+
+
+def make_level(reference, moving, *, shrink=1, **options):
+    """A ``_levels.Level`` of ``reference`` and ``moving`` with the settings
+    the tests share (unit spacing, sigma 1.5, 32 bins, no masks, linear, every
+    pixel, rotation about index 0, rigid, with G); ``options`` override them."""
+    from mireg._levels import Level
+
+    ndim = reference.ndim
+    settings = dict(
+        spacing=np.ones(ndim),
+        sigma=1.5,
+        bins=32,
+        reference_mask=None,
+        moving_mask=None,
+        cubic=False,
+        max_samples=None,
+        center=np.zeros(ndim),
+        kind="rigid",
+        use_gradient=True,
+    )
+    return Level(reference, moving, shrink, **{**settings, **options})

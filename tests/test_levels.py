@@ -5,13 +5,14 @@ import math
 
 import numpy as np
 import pytest
+from registration_helpers import make_level
 from scipy import ndimage as ndi
 from skimage import data
 from skimage.transform import resize
 
 import mireg
 from mireg import transforms as tf
-from mireg._levels import Level, Pyramid, downsample, smoothed
+from mireg._levels import Pyramid, downsample, smoothed
 from mireg._pyramid import smooth_at
 
 SHAPES = [(154, 154), (20, 21), (9, 40), (13, 13), (23, 28, 23), (5, 6, 70)]
@@ -78,21 +79,7 @@ def test_sample_table_rows(ndim, masked):
     shape = (40, 36) if ndim == 2 else (14, 12, 10)
     reference = ndi.gaussian_filter(rng.random(shape), 2.0)
     mask = reference > np.median(reference) if masked else None
-    level = Level(
-        reference,
-        reference,
-        1,
-        spacing=np.ones(ndim),
-        sigma=1.5,
-        bins=32,
-        reference_mask=mask,
-        moving_mask=None,
-        cubic=False,
-        max_samples=None,
-        center=np.zeros(ndim),
-        kind="rigid",
-        use_gradient=True,
-    )
+    level = make_level(reference, reference, reference_mask=mask)
     index = np.nonzero(np.ones(shape, bool) if mask is None else mask)
     table = level.data.table
     assert table.dtype == np.float32 and table.shape == (index[0].size, 8)
@@ -115,21 +102,7 @@ def test_sample_table_rows(ndim, masked):
 def test_sample_table_of_a_sparse_grid_has_the_gradients_at_the_samples():
     # stride 4: the reference is smoothed on the samples' rows and columns only
     reference = ndi.gaussian_filter(np.random.default_rng(3).random((80, 70)), 2.0)
-    level = Level(
-        reference,
-        reference,
-        1,
-        spacing=np.ones(2),
-        sigma=1.5,
-        bins=32,
-        reference_mask=None,
-        moving_mask=None,
-        cubic=False,
-        max_samples=400,
-        center=np.zeros(2),
-        kind="rigid",
-        use_gradient=True,
-    )
+    level = make_level(reference, reference, max_samples=400)
     assert level.stride == 4
     index = np.nonzero(np.ones((80, 70), bool)[::4, ::4])
     index = (index[0] * 4, index[1] * 4)
@@ -139,20 +112,12 @@ def test_sample_table_of_a_sparse_grid_has_the_gradients_at_the_samples():
 
 
 def _level(reference, moving, *, max_samples=None, cubic=True, use_gradient=False, gradients=None):
-    ndim = reference.ndim
-    return Level(
+    return make_level(
         reference,
         moving,
-        1,
-        spacing=np.ones(ndim),
-        sigma=1.5,
-        bins=32,
-        reference_mask=None,
-        moving_mask=None,
         cubic=cubic,
         max_samples=max_samples,
         center=(np.array(reference.shape, float) - 1) / 2,
-        kind="rigid",
         use_gradient=use_gradient,
         gradients=gradients,
     )
@@ -253,20 +218,13 @@ def test_moving_gradient_is_np_gradient_interleaved_float32(shape, spacing):
     rng = np.random.default_rng(4)
     moving = rng.random(shape)
     reference = ndi.gaussian_filter(rng.random(shape), 1.0)
-    level = Level(
+    level = make_level(
         reference,
         moving,
-        1,
         spacing=np.asarray(spacing),
-        sigma=1.5,
         bins=16,
-        reference_mask=None,
-        moving_mask=None,
         cubic=True,
-        max_samples=None,
         center=np.zeros(len(shape)),
-        kind="rigid",
-        use_gradient=True,
     )
     expected = np.moveaxis(smoothed_gradient(moving, 1.5, np.asarray(spacing)), 0, -1)
     grad = level.data.moving_grad

@@ -146,28 +146,13 @@ def test_one_parallel_kernel_at_a_time(two_threads):
 
 @pytest.mark.parametrize("use_gradient", [True, False])  # False: jittered, windowed
 def test_registration_cost_same_bits_serial_and_parallel(use_gradient):
+    from registration_helpers import make_level
     from skimage import data, transform
-
-    from mireg._levels import Level
 
     image = transform.resize(data.camera() / 255.0, (150, 150), anti_aliasing=True)
     moving = transform.rotate(image, 12)
     center = (np.array(image.shape) - 1) / 2
-    level = Level(
-        image,
-        moving,
-        1,
-        spacing=np.ones(2),
-        sigma=1.5,
-        bins=32,
-        reference_mask=None,
-        moving_mask=None,
-        cubic=True,
-        max_samples=None,
-        center=center,
-        kind="rigid",
-        use_gradient=use_gradient,
-    )
+    level = make_level(image, moving, cubic=True, center=center, use_gradient=use_gradient)
     x, origin, units = np.array([0.2, 1.5, -0.7]), np.array([0.2, 0, 0]), np.array([0.01, 1, 1])
     serial = level.stats(x, origin, units)
     for n_chunks in (2, 3):

@@ -4,12 +4,12 @@ grid gives the same bits on one thread or two."""
 
 import numpy as np
 import pytest
+from registration_helpers import make_level
 from scipy import ndimage as ndi
 from scipy import optimize
 from skimage import data, transform
 
 from mireg import _optimize as opt
-from mireg._levels import Level
 
 
 def _level(ndim, shrink, kind, metric, cubic):
@@ -25,15 +25,12 @@ def _level(ndim, shrink, kind, metric, cubic):
         moving = ndi.shift(image, (1.0, -0.5, 0.7), order=1) ** 2
         spacing = np.array([2.0, 1.0, 1.5])
     center = (np.array(image.shape, float) - 1) / 2 * spacing
-    level = Level(
+    level = make_level(
         image,
         moving,
-        shrink,
+        shrink=shrink,
         spacing=spacing,
-        sigma=1.5,
         bins=24,
-        reference_mask=None,
-        moving_mask=None,
         cubic=cubic,
         max_samples=1 << 16,
         center=center,

@@ -380,7 +380,7 @@ def test_cost_is_the_same_whatever_the_storage_order(ndim):
     # and the first flipped (and its affine saying so): every statistic of
     # a cost evaluation, G (gradients turned between grid axes) included,
     # must agree, on the serial and the parallel kernel alike
-    from mireg._levels import Level
+    from registration_helpers import make_level
 
     shape = (40, 44) if ndim == 2 else (22, 26, 24)
     c = (np.array(shape) - 1) / 2
@@ -405,20 +405,14 @@ def test_cost_is_the_same_whatever_the_storage_order(ndim):
     params[tf.translation_slice(ndim, kind)] = 1.5
     stats = []
     for image, frame in ((moving, plain), (stored, _world.frame_from_affine(stored_affine))):
-        level = Level(
+        level = make_level(
             reference,
             image,
-            1,
-            spacing=np.ones(ndim),
-            sigma=1.5,
             bins=24,
-            reference_mask=None,
-            moving_mask=None,
             cubic=True,
             max_samples=0,
             center=c,
             kind=kind,
-            use_gradient=True,
             frames=(plain, frame),
         )
         assert level.data.oriented == (frame is not plain)
