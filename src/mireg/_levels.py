@@ -333,7 +333,9 @@ class Level:
     def stats(self, x, origin, units, n_chunks=0):
         """(H0, H1, H01, G, overlap) at parameters ``origin + x * units``.
 
-        The parallel kernel is called from Python, never from inside another
+        Serially through ``evaluate_grid`` (one row), which the search
+        compiles anyway, rather than an entry point of its own.  The
+        parallel kernel is called from Python, never from inside another
         jitted function: when a process's first parallel launch came through
         such a wrapper, every later launch stalled (Numba 0.68, OpenMP
         threading layer)."""
@@ -342,7 +344,8 @@ class Level:
             matrix, rotation = _cost.parameter_matrices(x, transform)
             rotation = _cost.gradient_rotation(rotation, self.data)
             return _cost.evaluate_parallel(self.data, matrix, rotation, n_chunks)
-        return _cost.evaluate_at(x, transform, self.data)
+        h0, h1, h01, g, overlap = _cost.evaluate_grid(x[np.newaxis], transform, self.data)[0]
+        return h0, h1, h01, g, int(overlap)
 
     def minimize(
         self, origin, units, metric, bounds, direc, xtol, ftol, maxfev, maxiter=None, n_chunks=0

@@ -181,32 +181,14 @@ def _finish(counts, n_bins, g_partial, overlap, log_table):
     return h0, h1, h01, g, overlap
 
 
-@njit(cache=True, nogil=True)
-def evaluate(level, matrix, grad_rotation):
-    """One cost evaluation of ``level`` (a ``LevelData``) under the index map
-    ``matrix`` and gradient rotation ``grad_rotation``, serial.
-
-    Returns
-    -------
-    (H0, H1, H01, G, overlap)
-        Reference, moving and joint entropies of the overlapping samples,
-        Pluim's gradient sum G (0.0 unless ``level.use_gradient``), and the
-        number of overlapping samples.  All zero if nothing overlaps.
-    """
-    n = level.table.shape[0]
-    counts = np.zeros(level.n_bins * level.n_bins, np.int64)
-    g_partial = np.zeros(ceil_div(n, G_CHUNK))
-    # np.int64(0), not 0: a literal start would compile a second specialisation
-    overlap = _accumulate(level, matrix, grad_rotation, counts, g_partial, np.int64(0), n)
-    return _finish(counts, level.n_bins, g_partial, overlap, level.log_table)
-
-
 @njit(cache=True, nogil=True, parallel=True)
 def evaluate_parallel(level, matrix, grad_rotation, n_chunks):
-    """``evaluate`` with the samples split over ``n_chunks`` threads.
+    """(H0, H1, H01, G, overlap) of ``level`` (a ``LevelData``) under the
+    index map ``matrix`` and gradient rotation ``grad_rotation``, the
+    samples split over ``n_chunks`` threads.
 
     Chunk boundaries fall on G_CHUNK multiples, so the G sub-sums, and so
-    the result, are the same bits as the serial kernel's.
+    the result, are the same bits as ``evaluate_grid``'s.
     """
     n = level.table.shape[0]
     n_bins = level.n_bins
@@ -289,41 +271,30 @@ def gradient_rotation(rotation, level):
 
 
 @njit(cache=True, nogil=True)
-def evaluate_at(x, transform, level):
-    """``evaluate`` at scaled parameters ``x``: one call per Powell step."""
-    matrix, rotation = parameter_matrices(x, transform)
-    return evaluate(level, matrix, gradient_rotation(rotation, level))
-
-
-@njit(cache=True, nogil=True)
-def _grid_rows(xs, first, stop, out, transform, level):
-    # rows [first, stop) of evaluate_grid, with one histogram for them all
+def evaluate_grid(xs, transform, level):
+    """(H0, H1, H01, G, overlap) at each row of scaled parameters ``xs``
+    (a global search grid, or one pose), serial, in one call: no Python
+    between evaluations.  Returns an (n, 5) array; G is 0.0 unless
+    ``level.use_gradient``, and every column 0 where nothing overlaps."""
     n = level.table.shape[0]
     n_bins = level.n_bins
+    out = np.empty((xs.shape[0], 5))
     counts = np.zeros(n_bins * n_bins, np.int64)
     g_partial = np.zeros(ceil_div(n, G_CHUNK))
-    for q in range(first, stop):
+    for q in range(xs.shape[0]):
         matrix, rotation = parameter_matrices(xs[q], transform)
         rotation = gradient_rotation(rotation, level)
         counts[:] = 0
+        # np.int64(0), not 0: a literal start would compile a second specialisation
         overlap = _accumulate(level, matrix, rotation, counts, g_partial, np.int64(0), n)
         h0, h1, h01, g, overlap = _finish(counts, n_bins, g_partial, overlap, level.log_table)
         out[q, 0], out[q, 1], out[q, 2], out[q, 3], out[q, 4] = h0, h1, h01, g, overlap
-
-
-@njit(cache=True, nogil=True)
-def evaluate_grid(xs, transform, level):
-    """``evaluate_at`` for every row of ``xs`` (a global search grid) in one
-    call: no Python between evaluations.  Returns an (n, 5) array of
-    (H0, H1, H01, G, overlap)."""
-    out = np.empty((xs.shape[0], 5))
-    _grid_rows(xs, 0, xs.shape[0], out, transform, level)
     return out
 
 
 @njit(cache=True, nogil=True)
 def measure(h0, h1, h01, g, overlap, criterion):
-    """The measure (larger is better) from ``evaluate``'s statistics, by
+    """The measure (larger is better) from ``evaluate_grid``'s statistics, by
     ``criterion`` (a ``records.Criterion``); -inf below its minimum
     overlap."""
     if overlap < criterion.min_overlap or h01 <= 0.0:
@@ -339,8 +310,9 @@ def objective_at(x, criterion, transform, level):
     """The cost Powell minimises: minus the measure, and 0.0 (the worst
     possible, but finite, so Powell's bracketing arithmetic stays finite)
     where too little overlaps."""
-    # evaluate_at's work written out, not called: every level of calls
-    # between Powell and the sample loop is compiled again with it
+    # evaluate_grid's work for one pose written out, not called: every
+    # level of calls between Powell and the sample loop is compiled again
+    # with it
     matrix, rotation = parameter_matrices(x, transform)
     rotation = gradient_rotation(rotation, level)
     n = level.table.shape[0]
