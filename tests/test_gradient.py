@@ -2,6 +2,7 @@
 
 import doctest
 
+import numba
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -106,6 +107,28 @@ def test_mixed_dtypes_equal_reference(rng):
     b = other(rng, textured(rng, (30, 31), np.float32))
     assert close(alignment(a, b), reference.alignment(a, b))
     assert close(gradient_information(b, a), reference.gradient_information(b, a))
+
+
+@pytest.mark.parametrize(
+    "dtypes", [(np.uint8, np.float64), (np.float32, np.uint16), (np.int16, np.float32)]
+)
+@pytest.mark.parametrize("shape", [(30, 31), (9, 10, 11)])
+def test_mixed_dtypes_are_read_in_one_dtype(rng, dtypes, shape):
+    # a pair of dtypes runs the kernel of the dtype NumPy promotes them to
+    # (every value exact): the same bits, and no kernel compiled for the pair
+    a = textured(rng, shape, dtypes[0])
+    b = other(rng, textured(rng, shape, dtypes[1]))
+    common = np.promote_types(*dtypes)
+    a_common, b_common = a.astype(common), b.astype(common)
+    assert gradient_information(a, b) == gradient_information(a_common, b_common)
+    np.testing.assert_array_equal(
+        gradient_similarity(a, b), gradient_similarity(a_common, b_common)
+    )
+    expected = mireg.mutual_information(a, b, normalized=True) * gradient_information(a, b)
+    assert alignment(a, b) == expected
+    kernel = kernels.agreement_2d if len(shape) == 2 else kernels.agreement_3d
+    pair = tuple(numba.typeof(x.reshape(-1)) for x in (a, b))
+    assert all(tuple(sig[:2]) != pair for sig in kernel.signatures)
 
 
 @pytest.mark.parametrize("shape", [(64,), (20, 30), (9, 10, 11), (4, 5, 6, 7)])

@@ -171,6 +171,20 @@ def gradient_stack(image, sigma):
     return stack
 
 
+def _read_alike(xa, xb):
+    """Two flat kernel views of different dtypes in the one dtype NumPy
+    promotes them to, wherever that holds every value exactly (all but
+    64-bit integers, whose promotion to float64 rounds).  The kernels read
+    every sample as float64, so the result is the same bits; each pair of
+    dtypes would otherwise compile every gradient kernel once more, seconds
+    each on first use.  The copy is one pass over one image, small next to
+    the smoothing."""
+    if xa.dtype == xb.dtype or any(x.dtype.kind in "iu" and x.itemsize == 8 for x in (xa, xb)):
+        return xa, xb
+    common = np.promote_types(xa.dtype, xb.dtype)
+    return xa.astype(common, copy=False), xb.astype(common, copy=False)
+
+
 FusedSum = collections.namedtuple("FusedSum", "total finite range_a range_b")
 FusedSum.__doc__ = """What :func:`fused_sum` returns: the gradient information
 ``total`` (float64), whether every sample read was ``finite``, and the
@@ -205,7 +219,12 @@ def fused_sum(xa, xb, given, shape, half, check, mask, out, track=False):
     -------
     FusedSum
     """
-    g = given if given is not None else np.empty((3, 0))
+    dtypes = xa.dtype, xb.dtype
+    if given is None:
+        xa, xb = _read_alike(xa, xb)
+        g = np.empty((3, 0))
+    else:
+        g = given
     if len(shape) <= 2:
         n0, n1 = shape if len(shape) == 2 else (1, shape[0])
         h0 = half if len(shape) == 2 else np.ones(1)
@@ -244,7 +263,10 @@ def fused_sum(xa, xb, given, shape, half, check, mask, out, track=False):
             min_size=GRADIENT_PARALLEL_MIN_SIZE,
         )
     total, finite, lo_a, hi_a, lo_b, hi_b = result
-    return FusedSum(total, finite, (lo_a, hi_a), (lo_b, hi_b))
+    # each range back in its image's own dtype (exact: _read_alike)
+    range_a = tuple(dtypes[0].type(v).item() for v in (lo_a, hi_a))
+    range_b = tuple(dtypes[1].type(v).item() for v in (lo_b, hi_b))
+    return FusedSum(total, finite, range_a, range_b)
 
 
 def stacked_sum(ga, gb, mask, out_map=None):
