@@ -37,8 +37,14 @@ def correlated_pair(rng, shape, dtype, scale=40.0):
     return a.astype(dtype), b.astype(dtype)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", [(17,), (64, 48), (300, 301), (9, 10, 11)])
+# Images past PARALLEL_MIN_SIZE may take the parallel kernels, whose
+# chunking is the same code for every dtype: a float, a narrow and a wide
+# integer and bool prove it without compiling each dtype's parallel twins.
+@pytest.mark.parametrize(
+    "dtype,shape",
+    [(d, s) for d in DTYPES for s in [(17,), (64, 48), (9, 10, 11)]]
+    + [(d, (300, 301)) for d in (np.float64, np.float32, np.uint8, np.int16, np.uint64, np.bool_)],
+)
 def test_nmi_equals_skimage_across_dtypes_and_shapes(rng, dtype, shape):
     a, b = correlated_pair(rng, shape, dtype)
     for bins in (100, 7, (3, 50)):
