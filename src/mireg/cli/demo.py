@@ -371,7 +371,11 @@ def run(out_dir="mireg-demo", *, compare_reference=False, echo=print):
     reference, moving = demo_images()
     echo(
         f"mireg demo: scikit-image's astronaut, {reference.shape[0]}x{reference.shape[1]}"
-        f" px, rotated by {THETA:g} deg + Gaussian noise (variance {NOISE_VARIANCE:g})\n"
+        f" px, rotated by {THETA:g} deg + Gaussian noise (variance {NOISE_VARIANCE:g})"
+    )
+    echo(
+        "(the first run after installing compiles mireg's Numba kernels, about half a "
+        "minute; later runs load them from Numba's cache)\n"
     )
 
     poses = _nmi_figures(reference, paths, echo)
