@@ -81,13 +81,15 @@ def _count_pairs(values0, values1, edges0, edges1, fit0, fit1, fast, copies, spi
             add_copies(copies, spill)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _fits(edges0, edges1):
     fit0, fit1 = fast_estimate(edges0), fast_estimate(edges1)
     return fit0, fit1, fit0[2] and fit1[2]
 
 
-@njit(cache=True, nogil=True)
+# inlined into ``information`` (Numba IR) rather than compiled once more, as
+# its callee, for every pair of dtypes
+@njit(cache=True, nogil=True, inline="always")
 def joint_histogram(values0, values1, edges0, edges1):
     """Counts of value pairs in the bins given by ``edges0`` x ``edges1``.
 
@@ -131,7 +133,7 @@ def joint_histogram_parallel(values0, values1, edges0, edges1, n_chunks):
     return merged_counts(copies, spill, edges0.size - 1, edges1.size - 1)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _widths(edges):
     """``np.diff(edges)`` (in the edges' dtype) as float64."""
     widths = np.empty(edges.size - 1)
