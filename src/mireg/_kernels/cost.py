@@ -217,12 +217,17 @@ def parameter_matrices(x, transform):
     mapped).  The rotation is in world axes: :func:`gradient_rotation` turns
     it into the one between the images' own grid axes.
     """
-    p = transform.origin + x * transform.units
+    # scalar loops, not array expressions: each of those compiles NumPy's
+    # broadcasting with its error messages, most of this function's compile
+    # time; the same operations in the same order, so the same bits
+    n = x.size
+    p = np.empty(n)
+    for i in range(n):
+        p[i] = transform.origin[i] + x[i] * transform.units[i]
     ndim = transform.ndim
     center = transform.center
     off = 3 - ndim
     linear = np.eye(3)
-    shift = np.zeros(3)
     n_linear = 0
     if transform.kind == AFFINE:
         # the linear part's entries, row by row
@@ -237,24 +242,42 @@ def parameter_matrices(x, transform):
             n_linear = 1
         else:
             theta = np.sqrt(p[0] * p[0] + p[1] * p[1] + p[2] * p[2])
-            k = np.array([[0.0, -p[2], p[1]], [p[2], 0.0, -p[0]], [-p[1], p[0], 0.0]])
+            k = np.zeros((3, 3))
+            k[0, 1], k[0, 2] = -p[2], p[1]
+            k[1, 0], k[1, 2] = p[2], -p[0]
+            k[2, 0], k[2, 1] = -p[1], p[0]
             if theta < 1e-8:
-                linear += k + 0.5 * (k @ k)
+                kk = k @ k
+                for a in range(3):
+                    for b in range(3):
+                        linear[a, b] += k[a, b] + 0.5 * kk[a, b]
             else:
-                k /= theta
-                linear += np.sin(theta) * k + (1.0 - np.cos(theta)) * (k @ k)
+                for a in range(3):
+                    for b in range(3):
+                        k[a, b] /= theta
+                kk = k @ k
+                sin_t, cos_t = np.sin(theta), 1.0 - np.cos(theta)
+                for a in range(3):
+                    for b in range(3):
+                        linear[a, b] += sin_t * k[a, b] + cos_t * kk[a, b]
             n_linear = 3
         if transform.kind == SIMILARITY:
             scale = np.exp(p[n_linear + ndim])
             for a in range(off, 3):
                 for b in range(off, 3):
                     linear[a, b] *= scale
+    shift = np.zeros(3)
     for a in range(ndim):
         shift[off + a] = p[n_linear + a]
+    moved = linear @ center
     physical = np.eye(4)
-    physical[:3, :3] = linear
-    physical[:3, 3] = center + shift - linear @ center
-    return transform.mov_inverse @ (physical @ transform.ref_grid), linear.T.copy()
+    rotation = np.empty((3, 3))
+    for a in range(3):
+        for b in range(3):
+            physical[a, b] = linear[a, b]
+            rotation[a, b] = linear[b, a]
+        physical[a, 3] = center[a] + shift[a] - moved[a]
+    return transform.mov_inverse @ (physical @ transform.ref_grid), rotation
 
 
 @njit(cache=True, nogil=True)
