@@ -29,6 +29,43 @@ _SQRT_EPS = math.sqrt(2.2e-16)
 _GOLDEN_MEAN = 0.5 * (3.0 - math.sqrt(5.0))
 
 
+# Vector steps as loops, not array expressions: each of those compiles
+# NumPy's broadcasting with its error messages, seconds on a first call.
+# The same operations on each element, so the same bits.
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _scaled(a, v):
+    out = np.empty_like(v)
+    for i in range(v.size):
+        out[i] = a * v[i]
+    return out
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _plus(u, v):
+    out = np.empty_like(u)
+    for i in range(u.size):
+        out[i] = u[i] + v[i]
+    return out
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _minus(u, v):
+    out = np.empty_like(u)
+    for i in range(u.size):
+        out[i] = u[i] - v[i]
+    return out
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _any_nonzero(v):
+    for i in range(v.size):
+        if v[i] != 0.0:
+            return True
+    return False
+
+
 @njit(cache=True, nogil=True)
 def _evaluate(x, count, maxfev, criterion, transform, level):
     """One counted evaluation; (value, False) once ``maxfev`` are spent
@@ -155,15 +192,15 @@ def _fminbound(p, xi, x1, x2, xatol, count, maxfev, criterion, transform, level)
 def _linesearch(p, xi, fval, options, count, criterion, transform, level):
     """scipy's bounded ``_linesearch_powell`` with its tolerance
     ``100 xtol``: (f, new point, step, completed)."""
-    if not np.any(xi != 0.0):
+    if not _any_nonzero(xi):
         return fval, p.copy(), xi.copy(), True
     tol = options.xtol * 100.0
     lmin, lmax = _line_for_search(p, xi, options.lower, options.upper)
     alpha, f, ok = _fminbound(
         p, xi, lmin, lmax, tol / 100.0, count, options.maxfev, criterion, transform, level
     )
-    step = alpha * xi
-    return f, p + step, step, ok
+    step = _scaled(alpha, xi)
+    return f, _plus(p, step), step, ok
 
 
 @njit(cache=True, nogil=True)
@@ -225,10 +262,10 @@ def minimize(x0, options, criterion, transform, level):
             break
         if np.isnan(fx) and np.isnan(fval):
             break
-        direc1 = x - x1
+        direc1 = _minus(x, x1)
         x1 = x.copy()
         _, lmax = _line_for_search(x, direc1, options.lower, options.upper)
-        x2 = x + min(lmax, 1.0) * direc1
+        x2 = _plus(x, _scaled(min(lmax, 1.0), direc1))
         fx2, ok = _evaluate(x2, count, options.maxfev, criterion, transform, level)
         if not ok:
             break
@@ -245,9 +282,10 @@ def minimize(x0, options, criterion, transform, level):
                 if not ok:
                     break
                 fval, x = f, xn
-                if np.any(step != 0.0):
-                    direc[bigind] = direc[n - 1]
-                    direc[n - 1] = step
+                if _any_nonzero(step):
+                    for i in range(n):
+                        direc[bigind, i] = direc[n - 1, i]
+                        direc[n - 1, i] = step[i]
     return x, fval, count[0]
 
 
@@ -273,5 +311,7 @@ def minimize_each(origins, options, criterion, transform, level):
             transform.ref_grid,
             transform.mov_inverse,
         )
-        xs[q], fs[q], nfevs[q] = minimize(np.zeros(n), options, criterion, start, level)
+        x, fs[q], nfevs[q] = minimize(np.zeros(n), options, criterion, start, level)
+        for i in range(n):
+            xs[q, i] = x[i]
     return xs, fs, nfevs
