@@ -198,7 +198,8 @@ def fused_sum(xa, xb, given, shape, half, check, mask, out, track=False):
     Parameters
     ----------
     xa, xb : ndarray
-        Flat kernel views of images A and B (``xa`` unread if ``given``).
+        Flat kernel views of images A and B (``xa`` unread if ``given``);
+        of different dtypes, both are read in one (see ``_read_alike``).
     given : ndarray or None
         A's gradient instead of image A: (k, size) float64, for 1-D with a
         zero component first.
