@@ -344,7 +344,8 @@ class Level:
             matrix, rotation = _cost.parameter_matrices(x, transform)
             rotation = _cost.gradient_rotation(rotation, self.data)
             return _cost.evaluate_parallel(self.data, matrix, rotation, n_chunks)
-        h0, h1, h01, g, overlap = _cost.evaluate_grid(x[np.newaxis], transform, self.data)[0]
+        xs = np.ascontiguousarray(x, dtype=np.float64)[np.newaxis]
+        h0, h1, h01, g, overlap = _cost.evaluate_grid(xs, transform, self.data)[0]
         return h0, h1, h01, g, int(overlap)
 
     def minimize(
