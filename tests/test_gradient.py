@@ -50,9 +50,9 @@ def close(got, expected, rtol=RTOL):
 # ----------------------------------------------------------------- reference
 
 
-# every dtype in 2-D; in 3-D, whose kernels read samples with the same
-# dtype-blind code, a float and an integer width each (float16 and bool
-# are read as float32 and uint8)
+# every dtype in 2-D; in 3-D, whose kernels run the same source for every
+# dtype, float64, float32 and uint8 (float16 and bool are read as float32
+# and uint8)
 @pytest.mark.parametrize("sigma", SIGMAS)
 @pytest.mark.parametrize(
     "dtype,shape",
