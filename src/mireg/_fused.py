@@ -176,8 +176,8 @@ def _read_alike(xa, xb):
     promotes them to, wherever that holds every value exactly (all but
     64-bit integers, whose promotion to float64 rounds).  The kernels read
     every sample as float64, so the result is the same bits; each pair of
-    dtypes would otherwise compile every gradient kernel once more, seconds
-    each on first use.  The copy is one pass over one image, small next to
+    dtypes would otherwise compile every gradient kernel once more on
+    first use.  The copy is one pass over one image, small next to
     the smoothing."""
     if xa.dtype == xb.dtype or any(x.dtype.kind in "iu" and x.itemsize == 8 for x in (xa, xb)):
         return xa, xb

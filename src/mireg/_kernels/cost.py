@@ -218,8 +218,8 @@ def parameter_matrices(x, transform):
     it into the one between the images' own grid axes.
     """
     # scalar loops, not array expressions: each of those compiles NumPy's
-    # broadcasting with its error messages, most of this function's compile
-    # time; the same operations in the same order, so the same bits
+    # broadcasting with its error messages; the same operations in the same
+    # order, so the same bits
     n = x.size
     p = np.empty(n)
     for i in range(n):

@@ -30,8 +30,8 @@ _GOLDEN_MEAN = 0.5 * (3.0 - math.sqrt(5.0))
 
 
 # Vector steps as loops, not array expressions: each of those compiles
-# NumPy's broadcasting with its error messages, seconds on a first call.
-# The same operations on each element, so the same bits.
+# NumPy's broadcasting with its error messages on a first call.  The same
+# operations on each element, so the same bits.
 
 
 @njit(cache=True, nogil=True, inline="always")
