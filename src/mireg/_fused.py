@@ -264,10 +264,20 @@ def fused_sum(xa, xb, given, shape, half, check, mask, out, track=False):
             min_size=GRADIENT_PARALLEL_MIN_SIZE,
         )
     total, finite, lo_a, hi_a, lo_b, hi_b = result
-    # each range back in its image's own dtype (exact: _read_alike)
-    range_a = tuple(dtypes[0].type(v).item() for v in (lo_a, hi_a))
-    range_b = tuple(dtypes[1].type(v).item() for v in (lo_b, hi_b))
-    return FusedSum(total, finite, range_a, range_b)
+    return FusedSum(
+        total,
+        finite,
+        _in_dtype((lo_a, hi_a), dtypes[0], xa.dtype),
+        _in_dtype((lo_b, hi_b), dtypes[1], xb.dtype),
+    )
+
+
+def _in_dtype(value_range, dtype, read_dtype):
+    """A range the kernel read in ``read_dtype``, in its image's own
+    ``dtype`` (exact: see ``_read_alike``); as it is if the two agree."""
+    if read_dtype == dtype:
+        return value_range
+    return tuple(dtype.type(v).item() for v in value_range)
 
 
 def stacked_sum(ga, gb, mask, out_map=None):
