@@ -160,3 +160,73 @@ def test_registration_cost_same_bits_serial_and_parallel(use_gradient):
             np.array(level.stats(x, origin, units, n_chunks)).tobytes()
             == np.array(serial).tobytes()
         )
+
+
+def test_side_by_side_runs_every_task_once_in_order(two_threads):
+    lock, threads = threading.Lock(), []
+
+    def task(i):
+        def run():
+            with lock:
+                threads.append(threading.get_ident())
+            return i * i
+
+        return run
+
+    tasks = [task(i) for i in range(5)]
+    assert _parallel.side_by_side(tasks, size=10**6, min_size=100) == [0, 1, 4, 9, 16]
+    assert len(threads) == 5
+    threads.clear()
+    assert _parallel.side_by_side(tasks, size=10, min_size=100) == [0, 1, 4, 9, 16]
+    assert set(threads) == {threading.get_ident()}  # small: all in this thread
+
+
+def test_side_by_side_uses_a_second_thread(two_threads):
+    # the first task waits until the second has run: only a second thread
+    # can let it finish
+    second_ran = threading.Event()
+
+    def first():
+        return second_ran.wait(5)
+
+    def second():
+        second_ran.set()
+        return threading.get_ident()
+
+    done, ident = _parallel.side_by_side([first, second], size=10**6, min_size=100)
+    assert done and ident != threading.get_ident()
+
+
+def test_side_by_side_raises_a_task_error(two_threads):
+    def bad():
+        raise ValueError("`x` is wrong")
+
+    for tasks in ([bad, lambda: 1], [lambda: 1, bad]):
+        with pytest.raises(ValueError, match="`x` is wrong"):
+            _parallel.side_by_side(tasks, size=10**6, min_size=100)
+
+
+@pytest.mark.parametrize("shape", [(96, 120), (20, 30, 24)])
+@pytest.mark.parametrize("cubic,use_gradient", [(True, True), (True, False), (False, True)])
+def test_level_prepared_on_two_threads_has_the_serial_bits(
+    two_threads, monkeypatch, shape, cubic, use_gradient
+):
+    from registration_helpers import make_level
+
+    rng = np.random.default_rng(3)
+    image = rng.random(shape)
+    moving = np.roll(image, 2, axis=0) ** 2
+    shared = []
+    run_chunks = _parallel.run_chunks
+    monkeypatch.setattr(
+        _parallel,
+        "run_chunks",
+        lambda f, chunks: shared.append(len(chunks)) or run_chunks(f, chunks),
+    )
+    levels = []
+    for min_size in (1, 10**12):  # both cores, then one
+        monkeypatch.setattr(_parallel, "PREP_PARALLEL_MIN_SIZE", min_size)
+        levels.append(make_level(image, moving, shrink=2, cubic=cubic, use_gradient=use_gradient))
+    assert shared == [2, 2]  # the first level: the resized pair, then four steps
+    for a, b in zip(levels[0].data, levels[1].data):
+        assert np.asarray(a).tobytes() == np.asarray(b).tobytes()

@@ -24,6 +24,11 @@ GRADIENT_PARALLEL_MIN_SIZE = 1 << 13
 # A registration cost evaluation runs on both cores from this many samples.
 PARALLEL_MIN_SAMPLES = 1 << 13
 
+# A pyramid level's preparation (resizing both images, the moving image's
+# B-spline coefficients and gradients, the reference's sample table) runs its
+# independent steps on both cores from this many pixels of the two images.
+PREP_PARALLEL_MIN_SIZE = 1 << 18
+
 # What the serial metric kernels cost, in seconds per pixel: a parallel run
 # several times slower than this means the machine is busy.
 SERIAL_RANGE_SECONDS = 0.7e-9  # both images' range scans

@@ -32,6 +32,7 @@ level reads them.
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import numpy as np
 from scipy import ndimage as ndi
@@ -46,7 +47,7 @@ from ._kernels import powell as _powell
 from ._kernels import samples as _samples
 from ._kernels.modes import metric_code, transform_code
 from ._kernels.records import Criterion, LevelData, PowellOptions, Transform
-from ._parallel import run_chunks
+from ._parallel import run_chunks, side_by_side
 from ._pyramid import Pyramid, axis_shrinks, downsample, smoothed, smoothed_at
 
 __all__ = [
@@ -98,33 +99,49 @@ def _sampled(shape, reference_mask, shrink, max_samples):
     return keep, stride
 
 
-def _moving_data(mov, shrink, *, moving_mask, sigma, spacing, cubic, n_bins, gradients):
-    """The moving-side fields of ``LevelData`` for the level image ``mov``."""
-    lo, hi = float(mov.min()), float(mov.max())
+def _value_range(image):
+    return float(image.min()), float(image.max())
+
+
+def _coefficients(mov, cubic):
+    """What the cost kernel interpolates: the cubic B-spline coefficients
+    of the level image ``mov`` (or ``mov`` itself), 3-D, C-contiguous
+    float64."""
     coefficients = ndi.spline_filter(mov, order=3, mode="mirror") if cubic else mov
-    if gradients:
-        # interleaved (..., ndim): a corner's components in one load; float32
-        # (as the reference's in the table): half the memory of a volume's
-        # stack, so fewer cache misses per evaluation
-        grad = _samples.interleaved_gradient(
-            embed3(smoothed(mov, sigma, spacing)), np.asarray(spacing, float)
-        )
-    else:  # never read without G: the kernels' type, no smoothing
-        grad = np.zeros((1, 1, 1, len(spacing)), np.float32)
-    if moving_mask is not None:
-        mask = np.ascontiguousarray(
-            embed3(downsample(moving_mask, shrink, is_mask=True)), dtype=np.uint8
-        )
-    else:
-        mask = np.zeros((0, 0, 0), np.uint8)  # the kernels' type, never read
-    return {
-        "moving": np.ascontiguousarray(embed3(coefficients), dtype=np.float64),
-        "moving_grad": grad,
-        "moving_mask": mask,
-        "has_moving_mask": moving_mask is not None,
-        "moving_lo": lo,
-        "moving_scale": n_bins / (hi - lo),
-    }
+    return np.ascontiguousarray(embed3(coefficients), dtype=np.float64)
+
+
+def _moving_gradient(mov, sigma, spacing, gradients):
+    """The smoothed gradient stack G reads (a placeholder of the kernels'
+    type without ``gradients``)."""
+    if not gradients:  # never read without G: no smoothing
+        return np.zeros((1, 1, 1, len(spacing)), np.float32)
+    # interleaved (..., ndim): a corner's components in one load; float32
+    # (as the reference's in the table): half the memory of a volume's
+    # stack, so fewer cache misses per evaluation
+    return _samples.interleaved_gradient(
+        embed3(smoothed(mov, sigma, spacing)), np.asarray(spacing, float)
+    )
+
+
+def _reference_table(ref, keep, stride, sigma, spacing, gradients, n_bins, jitter):
+    """The reference's sample table (``records.LevelData.table``) at the
+    samples ``keep`` of the level image ``ref``."""
+    lo, hi = _value_range(ref)
+    table = _samples.fill_table(
+        embed3(ref),
+        # read at the samples and their neighbours only; without G the
+        # table's gradient columns are never read: zero, no Gaussian
+        embed3(smoothed_at(ref, sigma, spacing, keep) if gradients else np.zeros_like(ref)),
+        np.asarray(spacing, float),
+        embed3(keep),
+        lo,
+        n_bins / (hi - lo),
+        n_bins,
+    )
+    if jitter:
+        _jitter(table, embed3(ref), stride, lo, n_bins / (hi - lo), n_bins)
+    return table
 
 
 def _jitter(table, image, stride, lo, scale, n_bins):
@@ -241,10 +258,12 @@ class Level:
         self.factors = axis_shrinks(shrink, ndim)
         self.shrink = max(self.factors)
         if pyramids is None:
-            ref = downsample(reference, shrink)
-            mov = downsample(moving, shrink)
+            sources, resize = (reference, moving), lambda image: downsample(image, shrink)
         else:  # the images' Pyramid objects: levels shared between calls
-            ref, mov = pyramids[0](shrink), pyramids[1](shrink)
+            sources, resize = pyramids, lambda pyramid: pyramid(shrink)
+        ref, mov = side_by_side(
+            [partial(resize, source) for source in sources], reference.size + moving.size
+        )
         self.shape = ref.shape
         ref_grid, ref_spacing = world_grid(frames[0], reference.shape, ref.shape)
         mov_grid, mov_spacing = world_grid(frames[1], moving.shape, mov.shape)
@@ -257,44 +276,54 @@ class Level:
         # populated (a smoother cost) and its entropies cheap
         n_bins = int(min(bins, max(12, round(math.sqrt(n_samples / 4.0)))))
         self.n_bins = n_bins
-        lo, hi = float(ref.min()), float(ref.max())
-        table = _samples.fill_table(
-            embed3(ref),
-            # read at the samples and their neighbours only; without G the
-            # table's gradient columns are never read: zero, no Gaussian
-            embed3(
-                smoothed_at(ref, sigma, ref_spacing, keep)
-                if self.gradients
-                else np.zeros_like(ref)
-            ),
-            np.asarray(ref_spacing, float),
-            embed3(keep),
-            lo,
-            n_bins / (hi - lo),
-            n_bins,
+        # the reference's sample table and the moving image's arrays are
+        # independent: on a large level both cores prepare them, heaviest first
+        coefficients, grad, table, (mov_lo, mov_hi) = side_by_side(
+            [
+                partial(_coefficients, mov, cubic),
+                partial(
+                    _moving_gradient,
+                    mov,
+                    # the reference's smoothing length in world units (1.0
+                    # exactly, sigma untouched, for a shared voxel size)
+                    sigma * (frames[0].spacing.min() / frames[1].spacing.min()),
+                    mov_spacing,
+                    self.gradients,
+                ),
+                partial(
+                    _reference_table,
+                    ref,
+                    keep,
+                    self.stride,
+                    sigma,
+                    ref_spacing,
+                    self.gradients,
+                    n_bins,
+                    # the finest level of NMI or MI: jittered samples
+                    cubic and not use_gradient,
+                ),
+                partial(_value_range, mov),
+            ],
+            ref.size + mov.size,
         )
-        # the finest level of NMI or MI: jittered samples, windowed bins
-        windowed = cubic and not use_gradient
-        if windowed:
-            _jitter(table, embed3(ref), self.stride, lo, n_bins / (hi - lo), n_bins)
-        moving_fields = _moving_data(
-            mov,
-            shrink,
-            moving_mask=moving_mask,
-            # the reference's smoothing length in world units (1.0 exactly,
-            # sigma untouched, for a shared voxel size)
-            sigma=sigma * (frames[0].spacing.min() / frames[1].spacing.min()),
-            spacing=mov_spacing,
-            cubic=cubic,
-            n_bins=n_bins,
-            gradients=self.gradients,
-        )
+        if moving_mask is not None:
+            mask = np.ascontiguousarray(
+                embed3(downsample(moving_mask, shrink, is_mask=True)), dtype=np.uint8
+            )
+        else:
+            mask = np.zeros((0, 0, 0), np.uint8)  # the kernels' type, never read
         self.data = LevelData(
             table=table,
-            **moving_fields,
+            moving=coefficients,
+            moving_grad=grad,
+            moving_mask=mask,
+            has_moving_mask=moving_mask is not None,
+            moving_lo=mov_lo,
+            moving_scale=n_bins / (mov_hi - mov_lo),
             n_bins=n_bins,
             cubic=cubic,
-            parzen=windowed,
+            # the finest level of NMI or MI: windowed bins
+            parzen=cubic and not use_gradient,
             use_gradient=use_gradient,
             log_table=LOG_TABLE,
             oriented=frames[0].oriented or frames[1].oriented,

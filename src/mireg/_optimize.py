@@ -30,6 +30,7 @@ import itertools
 import logging
 import math
 import time
+from functools import partial
 
 import numba
 import numpy as np
@@ -40,7 +41,7 @@ from ._config import COARSE_MAXITER, COARSE_XTOL, FINEST_XTOL, PARALLEL_MIN_SAMP
 from ._kernels import cost as _cost
 from ._kernels.modes import SIMILARITY
 from ._levels import Level
-from ._parallel import parallel_chunks
+from ._parallel import parallel_chunks, side_by_side
 from ._pyramid import Pyramid, axis_shrinks
 
 logger = logging.getLogger("mireg")
@@ -334,8 +335,8 @@ def level_maker(inputs, shrinks, center, kind, metric, frames=None, max_samples=
         pyramids = (Pyramid(inputs.reference), Pyramid(inputs.moving))
         reduced = [f for f in shrinks if max(axis_shrinks(f, 3)) > 1]
         if reduced:
-            for pyramid in pyramids:
-                pyramid(reduced[-1])
+            size = inputs.reference.size + inputs.moving.size
+            side_by_side([partial(pyramid, reduced[-1]) for pyramid in pyramids], size)
 
     def prepare(shrink, cubic, use_gradient=metric == "alignment", kind=kind, gradients=None):
         return Level(

@@ -43,6 +43,7 @@ from ._config import (
     BACKOFF_MAX_SECONDS,
     BACKOFF_MIN_SECONDS,
     PARALLEL_MIN_SIZE,
+    PREP_PARALLEL_MIN_SIZE,
     STALL_SLACK,
     STALLED,
 )
@@ -161,3 +162,36 @@ def run_chunks(function, chunks):
     futures = [executor.submit(function, *args) for args in chunks[1:]]
     first = function(*chunks[0])
     return [first] + [future.result() for future in futures]
+
+
+def side_by_side(tasks, size, min_size=None):
+    """``[task() for task in tasks]``, on both cores when ``size`` (pixels
+    of the images the tasks read) is at least ``min_size`` (default
+    ``PREP_PARALLEL_MIN_SIZE``) and :class:`parallel_chunks` grants the
+    slot.
+
+    For independent preparation steps, each a serial kernel or a SciPy
+    filter that releases the GIL (a pyramid level of each image, the
+    moving image's B-spline coefficients beside its gradients).  Every
+    free thread takes the next task in order, so list the heaviest first.
+    Each task runs alone on its own data: the same bits on either path.
+    """
+    if min_size is None:
+        min_size = PREP_PARALLEL_MIN_SIZE
+    with parallel_chunks(size, min_size) as n_chunks:
+        if n_chunks < 2 or len(tasks) < 2:
+            return [task() for task in tasks]
+        results = [None] * len(tasks)
+        order = iter(range(len(tasks)))
+        lock = threading.Lock()
+
+        def drain():
+            while True:
+                with lock:
+                    i = next(order, None)
+                if i is None:
+                    return
+                results[i] = tasks[i]()
+
+        run_chunks(drain, [()] * min(n_chunks, len(tasks)))
+        return results
