@@ -119,9 +119,9 @@ def _moving_gradient(mov, sigma, spacing, gradients):
     # interleaved (..., ndim): a corner's components in one load; float32
     # (as the reference's in the table): half the memory of a volume's
     # stack, so fewer cache misses per evaluation
-    return _samples.interleaved_gradient(
-        embed3(smoothed(mov, sigma, spacing)), np.asarray(spacing, float)
-    )
+    smooth = embed3(smoothed(mov, sigma, spacing))
+    out = np.empty(smooth.shape + (len(spacing),), np.float32)
+    return _samples.interleaved_gradient(smooth, np.asarray(spacing, float), out)
 
 
 def _reference_table(ref, keep, stride, sigma, spacing, gradients, n_bins, jitter):

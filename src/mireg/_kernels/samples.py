@@ -25,14 +25,15 @@ def _neighbours(p, n):
 
 
 @njit(cache=True, nogil=True)
-def interleaved_gradient(smooth, spacing):
-    """Gradient of ``smooth`` (3-D, float64) as float32 ``(d0, d1, d2, k)``,
-    ``k = spacing.size`` components for the last k axes: ``np.gradient``'s
-    ``(f[p+1] - f[p-1]) / 2.0`` inside, ``(f[1] - f[0]) / 1.0`` and
-    ``(f[n-1] - f[n-2]) / 1.0`` at the ends, then ``/ spacing``."""
+def interleaved_gradient(smooth, spacing, out):
+    """Gradient of ``smooth`` (3-D, float64) into ``out``, float32
+    ``(d0, d1, d2, k)``, ``k = spacing.size`` components for the last k
+    axes: ``np.gradient``'s ``(f[p+1] - f[p-1]) / 2.0`` inside,
+    ``(f[1] - f[0]) / 1.0`` and ``(f[n-1] - f[n-2]) / 1.0`` at the ends,
+    then ``/ spacing``.  ``out`` comes from NumPy: a large array allocated
+    here would be a fresh mapping faulted in one small page at a time."""
     d0, d1, d2 = smooth.shape
     k = spacing.size
-    out = np.empty((d0, d1, d2, k), np.float32)
     h2 = spacing[k - 1]
     h1 = spacing[k - 2]
     h0 = spacing[0]
