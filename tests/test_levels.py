@@ -266,3 +266,28 @@ def test_a_large_plane_recovers_a_known_rigid_motion():
     points = np.vstack([grid, np.ones(grid.shape[1])])
     error = np.linalg.norm((result.matrix @ points - truth @ points)[:2], axis=0).mean()
     assert error < 0.05, error
+
+
+@pytest.mark.parametrize(
+    "shape", [(40, 37), (2, 50), (50, 2), (1, 64), (64, 1), (9, 10, 11), (3, 1, 40), (1, 30, 20)]
+)
+@pytest.mark.parametrize("values", ["random", "half zero", "tiny", "huge"])
+def test_spline_coefficients_are_scipys(monkeypatch, shape, values):
+    from mireg import _levels
+
+    rng = np.random.default_rng(7)
+    image = rng.random(shape) - 0.3
+    if values == "half zero":
+        image[: shape[0] // 2] = 0.0
+    elif values == "tiny":
+        image *= 1e-300
+    elif values == "huge":
+        image *= 1e300
+    before = image.copy()
+    expected = ndi.spline_filter(image, order=3, mode="mirror")
+    for min_size in (1, 10**12):  # mireg's kernel, then scipy alone
+        monkeypatch.setattr(_levels, "BSPLINE_KERNEL_MIN_SIZE", min_size)
+        got = _levels.spline_coefficients(image)
+        assert got.dtype == np.float64 and got.shape == image.shape
+        assert got.tobytes() == expected.tobytes()
+    assert image.tobytes() == before.tobytes()

@@ -29,6 +29,12 @@ PARALLEL_MIN_SAMPLES = 1 << 13
 # independent steps on both cores from this many pixels of the two images.
 PREP_PARALLEL_MIN_SIZE = 1 << 18
 
+# A moving image's cubic B-spline coefficients come from mireg's kernel for
+# every axis but the last from this many pixels (scipy's filter reads the
+# other axes' lines one strided value at a time); smaller images go to scipy
+# whole, the same bits, without compiling the kernel.
+BSPLINE_KERNEL_MIN_SIZE = 1 << 18
+
 # What the serial metric kernels cost, in seconds per pixel: a parallel run
 # several times slower than this means the machine is busy.
 SERIAL_RANGE_SECONDS = 0.7e-9  # both images' range scans

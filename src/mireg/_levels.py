@@ -39,12 +39,13 @@ from scipy import ndimage as ndi
 
 from . import _world
 from . import transforms as tf
-from ._config import JITTER_SEED, MIN_OVERLAP_FRACTION
+from ._config import BSPLINE_KERNEL_MIN_SIZE, JITTER_SEED, MIN_OVERLAP_FRACTION
 from ._embed import embed3, embed_affine, embed_linear
 from ._information import LOG_TABLE
 from ._kernels import cost as _cost
 from ._kernels import powell as _powell
 from ._kernels import samples as _samples
+from ._kernels.bspline import prefilter_axis
 from ._kernels.modes import metric_code, transform_code
 from ._kernels.records import Criterion, LevelData, PowellOptions, Transform
 from ._parallel import run_chunks, side_by_side
@@ -107,8 +108,33 @@ def _coefficients(mov, cubic):
     """What the cost kernel interpolates: the cubic B-spline coefficients
     of the level image ``mov`` (or ``mov`` itself), 3-D, C-contiguous
     float64."""
-    coefficients = ndi.spline_filter(mov, order=3, mode="mirror") if cubic else mov
+    coefficients = spline_coefficients(mov) if cubic else mov
     return np.ascontiguousarray(embed3(coefficients), dtype=np.float64)
+
+
+# scipy's pole of the cubic B-spline, sqrt(3) - 2 (ni_splines.c), and the
+# gain it applies before the recursions
+_POLE = -0.267949192431122706472553658494127633
+_GAIN = (1.0 - _POLE) * (1.0 - 1.0 / _POLE)
+
+
+def spline_coefficients(image):
+    """``ndi.spline_filter(image, order=3, mode="mirror")``, the same bits.
+
+    From ``BSPLINE_KERNEL_MIN_SIZE`` pixels, every axis but the last is
+    filtered by ``_kernels.bspline.prefilter_axis`` (all its lines at once,
+    contiguous reads) and the last by scipy, whose lines are contiguous
+    there; smaller images go to scipy whole (no kernel to compile)."""
+    if image.size < BSPLINE_KERNEL_MIN_SIZE:
+        return ndi.spline_filter(image, order=3, mode="mirror")
+    out = np.array(image, dtype=np.float64, order="C")
+    shape = out.shape
+    for axis in range(out.ndim - 1):
+        n = shape[axis]
+        if n > 1:  # scipy leaves a line of one value as it is
+            slab = out.reshape(math.prod(shape[:axis]), n, math.prod(shape[axis + 1 :]))
+            prefilter_axis(slab, _GAIN, _POLE, math.pow(_POLE, n - 1))
+    return ndi.spline_filter1d(out, order=3, axis=-1, mode="mirror", output=out)
 
 
 def _moving_gradient(mov, sigma, spacing, gradients):
