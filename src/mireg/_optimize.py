@@ -325,14 +325,15 @@ def level_maker(inputs, shrinks, center, kind, metric, frames=None, max_samples=
     computed first so that the coarser ones (the global
     search's too) are resized from it rather than from the full volume.
     Images resize from the full image (a cascade would change their
-    results); ``_pyramid.downsample`` filters it only where the resize
-    reads, so a coarse level costs what its samples do.
+    results), whose value range their pyramid finds once;
+    ``_pyramid.downsample`` filters it only where the resize reads, so a
+    coarse level costs what its samples do.
     """
     if max_samples is None:
         max_samples = lambda factors: inputs.max_samples  # noqa: E731
-    pyramids = None
-    if inputs.reference.ndim == 3:
-        pyramids = (Pyramid(inputs.reference), Pyramid(inputs.moving))
+    cascade = inputs.reference.ndim == 3
+    pyramids = (Pyramid(inputs.reference, cascade), Pyramid(inputs.moving, cascade))
+    if cascade:
         reduced = [f for f in shrinks if max(axis_shrinks(f, 3)) > 1]
         if reduced:
             size = inputs.reference.size + inputs.moving.size

@@ -96,7 +96,7 @@ def _zoom_reads(n, m):
     return np.unique(np.clip(reads, 0, n - 1))
 
 
-def downsample(image, shrink, *, is_mask=False):
+def downsample(image, shrink, *, is_mask=False, value_range=None):
     """Image at 1/shrink resolution (anti-aliased) and its grid scale.
 
     ``shrink`` is one factor for every axis or one per axis (an axis of
@@ -106,6 +106,9 @@ def downsample(image, shrink, *, is_mask=False):
     preserve_range=True)`` of a float64 image, the same bits: its Gaussian
     (``mode='mirror'``) is mireg's on the image extended by reflection,
     computed only at the samples the linear zoom reads (``smooth_at``).
+    ``value_range``, if given, is ``(image.min(), image.max())``, which the
+    result is clipped to (a caller resizing one image many times computes
+    it once).
     """
     factors = axis_shrinks(shrink, image.ndim)
     if max(factors) == 1:
@@ -124,34 +127,44 @@ def downsample(image, shrink, *, is_mask=False):
     picks = [_zoom_reads(n, m) for n, m in zip(image.shape, shape)]
     filtered = _scattered(smooth_at(image, sigma, picks, edge=False), picks, image.shape)
     out = ndi.zoom(filtered, [1 / f for f in factors], order=1, mode="mirror", grid_mode=True)
-    return np.clip(out, image.min(), image.max(), out=out)
+    lo, hi = (image.min(), image.max()) if value_range is None else value_range
+    return np.clip(out, lo, hi, out=out)
 
 
 class Pyramid:
-    """``downsample(image, shrink)`` for one image, each level computed once
-    and from the finest level computed so far whose factors divide its own
-    axis by axis (1/8 from 1/2 by 4, not from the full image by 8).
+    """``downsample(image, shrink)`` for one image, each level computed once.
 
-    Resizing ``n`` pixels to ``ceil(n / a)`` and then to
-    ``ceil(ceil(n / a) / b) == ceil(n / (a b))`` puts the pixel centres
-    where one resize by ``a b`` does (so :func:`level_grid` holds); the
-    anti-aliasing Gaussians compound to sigma ``sqrt(((a-1)/2)^2 +
-    (a (b-1)/2)^2)`` instead of ``(a b - 1) / 2`` (1/8 via 1/2: 3.04 px
-    instead of 3.5), and a coarse level of a volume is computed from a
-    small image instead of the full one.
+    With ``cascade`` (volumes), each level is computed from the finest
+    level computed so far whose factors divide its own axis by axis (1/8
+    from 1/2 by 4, not from the full image by 8).  Resizing ``n`` pixels to
+    ``ceil(n / a)`` and then to ``ceil(ceil(n / a) / b) == ceil(n / (a
+    b))`` puts the pixel centres where one resize by ``a b`` does (so
+    :func:`level_grid` holds); the anti-aliasing Gaussians compound to
+    sigma ``sqrt(((a-1)/2)^2 + (a (b-1)/2)^2)`` instead of ``(a b - 1) /
+    2`` (1/8 via 1/2: 3.04 px instead of 3.5), and a coarse level of a
+    volume is computed from a small image instead of the full one.
+    Without it (images), every level is resized from the full image, whose
+    value range is then found once.
     """
 
-    def __init__(self, image):
+    def __init__(self, image, cascade=True):
         self.ndim = image.ndim
+        self.cascade = cascade
         self.levels = {(1,) * image.ndim: image}
+        self.ranges = {}
 
     def __call__(self, shrink):
         factors = axis_shrinks(shrink, self.ndim)
         if factors not in self.levels:
             bases = [b for b in self.levels if all(f % c == 0 for f, c in zip(factors, b))]
+            if not self.cascade:
+                bases = [(1,) * self.ndim]
             base = max(bases, key=lambda b: (math.prod(b), b))
             step = tuple(f // c for f, c in zip(factors, base))
-            self.levels[factors] = downsample(self.levels[base], step)
+            image = self.levels[base]
+            if base not in self.ranges:
+                self.ranges[base] = (image.min(), image.max())
+            self.levels[factors] = downsample(image, step, value_range=self.ranges[base])
         return self.levels[factors]
 
 
