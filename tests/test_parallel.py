@@ -230,3 +230,25 @@ def test_level_prepared_on_two_threads_has_the_serial_bits(
     assert shared == [2, 2]  # the first level: the resized pair, then four steps
     for a, b in zip(levels[0].data, levels[1].data):
         assert np.asarray(a).tobytes() == np.asarray(b).tobytes()
+
+
+@pytest.mark.parametrize("ndim", [2, 3])
+def test_register_with_preparation_on_two_threads_has_the_serial_bits(
+    two_threads, monkeypatch, ndim
+):
+    from registration_helpers import make_moving, truth_matrix
+    from scipy import ndimage as ndi
+
+    import mireg
+
+    shape = (64, 72) if ndim == 2 else (24, 28, 20)
+    params = (0.1, 2.0, -1.5) if ndim == 2 else (0.05, -0.03, 0.04, 1.0, -1.5, 0.5)
+    rng = np.random.default_rng(4)
+    reference = ndi.gaussian_filter(rng.random(shape), 2.0)
+    moving = make_moving(reference, truth_matrix(shape, params, "rigid"))
+    results = []
+    for min_size in (1, 10**12):  # both cores, then one
+        monkeypatch.setattr(_parallel, "PREP_PARALLEL_MIN_SIZE", min_size)
+        results.append(mireg.register(reference, moving))
+    assert results[0].matrix.tobytes() == results[1].matrix.tobytes()
+    assert results[0].metric == results[1].metric
