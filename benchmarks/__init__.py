@@ -6,5 +6,6 @@
 * ``pytest/`` -- pytest-benchmark suites
   (``python -m pytest benchmarks/pytest/bench_metrics.py --benchmark-enable``);
 * ``report/`` -- scripts that print the README's tables
-  (``python benchmarks/report/report_metrics.py``).
+  (``python benchmarks/report/report_metrics.py``); ``cold_start.py`` here
+  runs ``report/cold_start.py`` (first use, cold and warm Numba cache).
 """
