@@ -25,6 +25,7 @@ import numpy as np
 from numba import njit
 
 from .chunks import ceil_div
+from .jit import CALLEE
 from .ranges import min_max
 
 
@@ -56,7 +57,7 @@ def pixel3(a0, a1, a2, b0, b1, b2, threshold):
     )
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, **CALLEE)
 def lane_sum(values):
     """Sum in eight interleaved lanes, then pairwise: a fixed order."""
     s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
@@ -78,7 +79,7 @@ def lane_sum(values):
     return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, **CALLEE)
 def ordered_sum(values):
     """Sum from first to last."""
     total = 0.0
@@ -110,7 +111,7 @@ def fold_extremes(x, start, n, lo, hi, finite):
     return min(lo, line_lo), max(hi, line_hi), finite and line_ok
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, **CALLEE)
 def chunks_with_work(n, n_chunks):
     """How many of ``chunk_bounds(n, n_chunks, c)`` hold at least one of
     the ``n`` rows (planes): the parallel kernels run only those, so every
@@ -118,7 +119,7 @@ def chunks_with_work(n, n_chunks):
     return ceil_div(n, ceil_div(n, n_chunks))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, **CALLEE)
 def chunk_results(n_run, xa, xb):
     """Per-chunk (finite, min a, max a, min b, max b) arrays for ``merge_chunks``."""
     return (
@@ -130,7 +131,7 @@ def chunk_results(n_run, xa, xb):
     )
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, **CALLEE)
 def merge_chunks(values, oks, lo_a, hi_a, lo_b, hi_b):
     """(sum of ``values``, finite, min a, max a, min b, max b) of per-chunk
     results: the per-row (plane) sums added in order, the extremes of the
@@ -144,7 +145,7 @@ def merge_chunks(values, oks, lo_a, hi_a, lo_b, hi_b):
     return ordered_sum(values), oks.all(), a0, a1, b0, b1
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, **CALLEE)
 def apply_mask(values, mask):
     """Zero the values where ``mask`` (uint8, of their size) is 0."""
     for i in range(values.size):

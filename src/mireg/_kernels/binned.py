@@ -23,9 +23,10 @@ from .binning import (
     walked_bin,
 )
 from .chunks import ceil_div, chunk_bounds
+from .jit import CALLEE
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, **CALLEE)
 def _bin_values(values, edges, fit, index):
     """``index[j]`` = the bin of ``values[j]``; ``fit`` is
     ``fast_estimate(edges)``.  Values outside the edges (uncounted ones)

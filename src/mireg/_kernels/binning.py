@@ -34,6 +34,7 @@ from numba import njit, types
 from numba.extending import overload
 
 from .._config import HISTOGRAM_FLUSH, HISTOGRAM_MANY_COPIES
+from .jit import CALLEE
 
 # ---------------------------------------------------------------- bins
 
@@ -60,7 +61,7 @@ def _bin_scale(edges):
     return n / width if np.isfinite(width) and width > 0.0 else 0.0
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, **CALLEE)
 def linspace_step(edges):
     """``np.linspace``'s step for these edges, in their dtype."""
     n = edges.size - 1
@@ -146,7 +147,7 @@ def count_tables(n_chunks, size, rows, columns):
     return copies, spill
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, **CALLEE)
 def add_copies(copies, counts):
     """counts += the sum of the int32 copies (rows); the copies are zeroed."""
     for k in range(copies.shape[0]):

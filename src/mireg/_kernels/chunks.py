@@ -9,14 +9,16 @@ the same partial sums in the same order.
 
 from numba import njit
 
+from .jit import CALLEE
 
-@njit(cache=True, nogil=True)
+
+@njit(cache=True, nogil=True, **CALLEE)
 def ceil_div(a, b):
     """``ceil(a / b)`` for non-negative integers ``a`` and positive ``b``."""
     return (a + b - 1) // b
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, **CALLEE)
 def chunk_bounds(size, n_chunks, c, multiple=1):
     """``(start, stop)`` of chunk ``c`` of ``n_chunks`` over ``range(size)``:
     runs of ``ceil(size / n_chunks)`` items, rounded up to a multiple of

@@ -26,6 +26,7 @@ from .._config import G_CHUNK, WEIGHT_ONE
 from .chunks import ceil_div, chunk_bounds
 from .entropy import entropies
 from .interpolate import corner2, cubic2, cubic3, lerp2, lerp2_pair, lerp3, lerp3_triple
+from .jit import CALLEE
 from .modes import AFFINE, ALIGNMENT, MI, SIMILARITY, TRANSLATION
 
 _EPS_MAG2 = 1e-16  # |g| <= 1e-8, np.isclose(|g|, 0)'s threshold, squared
@@ -75,7 +76,7 @@ def _gradient_term_2d(gm1, gm2, rot, r1, r2, rmag2):
     return w * np.sqrt(min(mmag2, rmag2))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, **CALLEE)
 def _accumulate(level, matrix, grad_rotation, counts, g_partial, start, stop):
     """Accumulate samples [start, stop) of ``level`` (a ``LevelData``) into
     ``counts`` (flat, reference bin major) and the per-G_CHUNK gradient sums
@@ -167,7 +168,7 @@ def _accumulate(level, matrix, grad_rotation, counts, g_partial, start, stop):
     return overlap
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, **CALLEE)
 def _finish(counts, n_bins, g_partial, overlap, log_table):
     # (H0, H1, H01, G, overlap) from the counts and the G sub-sums, in order
     if overlap == 0:
@@ -328,7 +329,7 @@ def measure(h0, h1, h01, g, overlap, criterion):
     return nmi * g if criterion.metric == ALIGNMENT else nmi
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, **CALLEE)
 def objective_at(x, criterion, transform, level):
     """The cost Powell minimises: minus the measure, and 0.0 (the worst
     possible, but finite, so Powell's bracketing arithmetic stays finite)

@@ -9,6 +9,8 @@ the registration cost kernel (``cost``)."""
 import numpy as np
 from numba import njit
 
+from .jit import CALLEE
+
 
 @njit(cache=True, nogil=True)
 def entropies(counts, widths0, widths1, log_table):
@@ -60,7 +62,7 @@ def _single_bin_or(entropy, n_occupied):
     return 0.0 if n_occupied == 1 else entropy
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, **CALLEE)
 def _marginal_entropy(marginal, total, log_total):
     acc = 0.0
     n_occupied = 0

@@ -32,6 +32,7 @@ from numba.extending import intrinsic
 
 from .._config import GAUSSIAN_SEGMENT, PICKED_DENSE, PICKED_RUN
 from .chunks import ceil_div, chunk_bounds
+from .jit import CALLEE
 from .simd import (
     LANES,
     centre8,
@@ -83,7 +84,7 @@ def _vector_end(o):
     return o.size - o.size % LANES
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, **CALLEE)
 def _centre(o, centre, c):
     end = _vector_end(o)
     for i in range(0, end, LANES):
@@ -92,7 +93,7 @@ def _centre(o, centre, c):
         o[i] = np.float64(centre[i]) * c
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, **CALLEE)
 def _centre_1(o, centre, c, lo0, hi0, w0):
     end = _vector_end(o)
     for i in range(0, end, LANES):
@@ -101,7 +102,7 @@ def _centre_1(o, centre, c, lo0, hi0, w0):
         o[i] = np.float64(centre[i]) * c + (np.float64(lo0[i]) + np.float64(hi0[i])) * w0
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, **CALLEE)
 def _centre_2(o, centre, c, lo0, hi0, w0, lo1, hi1, w1):
     end = _vector_end(o)
     for i in range(0, end, LANES):
@@ -112,7 +113,7 @@ def _centre_2(o, centre, c, lo0, hi0, w0, lo1, hi1, w1):
         ) * w1
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, **CALLEE)
 def _centre_3(o, centre, c, lo0, hi0, w0, lo1, hi1, w1, lo2, hi2, w2):
     end = _vector_end(o)
     for i in range(0, end, LANES):
@@ -124,7 +125,7 @@ def _centre_3(o, centre, c, lo0, hi0, w0, lo1, hi1, w1, lo2, hi2, w2):
         ) + (np.float64(lo2[i]) + np.float64(hi2[i])) * w2
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, **CALLEE)
 def _four_taps(o, lo0, hi0, w0, lo1, hi1, w1, lo2, hi2, w2, lo3, hi3, w3):
     end = _vector_end(o)
     for i in range(0, end, LANES):
@@ -139,7 +140,7 @@ def _four_taps(o, lo0, hi0, w0, lo1, hi1, w1, lo2, hi2, w2, lo3, hi3, w3):
         ) + (np.float64(lo3[i]) + np.float64(hi3[i])) * w3
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, **CALLEE)
 def _tap_pair(o, lo, hi, w):
     end = _vector_end(o)
     for i in range(0, end, LANES):
@@ -148,7 +149,7 @@ def _tap_pair(o, lo, hi, w):
         o[i] += (np.float64(lo[i]) + np.float64(hi[i])) * w
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, **CALLEE)
 def _tap_one(o, x, w):
     end = _vector_end(o)
     for i in range(0, end, LANES):
@@ -157,7 +158,7 @@ def _tap_one(o, x, w):
         o[i] += np.float64(x[i]) * w
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, **CALLEE)
 def _symmetric_taps(o, src, s, step, half):
     """``o[i] = src[s + i] * half[0] + sum over m = r..1 of
     (src[s + i - m * step] + src[s + i + m * step]) * half[m]``, every tap
@@ -169,7 +170,7 @@ def _symmetric_taps(o, src, s, step, half):
         _segment_taps(line(o, start, size), src, s + start, step, half)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, **CALLEE)
 def _segment_taps(o, src, s, step, half):
     n = o.size
     r = half.size - 1
@@ -223,7 +224,7 @@ def _segment_taps(o, src, s, step, half):
         )
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, **CALLEE)
 def combine_lines(x, n_lines, line_stride, line_start, p, half, o):
     """The pass along the slowest axis, for one output line segment.
 
@@ -252,7 +253,7 @@ def combine_lines(x, n_lines, line_stride, line_start, p, half, o):
             _tap_one(o, line(x, hi, n), half[m])
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, **CALLEE)
 def correlate_padded(buf, start, stride, half, o):
     """One pass along an axis of stride ``stride`` over a zero-padded buffer.
 
@@ -263,7 +264,7 @@ def correlate_padded(buf, start, stride, half, o):
     _symmetric_taps(o, buf, start, stride, half)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, **CALLEE)
 def _axis_block(src, dst, half, b, after, n, i0, i1):
     """Output rows ``[i0, i1)`` of slab ``b`` of a (before, n, after) view.
 
@@ -290,7 +291,7 @@ def _axis_block(src, dst, half, b, after, n, i0, i1):
             _tap_one(line(dst, k, size), line(src, k + d, size), half[m])
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, **CALLEE)
 def _axis_tasks(src, dst, half, before, n, after, rows_per_block, t0, t1):
     """Tasks ``[t0, t1)``: task ``t`` is block ``t % n_blocks`` of
     ``rows_per_block`` rows of slab ``t // n_blocks``."""
@@ -334,7 +335,7 @@ def _folded(i, n, edge):
     return i
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, **CALLEE)
 def _picked_run(src, out, half, first, k, n, edge, s0, o0):
     """Outputs ``first + q``, ``q < k`` (a run of consecutive picks), of a
     line of ``n`` samples at ``src[s0:]`` (stride 1) into ``out[o0:o0 + k]``:

@@ -48,6 +48,7 @@ from .agreement import (
 )
 from .chunks import chunk_bounds
 from .gaussian import combine_lines, correlate_padded, line
+from .jit import CALLEE
 
 # ------------------------------------------------------------------- 2-D
 #
@@ -55,7 +56,7 @@ from .gaussian import combine_lines, correlate_padded, line
 # slot ``q % 3`` of the flat ring holds smoothed row ``q``.
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, **CALLEE)
 def _smooth_row(x, p, n0, n1, h0, h1, tbuf, out):
     """Smoothed row ``p`` of the (n0, n1) image ``x`` (flat) into ``out``;
     ``tbuf`` has ``r1`` zeros on each side of its ``n1`` samples."""
@@ -64,7 +65,7 @@ def _smooth_row(x, p, n0, n1, h0, h1, tbuf, out):
     correlate_padded(tbuf, r1, 1, h1, out)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", **CALLEE)
 def _row_values(a0u, a0v, ac, b0u, b0v, bc, s0, threshold, out):
     """Values of one row of two smoothed images: ``*0u``, ``*0v`` the rows
     after and before (difference scale ``s0``), ``*c`` the row itself."""
@@ -97,7 +98,7 @@ def _row_values(a0u, a0v, ac, b0u, b0v, bc, s0, threshold, out):
     out[e] = last
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", **CALLEE)
 def _row_values_given(g0, g1, b0u, b0v, bc, s0, threshold, out):
     """``_row_values`` with A's gradient components ``g0``, ``g1`` given."""
     n = out.size
@@ -114,7 +115,7 @@ def _row_values_given(g0, g1, b0u, b0v, bc, s0, threshold, out):
     out[e] = last
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, **CALLEE)
 def _rows(
     xa, xb, g0, g1, n0, n1, h0, h1, threshold, check, track, mask, start, stop, out_map, row_sums
 ):
@@ -240,7 +241,7 @@ def agreement_2d_parallel(
 # of a ring plane starts at j * w + r2.
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, **CALLEE)
 def _pad_rows(plane, n1, n2, padded, first, w):
     for j in range(n1):
         row = line(padded, first + j * w, n2)
@@ -249,7 +250,7 @@ def _pad_rows(plane, n1, n2, padded, first, w):
             row[k] = src[k]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, **CALLEE)
 def _smooth_plane(x, p, n0, n1, n2, h0, h1, h2, cplane, tplane, uplane, out):
     """Smoothed plane ``p`` of the (n0, n1, n2) volume ``x`` (flat) into
     ``out`` (padded rows, see above)."""
@@ -263,7 +264,7 @@ def _smooth_plane(x, p, n0, n1, n2, h0, h1, h2, cplane, tplane, uplane, out):
     correlate_padded(uplane, r2, 1, h2, line(out, r2, span))
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", **CALLEE)
 def _row_values3(a0u, a0v, a1u, a1v, ac, b0u, b0v, b1u, b1v, bc, s0, s1, threshold, out):
     """Values of one row of two smoothed volumes: for each, the rows before
     and after along axis 0 (``*0v``, ``*0u``, scale ``s0``) and axis 1
@@ -307,7 +308,7 @@ def _row_values3(a0u, a0v, a1u, a1v, ac, b0u, b0v, b1u, b1v, bc, s0, s1, thresho
     out[e] = last
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", **CALLEE)
 def _row_values3_given(g0, g1, g2, b0u, b0v, b1u, b1v, bc, s0, s1, threshold, out):
     """``_row_values3`` with A's gradient components given."""
     n = out.size
@@ -349,7 +350,7 @@ def _row_values3_given(g0, g1, g2, b0u, b0v, b1u, b1v, bc, s0, s1, threshold, ou
     out[e] = last
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, **CALLEE)
 def _planes(
     xa,
     xb,

@@ -26,9 +26,10 @@ from .binning import (
 )
 from .chunks import ceil_div, chunk_bounds
 from .entropy import entropies
+from .jit import CALLEE
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, **CALLEE)
 def _bin_pairs(values0, values1, edges0, edges1, fit0, fit1, fast, index):
     """``index[j]`` = the joint bin of ``(values0[j], values1[j])`` in a
     table of (n0 + 1) x (n1 + 1); ``fit`` = ``fast_estimate(edges)``."""

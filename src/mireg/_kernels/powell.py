@@ -23,6 +23,7 @@ import numpy as np
 from numba import njit
 
 from .cost import objective_at
+from .jit import CALLEE
 from .records import Transform
 
 _SQRT_EPS = math.sqrt(2.2e-16)
@@ -66,7 +67,7 @@ def _any_nonzero(v):
     return False
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, **CALLEE)
 def _evaluate(x, count, maxfev, criterion, transform, level):
     """One counted evaluation; (value, False) once ``maxfev`` are spent
     (scipy raises ``_MaxFuncCallError`` there and keeps its last point)."""
@@ -76,7 +77,7 @@ def _evaluate(x, count, maxfev, criterion, transform, level):
     return objective_at(x, criterion, transform, level), True
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, **CALLEE)
 def _line_for_search(x0, alpha, lower, upper):
     """Range of ``l`` with ``lower <= x0 + l alpha <= upper``; (0, 0) if none."""
     lmin = -np.inf
@@ -97,7 +98,7 @@ def _line_for_search(x0, alpha, lower, upper):
     return 0.0, 0.0
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, **CALLEE)
 def _sign(v):
     # np.sign(v) + (v == 0), as scipy writes it
     if v > 0.0:
@@ -107,7 +108,7 @@ def _sign(v):
     return 1.0
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, **CALLEE)
 def _fminbound(p, xi, x1, x2, xatol, count, maxfev, criterion, transform, level):
     """Brent's bounded minimisation of ``f(p + a xi)`` over ``[x1, x2]``
     (scipy's ``_minimize_scalar_bounded`` with its default maxiter 500).
@@ -188,7 +189,7 @@ def _fminbound(p, xi, x1, x2, xatol, count, maxfev, criterion, transform, level)
     return xf, fx, True
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, **CALLEE)
 def _linesearch(p, xi, fval, options, count, criterion, transform, level):
     """scipy's bounded ``_linesearch_powell`` with its tolerance
     ``100 xtol``: (f, new point, step, completed)."""
@@ -203,7 +204,7 @@ def _linesearch(p, xi, fval, options, count, criterion, transform, level):
     return f, _plus(p, step), step, ok
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, **CALLEE)
 def minimize(x0, options, criterion, transform, level):
     """scipy's bounded Powell from ``x0`` (inside the bounds).
 

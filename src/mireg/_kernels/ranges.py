@@ -20,6 +20,7 @@ from numba import njit, prange, types
 from numba.extending import overload
 
 from .chunks import chunk_bounds
+from .jit import CALLEE
 
 
 def min_max(values, start, stop):  # pragma: no cover - Numba uses the overload
@@ -120,7 +121,7 @@ def value_ranges_parallel(values0, values1, n_chunks):
 # value counted.
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, **CALLEE)
 def masked_value_range(values, mask, start, stop):
     """(min, max, finite, any) of ``values[start:stop]`` where ``mask``.
 
