@@ -374,8 +374,8 @@ def run(out_dir="mireg-demo", *, compare_reference=False, echo=print):
         f" px, rotated by {THETA:g} deg + Gaussian noise (variance {NOISE_VARIANCE:g})"
     )
     echo(
-        "(the first run after installing compiles mireg's Numba kernels, about half a "
-        "minute; later runs load them from Numba's cache)\n"
+        "(the first run after installing compiles mireg's Numba kernels, 15-30 s on "
+        "two cores; later runs load them from Numba's cache)\n"
     )
 
     poses = _nmi_figures(reference, paths, echo)
