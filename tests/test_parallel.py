@@ -197,13 +197,26 @@ def test_side_by_side_uses_a_second_thread(two_threads):
     assert done and ident != threading.get_ident()
 
 
-def test_side_by_side_raises_a_task_error(two_threads):
+def test_side_by_side_raises_a_task_error_once_every_thread_is_done(two_threads):
+    import time
+
+    started, finished = threading.Event(), threading.Event()
+
     def bad():
+        started.wait(5)  # fails while the other task runs
         raise ValueError("`x` is wrong")
 
-    for tasks in ([bad, lambda: 1], [lambda: 1, bad]):
+    def slow():
+        started.set()
+        time.sleep(0.2)
+        finished.set()
+
+    for tasks in ([bad, slow], [slow, bad]):
+        started.clear()
+        finished.clear()
         with pytest.raises(ValueError, match="`x` is wrong"):
             _parallel.side_by_side(tasks, size=10**6, min_size=100)
+        assert finished.is_set()  # raised after the other thread's task, not during it
 
 
 @pytest.mark.parametrize("shape", [(96, 120), (20, 30, 24)])

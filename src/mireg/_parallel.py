@@ -175,6 +175,8 @@ def side_by_side(tasks, size, min_size=None):
     moving image's B-spline coefficients beside its gradients).  Every
     free thread takes the next task in order, so list the heaviest first.
     Each task runs alone on its own data: the same bits on either path.
+    A task's error is raised once every thread has stopped (no thread
+    starts a task after it).
     """
     if min_size is None:
         min_size = PREP_PARALLEL_MIN_SIZE
@@ -182,16 +184,23 @@ def side_by_side(tasks, size, min_size=None):
         if n_chunks < 2 or len(tasks) < 2:
             return [task() for task in tasks]
         results = [None] * len(tasks)
+        errors = []
         order = iter(range(len(tasks)))
         lock = threading.Lock()
 
         def drain():
             while True:
                 with lock:
-                    i = next(order, None)
+                    i = None if errors else next(order, None)
                 if i is None:
                     return
-                results[i] = tasks[i]()
+                try:
+                    results[i] = tasks[i]()
+                except BaseException as error:  # re-raised below, in the caller
+                    with lock:
+                        errors.append(error)
 
         run_chunks(drain, [()] * min(n_chunks, len(tasks)))
+        if errors:
+            raise errors[0]
         return results
