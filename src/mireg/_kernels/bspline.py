@@ -2,9 +2,10 @@
 
 ``scipy.ndimage.spline_filter`` filters one line at a time, copying each
 into a buffer: along the last axis that is cheap, along any other it reads
-one value per cache line (a 2048 x 2048 image's axis 0 takes ~100 ms, its
-axis 1 ~30 ms).  ``prefilter_axis`` runs scipy's recursion on every line of
-an axis at once, row by row, so its reads are contiguous and vectorise.
+one value per cache line, and that pass costs several times the last
+axis's (docs/performance.md).  ``prefilter_axis`` runs scipy's recursion on
+every line of an axis at once, row by row, so its reads are contiguous and
+vectorise.
 Each line gets scipy's operations in scipy's order (``ni_splines.c``,
 ``apply_filter`` with the mirror boundary and one pole): the same bits.
 """
