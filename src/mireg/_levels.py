@@ -100,8 +100,10 @@ def _sampled(shape, reference_mask, shrink, max_samples):
     return keep, stride
 
 
-def _value_range(image):
-    return float(image.min()), float(image.max())
+def _image_and_range(pyramid, shrink):
+    """A level image of ``pyramid`` and its (min, max) as floats."""
+    lo, hi = pyramid.value_range(shrink)
+    return pyramid(shrink), (float(lo), float(hi))
 
 
 def _coefficients(mov, cubic):
@@ -150,10 +152,11 @@ def _moving_gradient(mov, sigma, spacing, gradients):
     return _samples.interleaved_gradient(smooth, np.asarray(spacing, float), out)
 
 
-def _reference_table(ref, keep, stride, sigma, spacing, gradients, n_bins, jitter):
+def _reference_table(ref, value_range, keep, stride, sigma, spacing, gradients, n_bins, jitter):
     """The reference's sample table (``records.LevelData.table``) at the
-    samples ``keep`` of the level image ``ref``."""
-    lo, hi = _value_range(ref)
+    samples ``keep`` of the level image ``ref``, whose (min, max) is
+    ``value_range``."""
+    lo, hi = value_range
     table = _samples.fill_table(
         embed3(ref),
         # read at the samples and their neighbours only; without G the
@@ -283,12 +286,11 @@ class Level:
         # one factor per axis; ``shrink`` the largest (Powell's step scale)
         self.factors = axis_shrinks(shrink, ndim)
         self.shrink = max(self.factors)
-        if pyramids is None:
-            sources, resize = (reference, moving), lambda image: downsample(image, shrink)
-        else:  # the images' Pyramid objects: levels shared between calls
-            sources, resize = pyramids, lambda pyramid: pyramid(shrink)
-        ref, mov = side_by_side(
-            [partial(resize, source) for source in sources], reference.size + moving.size
+        if pyramids is None:  # this level alone: resized from the full images
+            pyramids = (Pyramid(reference, cascade=False), Pyramid(moving, cascade=False))
+        (ref, ref_range), (mov, (mov_lo, mov_hi)) = side_by_side(
+            [partial(_image_and_range, pyramid, shrink) for pyramid in pyramids],
+            reference.size + moving.size,
         )
         self.shape = ref.shape
         ref_grid, ref_spacing = world_grid(frames[0], reference.shape, ref.shape)
@@ -304,7 +306,7 @@ class Level:
         self.n_bins = n_bins
         # the reference's sample table and the moving image's arrays are
         # independent: on a large level both cores prepare them, heaviest first
-        coefficients, grad, table, (mov_lo, mov_hi) = side_by_side(
+        coefficients, grad, table = side_by_side(
             [
                 partial(_coefficients, mov, cubic),
                 partial(
@@ -319,6 +321,7 @@ class Level:
                 partial(
                     _reference_table,
                     ref,
+                    ref_range,
                     keep,
                     self.stride,
                     sigma,
@@ -328,7 +331,6 @@ class Level:
                     # the finest level of NMI or MI: jittered samples
                     cubic and not use_gradient,
                 ),
-                partial(_value_range, mov),
             ],
             ref.size + mov.size,
         )

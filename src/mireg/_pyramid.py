@@ -143,8 +143,8 @@ class Pyramid:
     sigma ``sqrt(((a-1)/2)^2 + (a (b-1)/2)^2)`` instead of ``(a b - 1) /
     2`` (1/8 via 1/2: 3.04 px instead of 3.5), and a coarse level of a
     volume is computed from a small image instead of the full one.
-    Without it (images), every level is resized from the full image, whose
-    value range is then found once.
+    Without it (images), every level is resized from the full image.  Each
+    level's value range is found once (:meth:`value_range`).
     """
 
     def __init__(self, image, cascade=True):
@@ -161,11 +161,19 @@ class Pyramid:
                 bases = [(1,) * self.ndim]
             base = max(bases, key=lambda b: (math.prod(b), b))
             step = tuple(f // c for f, c in zip(factors, base))
-            image = self.levels[base]
-            if base not in self.ranges:
-                self.ranges[base] = (image.min(), image.max())
-            self.levels[factors] = downsample(image, step, value_range=self.ranges[base])
+            self.levels[factors] = downsample(
+                self.levels[base], step, value_range=self.value_range(base)
+            )
         return self.levels[factors]
+
+    def value_range(self, shrink):
+        """``(min, max)`` of the level image ``self(shrink)``, found once
+        (its resizes clip to it, a level's binning starts from it)."""
+        factors = axis_shrinks(shrink, self.ndim)
+        if factors not in self.ranges:
+            image = self(factors)
+            self.ranges[factors] = (image.min(), image.max())
+        return self.ranges[factors]
 
 
 def _sigmas(sigma_px, level_spacing):
