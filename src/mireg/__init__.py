@@ -34,6 +34,7 @@ _HOMES = {
     "save_transform": "transform_files",
     "load_transform": "transform_files",
     "LoadedTransform": "transform_files",
+    "warmup": "first_use",
 }
 
 __all__ = list(_HOMES)

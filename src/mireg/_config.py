@@ -35,6 +35,13 @@ PREP_PARALLEL_MIN_SIZE = 1 << 18
 # whole, the same bits, without compiling the kernel.
 BSPLINE_KERNEL_MIN_SIZE = 1 << 18
 
+# The metric kernels' NumPy twins (_twins.py) answer a process's first metric
+# calls on inputs of up to TWIN_MAX_SIZE values, until they have run for
+# TWIN_BUDGET_SECONDS (about what loading the kernels from a warm cache costs);
+# the kernels compile then.
+TWIN_MAX_SIZE = 1 << 20
+TWIN_BUDGET_SECONDS = 0.25
+
 # What the serial metric kernels cost, in seconds per pixel: a parallel run
 # several times slower than this means the machine is busy.
 SERIAL_RANGE_SECONDS = 0.7e-9  # both images' range scans

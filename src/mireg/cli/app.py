@@ -1,6 +1,7 @@
-"""The ``mireg`` command line: ``demo``, ``register``, ``apply``, ``bench``, ``batch``, ``motion``.
+"""The ``mireg`` command line: ``demo``, ``register``, ``apply``, ``bench``, ``batch``,
+``motion``, ``warmup``.
 
-Argument parsing, the ``demo``, ``register`` and ``bench`` commands, and
+Argument parsing, the ``demo``, ``register``, ``bench`` and ``warmup`` commands, and
 :func:`main`; ``apply`` is :mod:`mireg.cli.apply`, ``batch`` is
 :mod:`mireg.cli.batch`, ``motion`` is :mod:`mireg.cli.motion`.  Mistakes a user can
 make (a missing or unreadable file, images of different dimensionality, a
@@ -66,6 +67,7 @@ def _build_parser():
     _add_demo(commands, common)
     _add_register(commands, common)
     _add_bench(commands, common)
+    _add_warmup(commands, common)
     # imported here, not at the top: ``python -m mireg.cli.batch`` imports
     # this package first, and runpy warns if that imported the module it runs
     from .apply import add_apply_parser
@@ -189,6 +191,24 @@ def _add_bench(commands, common):
     bench.set_defaults(handler=_run_bench)
 
 
+def _add_warmup(commands, common):
+    warmup = commands.add_parser(
+        "warmup",
+        parents=[common],
+        help="compile the kernels ahead of their first use",
+        description="Compile mireg's kernels for float64 images (metrics, 2-D and 3-D "
+        "registration) into Numba's on-disk cache, so that later processes load them "
+        "instead of compiling on first use. Takes about half a minute once after "
+        "installing; seconds when the cache is already filled.",
+    )
+    warmup.add_argument(
+        "--metrics-only",
+        action="store_true",
+        help="compile the metrics' kernels only, not the registration's",
+    )
+    warmup.set_defaults(handler=_run_warmup)
+
+
 # ---- demo -----------------------------------------------------------------
 
 
@@ -209,6 +229,18 @@ def _run_bench(args):
 
     sizes = [bench.parse_size(s) for s in args.sizes]  # reject bad sizes before any work
     bench.run(sizes, repeats=args.repeats, progress=logger.info)
+    return 0
+
+
+# ---- warmup ---------------------------------------------------------------
+
+
+def _run_warmup(args):
+    from ..first_use import warmup
+
+    seconds = warmup(registration=not args.metrics_only, progress=logger.info)
+    for name, value in seconds.items():
+        print(f"{name}: {value:.1f} s")
     return 0
 
 

@@ -181,6 +181,11 @@ def run(sizes=("256", "512"), *, repeats=5, echo=print, progress=None):
     shapes = [tuple(s) if isinstance(s, (tuple, list)) else parse_size(s) for s in sizes]
     if repeats < 1:
         raise ValueError(f"`repeats` must be >= 1, got {repeats}")
+    from ..first_use import warmup
+
+    # until they have compiled, mireg's first metric calls run NumPy twins,
+    # which the timing would then measure
+    warmup(registration=False)
     functions = _implementations()
     rows = []
     for shape in shapes:

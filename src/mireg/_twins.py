@@ -1,0 +1,172 @@
+"""NumPy twins of the metric kernels: a process's first metric calls
+answered without waiting for Numba.
+
+A kernel's first call in a process compiles it (seconds with a cold cache,
+docs/performance.md) or loads it from Numba's cache.  A drop-in metric
+whose first call takes seconds looks slower than the function it replaces
+(scikit-image's NMI answers in milliseconds).  So while a kernel has not
+run in this process, ``_information`` runs small inputs (up to
+``TWIN_MAX_SIZE`` values) through its twin here instead: NumPy code doing
+every floating-point operation the kernel does, in the kernel's order,
+hence the same bits (tests/test_twins.py compares them on many inputs).
+Once the twins have spent ``TWIN_BUDGET_SECONDS`` in the process, the next
+call compiles (or loads) the kernel, which serves every call after it.
+:func:`mireg.warmup` compiles ahead instead.
+
+Twins exist for the kernels of ``mireg.normalized_mutual_information``,
+``mutual_information``, ``joint_histogram`` and ``AlignmentMetric``'s
+entropies: the value ranges, the joint histogram and the entropies.
+
+Why the bits agree:
+
+* ranges: minimum and maximum are exact; floats are compared through the
+  kernel's own integer keys, so ``-0.0`` sorts below ``0.0`` here too;
+* counts: the kernels bin as ``np.searchsorted(edges, x, side="right") -
+  1`` with the last bin closed (``_kernels.binning``), in float64;
+* entropies: ``np.add.accumulate`` sums in order, as the kernel's loops
+  do (adding a zero density changes no sum), and logarithms come from the
+  same table (``LOG_TABLE``) or from ``math.log``, the C library's ``log``
+  that Numba's compiled ``np.log`` calls.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+
+import numpy as np
+
+from ._config import TWIN_BUDGET_SECONDS, TWIN_MAX_SIZE
+
+__all__ = ["due", "run", "disabled", "value_ranges", "joint_histogram", "information", "entropies"]
+
+_state = {"spent": 0.0, "disabled": 0}
+_compiled = set()  # kernels found compiled: a set look-up, not a list of signatures
+
+
+def due(kernel, size):
+    """Whether a call on ``size`` values should run ``kernel``'s twin: the
+    kernel (a Numba dispatcher) has not been compiled or loaded in this
+    process, the input is small and the twins' budget is not spent."""
+    if kernel in _compiled:
+        return False
+    if getattr(kernel, "signatures", ()):
+        _compiled.add(kernel)
+        return False
+    return (
+        size <= TWIN_MAX_SIZE and not _state["disabled"] and _state["spent"] < TWIN_BUDGET_SECONDS
+    )
+
+
+def run(twin, *args):
+    """``twin(*args)``, its time charged to the twins' budget."""
+    start = time.perf_counter()
+    try:
+        return twin(*args)
+    finally:
+        _state["spent"] += time.perf_counter() - start
+
+
+@contextlib.contextmanager
+def disabled():
+    """Within: every call runs its kernel (``mireg.warmup`` compiles them)."""
+    _state["disabled"] += 1
+    try:
+        yield
+    finally:
+        _state["disabled"] -= 1
+
+
+# ------------------------------------------------------------------ ranges
+
+
+def _range(values):
+    """(min, max, finite) of a flat kernel view, as ``_kernels.ranges``'s
+    ``min_max`` returns it to Python (Python scalars)."""
+    if values.dtype.kind != "f":
+        return values.min().item(), values.max().item(), True
+    wide = values.dtype.itemsize == 8
+    int_type, shift = (np.int64, 63) if wide else (np.int32, 31)
+    magnitude = 0x7FFF_FFFF_FFFF_FFFF if wide else 0x7FFF_FFFF
+    inf_key = 0x7FF0_0000_0000_0000 if wide else 0x7F80_0000
+    bits = values.view(int_type)
+    keys = bits ^ ((bits >> shift) & magnitude)
+    out = np.array([keys.min(), keys.max()], int_type)
+    finite = bool(out[0] >= -inf_key and out[1] < inf_key)
+    out ^= (out >> shift) & magnitude
+    lo, hi = out.view(values.dtype)
+    return lo.item(), hi.item(), finite
+
+
+def value_ranges(values0, values1):
+    """Twin of ``_kernels.ranges.value_ranges``."""
+    return _range(values0), _range(values1)
+
+
+# ------------------------------------------------------------------ counts
+
+
+def _bins(values, edges):
+    """The bin of each value (within the edges), compared in float64."""
+    edges = edges.astype(np.float64)
+    k = np.searchsorted(edges, values.astype(np.float64), side="right") - 1
+    return np.minimum(k, edges.size - 2)
+
+
+def joint_histogram(values0, values1, edges0, edges1):
+    """Twin of ``_kernels.histogram.joint_histogram``: int64 counts."""
+    n0, n1 = edges0.size - 1, edges1.size - 1
+    flat = _bins(values0, edges0) * n1 + _bins(values1, edges1)
+    return np.bincount(flat, minlength=n0 * n1).astype(np.int64).reshape(n0, n1)
+
+
+# --------------------------------------------------------------- entropies
+
+
+def _logs(values):
+    """``np.log`` of each value as the compiled kernels take it."""
+    return np.array([math.log(v) for v in values.tolist()], np.float64)
+
+
+def _last(partial_sums):
+    return partial_sums[-1] if partial_sums.size else 0.0
+
+
+def _marginal_entropy(marginal, total, log_total):
+    occupied = marginal[marginal > 0.0]
+    terms = occupied * _logs(occupied)
+    acc = _last(np.add.accumulate(terms))
+    return 0.0 if occupied.size == 1 else log_total - acc / total
+
+
+def entropies(counts, widths0, widths1, log_table):
+    """Twin of ``_kernels.entropy.entropies``: (H0, H1, H01) as floats."""
+    log_w0, log_w1 = _logs(widths0), _logs(widths1)
+    density = counts / widths0[:, None] / widths1[None, :]
+    rows = np.add.accumulate(density, axis=1)[:, -1]
+    columns = np.add.accumulate(density, axis=0)[-1]
+    total = float(_last(np.add.accumulate(rows)))
+    i, j = np.nonzero(counts)
+    c = counts[i, j]
+    small = c < log_table.size
+    log_c = np.empty(c.size)
+    log_c[small] = log_table[c[small]]
+    log_c[~small] = _logs(c[~small].astype(np.float64))
+    terms = density[i, j] * (log_c - log_w0[i] - log_w1[j])
+    d_log_d = float(_last(np.add.accumulate(terms)))
+    log_total = math.log(total)
+    joint = 0.0 if c.size == 1 else log_total - d_log_d / total
+    return (
+        float(_marginal_entropy(rows, total, log_total)),
+        float(_marginal_entropy(columns, total, log_total)),
+        float(joint),
+    )
+
+
+def information(values0, values1, edges0, edges1, log_table):
+    """Twin of ``_kernels.histogram.information``."""
+    counts = joint_histogram(values0, values1, edges0, edges1)
+    widths0 = np.diff(edges0).astype(np.float64)
+    widths1 = np.diff(edges1).astype(np.float64)
+    return entropies(counts, widths0, widths1, log_table)

@@ -1,0 +1,158 @@
+"""The metric kernels' NumPy twins (``mireg._twins``): the same bits as the
+kernels on every input, and run only while a kernel has not compiled."""
+
+import numpy as np
+import pytest
+from numba import njit
+
+import mireg
+from mireg import _information, _twins
+from mireg._kernels import histogram, ranges
+from mireg._kernels.entropy import entropies
+from mireg._validation import kernel_view
+from mireg.cli.app import main
+
+DTYPES = [np.float64, np.float32, np.float16, np.uint8, np.int16, np.int64, np.uint64, np.bool_]
+
+
+def pair(rng, n, dtype, kind):
+    a = rng.normal(size=n) * rng.choice([1e-3, 1.0, 1e4])
+    b = rng.random(n) * 10.0 + 0.3 * a
+    if kind == "grid":  # many values exactly on bin edges
+        a, b = np.round(a * 4) / 4, np.round(b * 8) / 8
+    elif kind == "constant":
+        b[:] = b[0]
+    elif kind == "signed zero":
+        a[: n // 2] = -0.0
+        a[n // 2 :] = 0.0
+    if dtype == np.bool_:
+        return a > 0, b > 5
+    if np.dtype(dtype).kind == "u":
+        a = np.abs(a)
+    if np.dtype(dtype).kind in "ui":
+        a, b = a * 50, b * 50
+    return kernel_view(a.astype(dtype)), kernel_view(b.astype(dtype))
+
+
+def edges(values0, values1, found, bins):
+    common = np.result_type(values0, values1)
+    return tuple(
+        _information.kernel_edges(_information.histogram_edges(lo, hi, common, n))
+        for (lo, hi, _), n in zip(found, bins)
+    )
+
+
+CASES = [
+    (seed, dtype, kind)
+    for seed, dtype in enumerate(DTYPES)
+    for kind in ("normal", "grid", "constant", "signed zero")
+]
+
+
+@pytest.mark.parametrize(("seed", "dtype", "kind"), CASES)
+def test_twins_are_the_kernels_bit_for_bit(seed, dtype, kind):
+    rng = np.random.default_rng(seed)
+    for n, bins in ((1, (3, 3)), (37, (2, 7)), (4096, (100, 100)), (3001, (256, 17))):
+        a, b = pair(rng, n, dtype, kind)
+        found = _twins.value_ranges(a, b)
+        # repr: the scalars' types and the sign of a zero too (edges come from them)
+        assert repr(found) == repr(ranges.value_ranges(a, b))
+        e0, e1 = edges(a, b, found, bins)
+        counts = _twins.joint_histogram(a, b, e0, e1)
+        np.testing.assert_array_equal(counts, histogram.joint_histogram(a, b, e0, e1))
+        assert counts.dtype == np.int64
+        twin = _twins.information(a, b, e0, e1, _information.LOG_TABLE)
+        assert twin == histogram.information(a, b, e0, e1, _information.LOG_TABLE)
+        widths = [np.diff(e).astype(np.float64) for e in (e0, e1)]
+        assert _twins.entropies(counts, *widths, _information.LOG_TABLE) == entropies(
+            counts, *widths, _information.LOG_TABLE
+        )
+
+
+def test_twin_entropies_past_the_log_table():
+    # counts of 65536 and more take the logarithm, not the table
+    rng = np.random.default_rng(7)
+    a = np.concatenate([np.zeros(70_000), rng.random(5000)])
+    b = np.concatenate([np.ones(70_000), rng.random(5000)])
+    found = _twins.value_ranges(a, b)
+    e0, e1 = edges(a, b, found, (20, 30))
+    counts = _twins.joint_histogram(a, b, e0, e1)
+    assert counts.max() >= _information.LOG_TABLE.size
+    assert _twins.information(a, b, e0, e1, _information.LOG_TABLE) == histogram.information(
+        a, b, e0, e1, _information.LOG_TABLE
+    )
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_twin_ranges_flag_non_finite_values(value, dtype):
+    a = np.linspace(-1, 1, 50).astype(dtype)
+    b = a.copy()
+    b[17] = value
+    (lo, hi, finite0), (_, _, finite1) = _twins.value_ranges(a, b)
+    assert (lo, hi, finite0, finite1) == (-1.0, 1.0, True, False)
+    assert ranges.value_ranges(a, b)[1][2] is False
+
+
+@pytest.mark.parametrize(
+    "images",
+    [
+        lambda rng: (rng.random((64, 48)), rng.random((64, 48)) ** 2),
+        lambda rng: (rng.random((20, 30)).astype(np.float32), rng.random((20, 30))),
+        lambda rng: (rng.integers(0, 255, (9, 9, 9), dtype=np.uint8), rng.random((9, 9, 9))),
+        lambda rng: (rng.random((40, 40)).astype(np.float16), rng.random((40, 40)) > 0.5),
+        lambda rng: (rng.random((30, 20)) * 1e-300, rng.random((25, 20)) * 1e300),
+    ],
+    ids=["float64", "float32-float64", "uint8-3d", "float16-bool", "extreme-padded"],
+)
+def test_public_metrics_give_the_same_bits_either_way(images, monkeypatch):
+    a, b = images(np.random.default_rng(3))
+
+    def results():
+        return (
+            mireg.normalized_mutual_information(a, b, bins=(30, 12)),
+            mireg.mutual_information(a, b),
+            mireg.joint_histogram(a, b, bins=17)[0],
+        )
+
+    monkeypatch.setattr(_twins, "due", lambda kernel, size: True)
+    twins = results()
+    monkeypatch.setattr(_twins, "due", lambda kernel, size: False)
+    kernels = results()
+    assert twins[:2] == kernels[:2]
+    np.testing.assert_array_equal(twins[2], kernels[2])
+
+
+def test_twins_run_only_before_the_kernel_compiles(monkeypatch):
+    @njit
+    def kernel(x):
+        return x + 1
+
+    monkeypatch.setitem(_twins._state, "spent", 0.0)
+    assert _twins.due(kernel, 1000)
+    assert not _twins.due(kernel, (1 << 20) + 1)  # large inputs compile at once
+    with _twins.disabled():
+        assert not _twins.due(kernel, 1000)
+    assert _twins.due(kernel, 1000)
+    monkeypatch.setitem(_twins._state, "spent", 1.0)  # the budget is spent
+    assert not _twins.due(kernel, 1000)
+    monkeypatch.setitem(_twins._state, "spent", 0.0)
+    kernel(1)
+    assert not _twins.due(kernel, 1000)
+
+
+def test_twin_time_is_charged_to_the_budget(monkeypatch):
+    monkeypatch.setitem(_twins._state, "spent", 0.0)
+    a = np.random.default_rng(0).random(10_000)
+    _twins.run(_twins.value_ranges, a, a)
+    assert _twins._state["spent"] > 0.0
+
+
+def test_warmup_compiles_the_metric_kernels(capsys):
+    seconds = mireg.warmup(registration=False)
+    assert list(seconds) == ["metrics"] and seconds["metrics"] > 0.0
+    for kernel in (ranges.value_ranges, histogram.information, histogram.joint_histogram):
+        assert kernel.signatures
+        assert not _twins.due(kernel, 100)
+    assert main(["warmup", "--metrics-only", "-q"]) == 0
+    assert capsys.readouterr().out.startswith("metrics: ")
