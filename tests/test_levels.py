@@ -269,7 +269,18 @@ def test_a_large_plane_recovers_a_known_rigid_motion():
 
 
 @pytest.mark.parametrize(
-    "shape", [(40, 37), (2, 50), (50, 2), (1, 64), (64, 1), (9, 10, 11), (3, 1, 40), (1, 30, 20)]
+    "shape",
+    [
+        (40, 37),
+        (35, 300),
+        (2, 50),
+        (50, 2),
+        (1, 64),
+        (64, 1),
+        (9, 10, 11),
+        (3, 1, 40),
+        (1, 30, 20),
+    ],
 )
 @pytest.mark.parametrize("values", ["random", "half zero", "tiny", "huge"])
 def test_spline_coefficients_are_scipys(monkeypatch, shape, values):
@@ -291,3 +302,25 @@ def test_spline_coefficients_are_scipys(monkeypatch, shape, values):
         assert got.dtype == np.float64 and got.shape == image.shape
         assert got.tobytes() == expected.tobytes()
     assert image.tobytes() == before.tobytes()
+
+
+@pytest.mark.parametrize(
+    ("shape", "spacing"),
+    [
+        ((1, 60, 70), (1.0, 1.0)),
+        ((1, 33, 2), (1.0, 2.5)),
+        ((9, 10, 11), (1.0, 1.0, 1.0)),
+        ((9, 2, 11), (2.0, 1.5, 0.7)),
+        ((5, 6, 3), (0.3, 1.0, 1.0)),
+    ],
+)
+def test_interleaved_gradient_is_numpys(shape, spacing):
+    # the moving image's gradient stack: np.gradient / spacing, as float32
+    from mireg._kernels.samples import interleaved_gradient
+
+    smooth = np.random.default_rng(5).random(shape) * 1e3 - 300.0
+    axes = range(3 - len(spacing), 3)
+    expected = np.stack([np.gradient(smooth, axis=a) / h for a, h in zip(axes, spacing)], -1)
+    out = np.empty(shape + (len(spacing),), np.float32)
+    interleaved_gradient(smooth, np.array(spacing), out)
+    assert out.tobytes() == expected.astype(np.float32).tobytes()

@@ -45,7 +45,7 @@ from ._information import LOG_TABLE
 from ._kernels import cost as _cost
 from ._kernels import powell as _powell
 from ._kernels import samples as _samples
-from ._kernels.bspline import prefilter_axis
+from ._kernels.bspline import prefilter_axis, prefilter_rows
 from ._kernels.modes import metric_code, transform_code
 from ._kernels.records import Criterion, LevelData, PowellOptions, Transform
 from ._parallel import run_chunks, side_by_side
@@ -123,20 +123,24 @@ _GAIN = (1.0 - _POLE) * (1.0 - 1.0 / _POLE)
 def spline_coefficients(image):
     """``ndi.spline_filter(image, order=3, mode="mirror")``, the same bits.
 
-    From ``BSPLINE_KERNEL_MIN_SIZE`` pixels, every axis but the last is
-    filtered by ``_kernels.bspline.prefilter_axis`` (all its lines at once,
-    contiguous reads) and the last by scipy, whose lines are contiguous
-    there; smaller images go to scipy whole (no kernel to compile)."""
+    From ``BSPLINE_KERNEL_MIN_SIZE`` pixels, mireg's kernels filter every
+    axis (``_kernels.bspline``: many lines at once, contiguous reads);
+    smaller images go to scipy whole (no kernel to compile)."""
     if image.size < BSPLINE_KERNEL_MIN_SIZE:
         return ndi.spline_filter(image, order=3, mode="mirror")
     out = np.array(image, dtype=np.float64, order="C")
     shape = out.shape
-    for axis in range(out.ndim - 1):
+    for axis in range(out.ndim):
         n = shape[axis]
-        if n > 1:  # scipy leaves a line of one value as it is
+        if n == 1:  # scipy leaves a line of one value as it is
+            continue
+        z_n_1 = math.pow(_POLE, n - 1)
+        if axis == out.ndim - 1:
+            prefilter_rows(out.reshape(-1, n), _GAIN, _POLE, z_n_1)
+        else:
             slab = out.reshape(math.prod(shape[:axis]), n, math.prod(shape[axis + 1 :]))
-            prefilter_axis(slab, _GAIN, _POLE, math.pow(_POLE, n - 1))
-    return ndi.spline_filter1d(out, order=3, axis=-1, mode="mirror", output=out)
+            prefilter_axis(slab, _GAIN, _POLE, z_n_1)
+    return out
 
 
 def _moving_gradient(mov, sigma, spacing, gradients):
