@@ -115,12 +115,6 @@ HISTOGRAM_MANY_COPIES = 1 << 15
 GAUSSIAN_SEGMENT = 512
 GAUSSIAN_BLOCK_SAMPLES = 4096
 
-# A Gaussian pass along a slower axis at picked samples (a pyramid level's
-# reads) works in column strips whose input window (2r + 1 lines of the
-# strip) is at most this many samples (512 KiB), so it stays in L2 from one
-# pick to the next: a 1/128 level's 509 taps read each line once, not ~12 times.
-GAUSSIAN_WINDOW = 1 << 16
-
 # A Gaussian pass along the last axis at picked samples only (a pyramid
 # level's reads) sweeps runs of consecutive picks as vectors when they are
 # this long on average.  Shorter runs: the whole line is swept when the

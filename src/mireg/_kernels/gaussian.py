@@ -30,7 +30,7 @@ import numpy as np
 from numba import carray, njit, prange, types
 from numba.extending import intrinsic
 
-from .._config import GAUSSIAN_SEGMENT, GAUSSIAN_WINDOW, PICKED_DENSE, PICKED_RUN
+from .._config import GAUSSIAN_SEGMENT, PICKED_DENSE, PICKED_RUN
 from .chunks import ceil_div, chunk_bounds
 from .jit import CALLEE
 from .simd import (
@@ -339,29 +339,29 @@ def _folded(i, n, edge):
 def _picked_run(src, out, half, first, k, n, edge, s0, o0):
     """Outputs ``first + q``, ``q < k`` (a run of consecutive picks), of a
     line of ``n`` samples at ``src[s0:]`` (stride 1) into ``out[o0:o0 + k]``:
-    the outputs whose taps are all inside the line as vector sweeps, four
-    taps a sweep (``_symmetric_taps``), the few near the line's ends one by
-    one through ``_folded``, in the same order of operations."""
+    the taps whose neighbours are both inside the line as vector sweeps
+    (``_tap_pair``), the rest one by one through ``_folded``."""
     r = half.size - 1
-    lo = min(k, max(0, r - first))  # outputs [lo, hi) have every tap inside
-    hi = max(lo, min(k, n - r - first))
-    if lo < hi:
-        _symmetric_taps(line(out, o0 + lo, hi - lo), src, s0 + first + lo, 1, half)
-    for q in range(0, lo):
-        out[o0 + q] = _folded_sum(src, half, first + q, n, edge, s0)
-    for q in range(hi, k):
-        out[o0 + q] = _folded_sum(src, half, first + q, n, edge, s0)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _folded_sum(src, half, i, n, edge, s0):
-    """Sample ``i`` of the pass over the line at ``src[s0:]``, its taps
-    folded into the line (``_folded``): centre first, then taps r..1."""
-    acc = src[s0 + i] * half[0]
-    for m in range(half.size - 1, 0, -1):
-        a, b = _folded(i - m, n, edge), _folded(i + m, n, edge)
-        acc += (src[s0 + a] + src[s0 + b]) * half[m]
-    return acc
+    _centre(line(out, o0, k), line(src, s0 + first, k), half[0])
+    for m in range(r, 0, -1):
+        w = half[m]
+        lo = min(k, max(0, m - first))  # outputs [lo, hi) have both inside
+        hi = max(lo, min(k, n - m - first))
+        if lo < hi:
+            _tap_pair(
+                line(out, o0 + lo, hi - lo),
+                line(src, s0 + first + lo - m, hi - lo),
+                line(src, s0 + first + lo + m, hi - lo),
+                w,
+            )
+        for q in range(0, lo):
+            i = first + q
+            a, b = _folded(i - m, n, edge), _folded(i + m, n, edge)
+            out[o0 + q] += (src[s0 + a] + src[s0 + b]) * w
+        for q in range(hi, k):
+            i = first + q
+            a, b = _folded(i - m, n, edge), _folded(i + m, n, edge)
+            out[o0 + q] += (src[s0 + a] + src[s0 + b]) * w
 
 
 @njit(cache=True, nogil=True)
@@ -417,23 +417,11 @@ def smooth_picked(src, half, picks, edge, out):
                     lo, hi = _folded(i - m, n, edge), _folded(i + m, n, edge)
                     out[b, q, 0] += (src[b, lo, 0] + src[b, hi, 0]) * w
             continue
-        # whole lines of `after` samples per tap, in strips narrow enough
-        # that the 2r + 1 input lines of one output line stay in L2 for the
-        # next pick, which shares most of them
-        strip = after
-        if (2 * r + 1) * after > GAUSSIAN_WINDOW:
-            strip = max(LANES, GAUSSIAN_WINDOW // (2 * r + 1) // LANES * LANES)
-        for c0 in range(0, after, strip):
-            w = min(strip, after - c0)
-            for q in range(k):
-                i = picks[q]
-                o = line(flat_out, (b * k + q) * after + c0, w)
-                s = (b * n + i) * after + c0
-                if r <= i < n - r:  # every tap inside: four per sweep
-                    _symmetric_taps(o, flat_src, s, after, half)
-                    continue
-                _centre(o, line(flat_src, s, w), half[0])
-                for m in range(r, 0, -1):
-                    lo = line(flat_src, (b * n + _folded(i - m, n, edge)) * after + c0, w)
-                    hi = line(flat_src, (b * n + _folded(i + m, n, edge)) * after + c0, w)
-                    _tap_pair(o, lo, hi, half[m])
+        for q in range(k):  # whole lines of `after` samples per tap
+            i = picks[q]
+            o = line(flat_out, (b * k + q) * after, after)
+            _centre(o, line(flat_src, (b * n + i) * after, after), half[0])
+            for m in range(r, 0, -1):
+                lo = line(flat_src, (b * n + _folded(i - m, n, edge)) * after, after)
+                hi = line(flat_src, (b * n + _folded(i + m, n, edge)) * after, after)
+                _tap_pair(o, lo, hi, half[m])
