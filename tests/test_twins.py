@@ -156,3 +156,27 @@ def test_warmup_compiles_the_metric_kernels(capsys):
         assert not _twins.due(kernel, 100)
     assert main(["warmup", "--metrics-only", "-q"]) == 0
     assert capsys.readouterr().out.startswith("metrics: ")
+
+
+FIRST_CALL = """
+import numpy as np, mireg
+from mireg._kernels import histogram, ranges
+a = np.sin(np.arange(96 * 80.0)).reshape(96, 80)
+print(repr(float(mireg.normalized_mutual_information(a, a ** 2 + 0.1 * a))))
+print(len(ranges.value_ranges.signatures) + len(histogram.information.signatures))
+"""
+
+
+def test_a_first_call_compiles_nothing_and_gives_the_kernels_bits():
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", FIRST_CALL], capture_output=True, text=True, check=True
+    )
+    value, n_compiled = done.stdout.split()
+    a = np.sin(np.arange(96 * 80.0)).reshape(96, 80)
+    with _twins.disabled():
+        expected = mireg.normalized_mutual_information(a, a**2 + 0.1 * a)
+    assert n_compiled == "0"
+    assert value == repr(float(expected))
