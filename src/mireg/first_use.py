@@ -3,6 +3,7 @@ of them (``mireg warmup`` on the command line)."""
 
 from __future__ import annotations
 
+import logging
 import time
 
 import numpy as np
@@ -66,11 +67,21 @@ def warmup(*, registration=True, progress=None):
         steps["2-D register"] = lambda: register(*_pair((96, 112)))
         steps["3-D register"] = lambda: register(*_pair((32, 36, 28)))
     seconds = {}
-    with _twins.disabled():
-        for name, step in steps.items():
-            if progress is not None:
-                progress(f"compiling the kernels of {name}")
-            start = time.perf_counter()
-            step()
-            seconds[name] = time.perf_counter() - start
+    logger = logging.getLogger("mireg")
+    for name, step in steps.items():
+        if progress is not None:
+            progress(f"compiling the kernels of {name}")
+        # the steps' own progress lines (search, levels) say nothing here
+        logger.addFilter(_warnings_only)
+        start = time.perf_counter()
+        try:
+            with _twins.disabled():
+                step()
+        finally:
+            logger.removeFilter(_warnings_only)
+        seconds[name] = time.perf_counter() - start
     return seconds
+
+
+def _warnings_only(record):
+    return record.levelno >= logging.WARNING
