@@ -28,15 +28,29 @@ def smoothed_gradient(image, sigma, spacing):
     return np.stack([g / h for g, h in zip(np.gradient(smooth), spacing)])
 
 
-@pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("shrink", [2, 4, 8, 32])
-def test_downsample_is_skimage_resize(shape, shrink):
+@pytest.mark.parametrize("zoom", ["mireg's kernel", "scipy"])
+@pytest.mark.parametrize("shape", SHAPES + [(61, 47)])
+@pytest.mark.parametrize("shrink", [2, 3, 4, 5, 8, 32, (1, 4), (3, 2)])
+def test_downsample_is_skimage_resize(monkeypatch, zoom, shape, shrink):
+    from mireg import _pyramid
+
+    if zoom == "mireg's kernel":
+        monkeypatch.setattr(_pyramid, "ZOOM_KERNEL_MIN_SIZE", 1)
+    else:
+        monkeypatch.setattr(_pyramid, "ZOOM_KERNEL_MIN_SIZE", 10**12)
+    if isinstance(shrink, tuple):  # per axis: the last axes of a volume
+        shrink = (1,) * (len(shape) - len(shrink)) + shrink
+    factors = np.broadcast_to(np.asarray(shrink), (len(shape),))
     image = np.random.default_rng(1).random(shape) * 3.0 - 1.0
-    out_shape = tuple(max(2, int(math.ceil(n / shrink))) for n in shape)
+    before = image.copy()
+    out_shape = tuple(
+        n if f == 1 else max(2, int(math.ceil(n / f))) for n, f in zip(shape, factors)
+    )
     expected = resize(image, out_shape, order=1, anti_aliasing=True, preserve_range=True)
-    got = downsample(image, shrink)
+    got = downsample(image, tuple(factors))
     assert got.shape == expected.shape
     assert got.tobytes() == expected.tobytes()
+    assert image.tobytes() == before.tobytes()
 
 
 @pytest.mark.parametrize(

@@ -35,6 +35,11 @@ PREP_PARALLEL_MIN_SIZE = 1 << 18
 # whole, the same bits, without compiling the kernel.
 BSPLINE_KERNEL_MIN_SIZE = 1 << 18
 
+# A level's linear resize reads the smoothed samples itself (mireg's kernel,
+# scipy's bits) from this many pixels of the image; smaller images go through
+# scipy's zoom on a full-size copy, without compiling the kernel.
+ZOOM_KERNEL_MIN_SIZE = 1 << 18
+
 # The metric kernels' NumPy twins (_twins.py) answer a process's first metric
 # calls on inputs of up to TWIN_MAX_SIZE values, until they have run for
 # TWIN_BUDGET_SECONDS (about what loading the kernels from a warm cache costs);

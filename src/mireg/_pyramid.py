@@ -30,8 +30,11 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage.transform import resize
 
+from ._config import ZOOM_KERNEL_MIN_SIZE
+from ._embed import embed3
 from ._fused import half_kernel
 from ._kernels.gaussian import smooth_picked
+from ._kernels.resample import zoom_linear
 
 
 def axis_shrinks(shrink, ndim):
@@ -125,10 +128,61 @@ def downsample(image, shrink, *, is_mask=False, value_range=None):
         # a kernel wider than the axis: mirror images of mirror images
         return resize(image, shape, order=1, anti_aliasing=True, preserve_range=True)
     picks = [_zoom_reads(n, m) for n, m in zip(image.shape, shape)]
-    filtered = _scattered(smooth_at(image, sigma, picks, edge=False), picks, image.shape)
-    out = ndi.zoom(filtered, [1 / f for f in factors], order=1, mode="mirror", grid_mode=True)
+    part = smooth_at(image, sigma, picks, edge=False)
     lo, hi = (image.min(), image.max()) if value_range is None else value_range
+    if image.size >= ZOOM_KERNEL_MIN_SIZE:
+        # the zoom's reads of `part` itself, without the full-size copy
+        reads, weights = _zoom_plan(image.shape, shape, picks)
+        out = np.empty(shape)
+        zoom_linear(embed3(part), reads, weights, embed3(out), float(lo), float(hi))
+        return out
+    filtered = _scattered(part, picks, image.shape)
+    out = ndi.zoom(filtered, [1 / f for f in factors], order=1, mode="mirror", grid_mode=True)
     return np.clip(out, lo, hi, out=out)
+
+
+def _mirrored(c, n):
+    """scipy's ``map_coordinate`` (ni_interpolation.c), mode "mirror", of
+    a coordinate outside ``[0, n - 1]``."""
+    if n <= 1:
+        return 0.0
+    period = 2 * n - 2
+    if c < 0:
+        c = period * int(-c / period) + c
+        return c + period if c <= 1 - n else -c
+    c -= period * int(c / period)
+    return period - c if c >= n else c
+
+
+def _zoom_plan(in_shape, out_shape, picks):
+    """``zoom_linear``'s reads (positions in ``picks``) and weights: per
+    axis, each output's coordinate ``(o + 0.5) * (n / m) - 0.5`` mirrored
+    into the axis, its lower and upper samples (the upper one mirrored
+    past the end) and the weights ``1 - x`` and ``1 - (1 - x)``, in
+    scipy's arithmetic (``NI_ZoomShift``, ``get_spline_interpolation_weights``).
+    A 2-D image's plan is embedded as the kernels' 3-D (axis 0 unread)."""
+    ndim = len(in_shape)
+    size = max(out_shape)
+    reads = np.zeros((3, 2, size), np.int64)
+    weights = np.zeros((3, 2, size))
+    for axis, (n, m, p) in enumerate(zip(in_shape, out_shape, picks)):
+        c = (np.arange(m, dtype=np.float64) + 0.5) * (n / m) - 0.5
+        for o in np.flatnonzero((c < 0) | (c > n - 1)):
+            c[o] = _mirrored(c[o], n)
+        start = np.floor(c)
+        w_lo = 1.0 - (c - start)
+        lower = start.astype(np.int64)
+        upper = lower + 1
+        upper = np.where(upper > n - 1, 2 * (n - 1) - upper, upper) if n > 1 else lower
+        row = axis + 3 - ndim
+        for k, index in enumerate((lower, upper)):
+            position = np.searchsorted(p, index)
+            if not np.array_equal(p[np.minimum(position, p.size - 1)], index):
+                raise AssertionError("a zoom read outside the smoothed samples")
+            reads[row, k, :m] = position
+        weights[row, 0, :m] = w_lo
+        weights[row, 1, :m] = 1.0 - w_lo
+    return reads, weights
 
 
 class Pyramid:

@@ -1,6 +1,7 @@
-"""Resampling a whole image through an affine map: ``mireg.warp``'s cubic
-path (``scipy.ndimage.affine_transform(order=3, mode="constant")``'s
-values, several times faster)."""
+"""Resampling a whole image: through an affine map (``mireg.warp``'s cubic
+path, ``scipy.ndimage.affine_transform(order=3, mode="constant")``'s
+values, several times faster), and a pyramid level's linear zoom
+(``scipy.ndimage.zoom``'s bits, reading only the samples it needs)."""
 
 from numba import njit
 
@@ -40,3 +41,41 @@ def affine_cubic(coef, matrix, out, cval):
                     out[i, j, k] = cubic2(plane, y1, y2)
                 else:
                     out[i, j, k] = cubic3(coef, y0, y1, y2)
+
+
+@njit(cache=True, nogil=True)
+def zoom_linear(part, reads, weights, out, lo, hi):
+    """``scipy.ndimage.zoom(image, ..., order=1, mode="mirror",
+    grid_mode=True)`` clipped to ``[lo, hi]``, the same bits, reading only
+    ``part``: the image's values at the indices the zoom reads along each
+    axis (3-D; a 2-D image as one plane).
+
+    ``reads[axis, c, o]`` (int64) is output ``o``'s lower (``c = 0``) or
+    upper (``c = 1``) read along ``axis``, as a position in ``part``, and
+    ``weights[axis, c, o]`` (float64) its weight, as scipy computes both
+    (``_pyramid._zoom_plan``).  scipy's sum: over the corners in C order,
+    the value times each axis's weight in axis order, from 0.0.
+    """
+    planar = part.shape[0] == 1
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            for k in range(out.shape[2]):
+                t = 0.0
+                if planar:
+                    for b in range(2):
+                        y = reads[1, b, j]
+                        for c in range(2):
+                            t += part[0, y, reads[2, c, k]] * weights[1, b, j] * weights[2, c, k]
+                else:
+                    for a in range(2):
+                        x = reads[0, a, i]
+                        for b in range(2):
+                            y = reads[1, b, j]
+                            for c in range(2):
+                                t += (
+                                    part[x, y, reads[2, c, k]]
+                                    * weights[0, a, i]
+                                    * weights[1, b, j]
+                                    * weights[2, c, k]
+                                )
+                out[i, j, k] = lo if t < lo else (hi if t > hi else t)
