@@ -29,7 +29,7 @@ def smoothed_gradient(image, sigma, spacing):
 
 
 @pytest.mark.parametrize("zoom", ["mireg's kernel", "scipy"])
-@pytest.mark.parametrize("shape", SHAPES + [(61, 47)])
+@pytest.mark.parametrize("shape", SHAPES + [(61, 47), (70, 1200)])
 @pytest.mark.parametrize("shrink", [2, 3, 4, 5, 8, 32, (1, 4), (3, 2)])
 def test_downsample_is_skimage_resize(monkeypatch, zoom, shape, shrink):
     from mireg import _pyramid

@@ -127,3 +127,6 @@ GAUSSIAN_BLOCK_SAMPLES = 4096
 # level), else they go one pick at a time (a sample grid's rows).
 PICKED_RUN = 16
 PICKED_DENSE = 8
+# Along a slower axis, the pass works in column strips whose input window
+# (2r + 1 lines of the strip) is at most this many samples (1 MiB).
+PICKED_WINDOW = 1 << 17

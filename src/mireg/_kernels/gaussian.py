@@ -30,7 +30,7 @@ import numpy as np
 from numba import carray, njit, prange, types
 from numba.extending import intrinsic
 
-from .._config import GAUSSIAN_SEGMENT, PICKED_DENSE, PICKED_RUN
+from .._config import GAUSSIAN_SEGMENT, PICKED_DENSE, PICKED_RUN, PICKED_WINDOW
 from .chunks import ceil_div, chunk_bounds
 from .jit import CALLEE
 from .simd import (
@@ -417,11 +417,19 @@ def smooth_picked(src, half, picks, edge, out):
                     lo, hi = _folded(i - m, n, edge), _folded(i + m, n, edge)
                     out[b, q, 0] += (src[b, lo, 0] + src[b, hi, 0]) * w
             continue
-        for q in range(k):  # whole lines of `after` samples per tap
-            i = picks[q]
-            o = line(flat_out, (b * k + q) * after, after)
-            _centre(o, line(flat_src, (b * n + i) * after, after), half[0])
-            for m in range(r, 0, -1):
-                lo = line(flat_src, (b * n + _folded(i - m, n, edge)) * after, after)
-                hi = line(flat_src, (b * n + _folded(i + m, n, edge)) * after, after)
-                _tap_pair(o, lo, hi, half[m])
+        # whole lines of `after` samples per tap, in strips narrow enough
+        # that one output line's 2r + 1 input lines stay in L2 for the next
+        # pick, which shares most of them (a 1/128 level's 509 taps)
+        strip = after
+        if (2 * r + 1) * after > PICKED_WINDOW:
+            strip = max(GAUSSIAN_SEGMENT, PICKED_WINDOW // (2 * r + 1) // 8 * 8)
+        for c0 in range(0, after, strip):
+            w = min(strip, after - c0)
+            for q in range(k):
+                i = picks[q]
+                o = line(flat_out, (b * k + q) * after + c0, w)
+                _centre(o, line(flat_src, (b * n + i) * after + c0, w), half[0])
+                for m in range(r, 0, -1):
+                    lo = line(flat_src, (b * n + _folded(i - m, n, edge)) * after + c0, w)
+                    hi = line(flat_src, (b * n + _folded(i + m, n, edge)) * after + c0, w)
+                    _tap_pair(o, lo, hi, half[m])
