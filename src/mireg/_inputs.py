@@ -35,6 +35,9 @@ class Inputs:
     initial: np.ndarray  # the transform's parameters; or None
     shrinks: list  # shrink factors, coarse to fine; or None (the default plan)
     max_samples: int | tuple  # 0: every pixel; a tuple: one per level of `shrinks`
+    # ((min, max) of `reference`, (min, max) of `moving`), found while checking
+    # them; None once the images are replaced (smoothed)
+    ranges: tuple | None = None
 
 
 def validate(
@@ -54,7 +57,7 @@ def validate(
 ):
     """:func:`register`'s arguments checked, in the order the errors are
     reported, and normalised into ``Inputs``."""
-    ref, mov = _checked_images(reference_image, moving_image)
+    ref, mov, ranges = _checked_images(reference_image, moving_image)
     if transform not in tf.TRANSFORMS:
         raise ValueError(f"`transform` must be one of {tf.TRANSFORMS}, got {transform!r}")
     if metric not in METRICS:
@@ -82,9 +85,13 @@ def validate(
             )
     levels = _checked_levels(levels)
     max_samples = _checked_max_samples(max_samples, levels, ref.ndim)
+    (ref, ref_range), (mov, mov_range) = (
+        _moderate_range(image.astype(np.float64, copy=False), *value_range)
+        for image, value_range in zip((ref, mov), ranges)
+    )
     return Inputs(
-        reference=_moderate_range(ref.astype(np.float64, copy=False)),
-        moving=_moderate_range(mov.astype(np.float64, copy=False)),
+        reference=ref,
+        moving=mov,
         sigma=sigma,
         smoothing=smoothing,
         n_bins=n_bins,
@@ -94,6 +101,7 @@ def validate(
         initial=initial,
         shrinks=levels,
         max_samples=max_samples,
+        ranges=(ref_range, mov_range),
     )
 
 
@@ -103,15 +111,21 @@ def _checked_images(reference_image, moving_image):
     same_ndim(ref, mov, ("reference_image", "moving_image"))
     if ref.ndim not in (2, 3):
         raise ValueError(f"`reference_image` must be 2-D or 3-D, got {ref.ndim}-D")
+    ranges = []
     for image, name in ((ref, "reference_image"), (mov, "moving_image")):
-        check_finite(image, name)
+        lo, hi = image.min(), image.max()
+        # a NaN makes both NaN and an infinite value is one of them: two
+        # finite ends mean every value is finite, without another pass
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            check_finite(image, name)
         if min(image.shape) < 4:
             raise ValueError(
                 f"`{name}` must be at least 4 pixels along every axis, got shape {image.shape}"
             )
-        if image.min() == image.max():
+        if lo == hi:
             raise ValueError(f"`{name}` is constant: there is nothing to align")
-    return ref, mov
+        ranges.append((float(lo), float(hi)))
+    return ref, mov, ranges
 
 
 # An image whose range is outside [2**-32, 2**64] is scaled by a power of
@@ -120,15 +134,17 @@ def _checked_images(reference_image, moving_image):
 _RANGE_BOUNDS = (2.0**-32, 2.0**64)
 
 
-def _moderate_range(image):
-    """``image`` (float64), or a copy scaled by a power of two (exactly)
-    if its range is extreme; an ordinary range is left as it is."""
-    width = float(image.max()) - float(image.min())
+def _moderate_range(image, lo, hi):
+    """(``image``, (lo, hi)) for a float64 image whose minimum and maximum
+    are ``lo`` and ``hi``; if its range is extreme, a copy scaled by a power
+    of two (exactly, so the extremes scale alike) and its scaled range."""
+    width = hi - lo
     if _RANGE_BOUNDS[0] <= width <= _RANGE_BOUNDS[1] or not width > 0:
-        return image
+        return image, (lo, hi)
     if math.isinf(width):
-        width = float(image.max()) / 2 - float(image.min()) / 2
-    return np.ldexp(image, -math.frexp(width)[1])
+        width = hi / 2 - lo / 2
+    k = -math.frexp(width)[1]
+    return np.ldexp(image, k), (math.ldexp(lo, k), math.ldexp(hi, k))
 
 
 def _checked_spacing(spacing, ndim):

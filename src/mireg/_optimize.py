@@ -332,7 +332,11 @@ def level_maker(inputs, shrinks, center, kind, metric, frames=None, max_samples=
     if max_samples is None:
         max_samples = lambda factors: inputs.max_samples  # noqa: E731
     cascade = inputs.reference.ndim == 3
-    pyramids = (Pyramid(inputs.reference, cascade), Pyramid(inputs.moving, cascade))
+    ranges = inputs.ranges or (None, None)
+    pyramids = tuple(
+        Pyramid(image, cascade, value_range=value_range)
+        for image, value_range in zip((inputs.reference, inputs.moving), ranges)
+    )
     if cascade:
         reduced = [f for f in shrinks if max(axis_shrinks(f, 3)) > 1]
         if reduced:

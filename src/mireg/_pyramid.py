@@ -198,14 +198,15 @@ class Pyramid:
     2`` (1/8 via 1/2: 3.04 px instead of 3.5), and a coarse level of a
     volume is computed from a small image instead of the full one.
     Without it (images), every level is resized from the full image.  Each
-    level's value range is found once (:meth:`value_range`).
+    level's value range is found once (:meth:`value_range`); ``value_range``,
+    if given, is ``(image.min(), image.max())``, found by the caller.
     """
 
-    def __init__(self, image, cascade=True):
+    def __init__(self, image, cascade=True, value_range=None):
         self.ndim = image.ndim
         self.cascade = cascade
         self.levels = {(1,) * image.ndim: image}
-        self.ranges = {}
+        self.ranges = {} if value_range is None else {(1,) * image.ndim: value_range}
 
     def __call__(self, shrink):
         factors = axis_shrinks(shrink, self.ndim)

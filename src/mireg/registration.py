@@ -345,6 +345,7 @@ def _smoothed(inputs, frames):
         moving=smoothed(
             inputs.moving, sigma_px * ref_spacing.min() / mov_spacing.min(), mov_spacing
         ),
+        ranges=None,
     )
 
 
