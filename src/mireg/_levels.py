@@ -128,7 +128,10 @@ def spline_coefficients(image):
     smaller images go to scipy whole (no kernel to compile)."""
     if image.size < BSPLINE_KERNEL_MIN_SIZE:
         return ndi.spline_filter(image, order=3, mode="mirror")
-    out = np.array(image, dtype=np.float64, order="C")
+    # the first pass reads the image and writes the result, the others
+    # filter that in place: no copy of the image first
+    source = np.ascontiguousarray(image, dtype=np.float64)
+    out = np.empty(image.shape)
     shape = out.shape
     for axis in range(out.ndim):
         n = shape[axis]
@@ -136,10 +139,13 @@ def spline_coefficients(image):
             continue
         z_n_1 = math.pow(_POLE, n - 1)
         if axis == out.ndim - 1:
-            prefilter_rows(out.reshape(-1, n), _GAIN, _POLE, z_n_1)
+            prefilter_rows(source.reshape(-1, n), out.reshape(-1, n), _GAIN, _POLE, z_n_1)
         else:
-            slab = out.reshape(math.prod(shape[:axis]), n, math.prod(shape[axis + 1 :]))
-            prefilter_axis(slab, _GAIN, _POLE, z_n_1)
+            lines = (math.prod(shape[:axis]), n, math.prod(shape[axis + 1 :]))
+            prefilter_axis(source.reshape(lines), out.reshape(lines), _GAIN, _POLE, z_n_1)
+        source = out
+    if source is not out:  # every axis of one sample
+        out[...] = source
     return out
 
 

@@ -26,10 +26,11 @@ TRANSPOSE_TILE = 32
 
 
 @njit(cache=True, nogil=True)
-def prefilter_axis(slab, gain, z, z_n_1):
-    """Filter the lines ``slab[o, :, k]`` of ``slab`` (float64, ``(outer,
-    n, inner)``, C-contiguous, ``n >= 2``) in place, as scipy's
-    ``spline_filter1d(..., order=3, mode="mirror")`` filters each line:
+def prefilter_axis(source, slab, gain, z, z_n_1):
+    """Filter the lines ``source[o, :, k]`` into ``slab`` (both float64,
+    ``(outer, n, inner)``, C-contiguous, ``n >= 2``; ``source`` may be
+    ``slab`` itself), as scipy's ``spline_filter1d(..., order=3,
+    mode="mirror")`` filters each line:
 
     gain; causal start ``c[0] = (c[0] + z^(n-1) c[n-1] + sum_i z^i (c[i] +
     z^(n-1) c[n-1-i])) / (1 - z^(2(n-1)))``; ``c[i] += z c[i-1]``;
@@ -38,15 +39,15 @@ def prefilter_axis(slab, gain, z, z_n_1):
     (``pow(z, n - 1)``) come from the caller, computed as scipy does.
     """
     for o in range(slab.shape[0]):
-        _filter_columns(slab[o], gain, z, z_n_1)
+        _filter_columns(source[o], slab[o], gain, z, z_n_1)
 
 
 @njit(cache=True, nogil=True)
-def prefilter_rows(rows, gain, z, z_n_1):
-    """Filter each row of ``rows`` (float64, ``(m, n)``, C-contiguous,
-    ``n >= 2``) in place, as :func:`prefilter_axis` filters its lines:
-    ``ROWS_PER_BLOCK`` rows at a time, transposed into a buffer whose
-    columns are those rows."""
+def prefilter_rows(source, rows, gain, z, z_n_1):
+    """Filter each row of ``source`` into ``rows`` (both float64, ``(m,
+    n)``, C-contiguous, ``n >= 2``; ``source`` may be ``rows`` itself), as
+    :func:`prefilter_axis` filters its lines: ``ROWS_PER_BLOCK`` rows at a
+    time, transposed into a buffer whose columns are those rows."""
     m, n = rows.shape
     block = min(ROWS_PER_BLOCK, m)
     buffer = np.empty((n, block))
@@ -56,10 +57,10 @@ def prefilter_rows(rows, gain, z, z_n_1):
         for i0 in range(0, n, TRANSPOSE_TILE):
             i1 = min(n, i0 + TRANSPOSE_TILE)
             for k in range(b):
-                row = rows[r0 + k]
+                row = source[r0 + k]
                 for i in range(i0, i1):
                     lines[i, k] = row[i]
-        _filter_columns(lines, gain, z, z_n_1)
+        _filter_columns(lines, lines, gain, z, z_n_1)
         for i0 in range(0, n, TRANSPOSE_TILE):
             i1 = min(n, i0 + TRANSPOSE_TILE)
             for k in range(b):
@@ -69,15 +70,16 @@ def prefilter_rows(rows, gain, z, z_n_1):
 
 
 @njit(cache=True, nogil=True, **CALLEE)
-def _filter_columns(c, gain, z, z_n_1):
-    """Filter the columns of ``c`` (float64, ``(n, inner)``, C-contiguous)
-    in place: :func:`prefilter_axis`'s arithmetic."""
+def _filter_columns(source, c, gain, z, z_n_1):
+    """Filter the columns of ``source`` into ``c`` (float64, ``(n,
+    inner)``, C-contiguous; ``source`` may be ``c``):
+    :func:`prefilter_axis`'s arithmetic."""
     n, inner = c.shape
     norm = 1 - z_n_1 * z_n_1
     anti = z * z - 1
     for i in range(n):
         for k in range(inner):
-            c[i, k] *= gain
+            c[i, k] = source[i, k] * gain
     first = c[0]
     last = c[n - 1]
     for k in range(inner):
