@@ -178,7 +178,8 @@ def _zoom_plan(in_shape, out_shape, picks):
         for k, index in enumerate((lower, upper)):
             position = np.searchsorted(p, index)
             if not np.array_equal(p[np.minimum(position, p.size - 1)], index):
-                raise AssertionError("a zoom read outside the smoothed samples")
+                # _zoom_reads and this plan disagree: a bug, not bad input
+                raise RuntimeError(f"internal error: a zoom read outside axis {axis}'s picks")
             reads[row, k, :m] = position
         weights[row, 0, :m] = w_lo
         weights[row, 1, :m] = 1.0 - w_lo
