@@ -42,8 +42,10 @@ def warmup(*, registration=True, progress=None):
     Parameters
     ----------
     registration : bool, optional
-        Also compile :func:`mireg.register` in 2-D and 3-D (rigid, the
-        default metric); False compiles the metrics only.
+        Also compile :func:`mireg.register` in 2-D (small and large
+        images) and 3-D (rigid, the default metric) and
+        :meth:`~mireg.RegistrationResult.warp`; False compiles the metrics
+        only.
     progress : callable, optional
         Called with one line of text as each step starts.
 
@@ -64,7 +66,11 @@ def warmup(*, registration=True, progress=None):
         ],
     }
     if registration:
-        steps["2-D register"] = lambda: register(*_pair((96, 112)))
+        # a small image, then a large one (from 2^18 pixels its levels are
+        # resized and B-spline filtered by kernels of their own), and warp
+        steps["2-D register"] = lambda: [
+            register(*pair).warp(pair[1]) for pair in (_pair((96, 112)), _pair((512, 520)))
+        ]
         steps["3-D register"] = lambda: register(*_pair((32, 36, 28)))
     seconds = {}
     logger = logging.getLogger("mireg")
