@@ -148,6 +148,14 @@ def test_twin_time_is_charged_to_the_budget(monkeypatch):
     assert _twins._state["spent"] > 0.0
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "name"), [({"registration": "yes"}, "registration"), ({"progress": 5}, "progress")]
+)
+def test_warmup_rejects_bad_arguments_by_name(kwargs, name):
+    with pytest.raises(TypeError, match=f"`{name}`"):
+        mireg.warmup(**kwargs)
+
+
 def test_warmup_compiles_the_metric_kernels(capsys):
     seconds = mireg.warmup(registration=False)
     assert list(seconds) == ["metrics"] and seconds["metrics"] > 0.0

@@ -55,6 +55,12 @@ def warmup(*, registration=True, progress=None):
         Seconds per step, in the order run.  Other dtypes than float64,
         and other registration options, compile on their first use.
     """
+    if not isinstance(registration, (bool, np.bool_)):
+        raise TypeError(f"`registration` must be True or False, got {registration!r}")
+    if progress is not None and not callable(progress):
+        raise TypeError(
+            f"`progress` must be None or a callable taking one line of text, got {progress!r}"
+        )
     from . import alignment, joint_histogram, normalized_mutual_information, register
 
     small, large = _pair((96, 96)), _pair((320, 320))
