@@ -353,7 +353,8 @@ def measures(stats, criterion):
     """``measure`` of each row of ``evaluate_grid``'s output."""
     out = np.empty(stats.shape[0])
     for q in range(stats.shape[0]):
-        out[q] = measure(
-            stats[q, 0], stats[q, 1], stats[q, 2], stats[q, 3], stats[q, 4], criterion
-        )
+        # the overlap (a whole count stored as float64) as the int64 that
+        # objective_at passes: one specialisation of measure, not two
+        overlap = np.int64(stats[q, 4])
+        out[q] = measure(stats[q, 0], stats[q, 1], stats[q, 2], stats[q, 3], overlap, criterion)
     return out

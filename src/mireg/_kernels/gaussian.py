@@ -401,7 +401,7 @@ def smooth_picked(src, half, picks, edge, out):
         if after == 1 and PICKED_DENSE * k >= n:
             # many short runs (every other pair): the whole line as one run
             # into a scratch line, then the picks from it
-            _picked_run(flat_src, scratch, half, 0, n, n, edge, b * n, 0)
+            _picked_run(flat_src, scratch, half, np.int64(0), n, n, edge, b * n, np.int64(0))
             for q in range(k):
                 out[b, q, 0] = scratch[picks[q]]
             continue
