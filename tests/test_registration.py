@@ -196,6 +196,28 @@ def test_3d_rigid_multimodal_anisotropic(spacing, angles, shift):
     np.testing.assert_allclose(result.parameters[3:], params[3:], atol=0.2)
 
 
+def test_default_bins_are_32_for_images_and_64_for_volumes(camera128):
+    # the default is the explicit value to the bit, and not the other one
+    moving = make_moving(camera128, truth_matrix(camera128.shape, (0.1, 2.0, -1.5), "rigid"))
+    image = {b: mireg.register(camera128, moving, bins=b) for b in (None, 32, 64)}
+    assert image[None].matrix.tobytes() == image[32].matrix.tobytes()
+    assert image[None].matrix.tobytes() != image[64].matrix.tobytes()
+    shape, spacing = (20, 24, 22), (2.0, 2.0, 2.0)
+    f = blobs_volume(shape, spacing)
+    params = np.array([0.05, -0.04, 0.03, 1.5, -1.0, 2.0])
+    center = (np.array(shape) - 1) / 2 * np.asarray(spacing)
+    physical = tf.physical_matrix(params, 3, "rigid", center)
+    reference, moved = sampled(f, shape, spacing), sampled(f, shape, spacing, physical)
+    volume = {
+        b: mireg.register(reference, moved, spacing=spacing, bins=b, global_search=False)
+        for b in (None, 32, 64)
+    }
+    assert volume[None].matrix.tobytes() == volume[64].matrix.tobytes()
+    assert volume[None].matrix.tobytes() != volume[32].matrix.tobytes()
+    truth = truth_matrix(shape, params, "rigid", spacing)
+    assert mean_error(volume[None].matrix, truth, shape) * 2.0 < 0.2
+
+
 def test_matrix_and_skimage_transform_agree(camera128):
     truth = truth_matrix(camera128.shape, (np.deg2rad(15.0), 5.0, -7.0), "rigid")
     moving = make_moving(camera128, truth)

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import _world
 from . import transforms as tf
-from ._config import DEFAULT_MAX_SAMPLES
+from ._config import DEFAULT_BINS, DEFAULT_MAX_SAMPLES
 from ._kernels import modes
 from ._pyramid import axis_shrinks
 from ._validation import as_image, bins_pair, check_finite, positive_float, same_ndim
@@ -64,7 +64,7 @@ def validate(
         raise ValueError(f"`metric` must be one of {METRICS}, got {metric!r}")
     sigma = positive_float(sigma, "sigma")
     smoothing = positive_float(smoothing, "smoothing", allow_zero=True)
-    n_bins = bins_pair(bins)[0]
+    n_bins = DEFAULT_BINS[ref.ndim] if bins is None else bins_pair(bins)[0]
     if n_bins < 2:
         raise ValueError(f"`bins` must be >= 2 for registration, got {bins!r}")
     spacing = _checked_spacing(spacing, ref.ndim)

@@ -234,9 +234,11 @@ class Level:
         cubic level without ``use_gradient`` (the finest level of NMI or
         MI) also moves its reference samples off the grid (``_jitter``)
         and windows the moving values between bins (``LevelData.parzen``);
-        Pluim's measure keeps grid samples and whole counts: with them its
-        gradient term pulled the optimum off on some benchmark pairs
-        (docs/performance.md).
+        Pluim's measure keeps grid samples (jittered ones pulled its optimum
+        off on the benchmark pairs), and whole counts on images, where the
+        window gained nothing for more evaluations; a volume's finest level
+        is windowed for every measure (with 64 bins, 2-3x closer on the
+        MNI152 pairs: docs/performance.md).
     max_samples : int or None
         Reference samples at most (0 or None: every pixel).
     center : ndarray
@@ -360,8 +362,8 @@ class Level:
             moving_scale=n_bins / (mov_hi - mov_lo),
             n_bins=n_bins,
             cubic=cubic,
-            # the finest level of NMI or MI: windowed bins
-            parzen=cubic and not use_gradient,
+            # the finest level of NMI or MI, or of a volume: windowed bins
+            parzen=cubic and (not use_gradient or ndim == 3),
             use_gradient=use_gradient,
             log_table=LOG_TABLE,
             oriented=frames[0].oriented or frames[1].oriented,

@@ -67,7 +67,7 @@ def register(
     metric="alignment",
     sigma=1.5,
     smoothing=0.0,
-    bins=32,
+    bins=None,
     spacing=None,
     reference_affine=None,
     moving_affine=None,
@@ -114,8 +114,11 @@ def register(
         ``metric="nmi"`` (``mireg motion`` uses 0.7; SPM's realignment
         smooths by 5 mm FWHM, about that at 3 mm voxels).
         ``result.metric`` is the measure of the smoothed images.
-    bins : int
-        Histogram bins per image.
+    bins : int, optional
+        Histogram bins per image on the finest level (a coarser level uses
+        fewer, about ``sqrt(samples / 4)``, at least 12).  Default: 32 for
+        images, 64 for volumes (whose finest level has the samples to fill
+        them: measured 2-3x closer to the true pose on MRI pairs).
     spacing : sequence of float, optional
         Voxel size per axis (both images); translations are then in these
         physical units and rotations are true rotations in space.  The
@@ -203,12 +206,15 @@ def register(
     not misled; Pluim's measure refines from there, where it is robust.  Coarse levels
     interpolate linearly and run at most three Powell iterations; the
     finest level uses cubic B-splines and runs until Powell's ``ftol``.
-    With ``metric="nmi"`` or ``"mi"`` the finest level also samples the
-    reference at a random point of each sample's grid cell (fixed seed) and
-    shares each moving value between its two nearest bins (a linear Parzen
-    window), and its line searches stop within 0.01 pixel: samples on the
-    grid bias the optimum toward whole-voxel poses (interpolation
-    artefacts) and whole counts make the cost a staircase.
+    With ``metric="nmi"`` or ``"mi"``, and for volumes with every metric,
+    the finest level shares each moving value between its two nearest bins
+    (a linear Parzen window) and its line searches stop within 0.01 pixel:
+    whole counts make the cost a staircase.  With ``metric="nmi"`` or
+    ``"mi"`` it also samples the reference at a random point of each
+    sample's grid cell (fixed seed): samples on the grid bias the optimum
+    toward whole-voxel poses (interpolation artefacts).  Pluim's measure
+    keeps its samples on the grid (measured better), and on images its
+    whole counts (as accurate there, and fewer evaluations).
     Gradients for G are smoothed with the border extended by its nearest
     value (zero padding would create false edges at the frame), each
     image's along its own grid axes, and compared in world space.

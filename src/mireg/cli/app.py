@@ -133,8 +133,8 @@ def _add_register(commands, common):
     register.add_argument(
         "--bins",
         type=_at_least_two,
-        default=32,
-        help="histogram bins per image (default: %(default)s)",
+        default=None,
+        help="histogram bins per image (default: 32 for images, 64 for volumes)",
     )
     register.add_argument(
         "--sigma",

@@ -79,7 +79,10 @@ def add_batch_parser(subparsers, parents=()):
         help="alignment = NMI x gradient information (default: %(default)s)",
     )
     parser.add_argument(
-        "--bins", type=int, default=32, help="histogram bins per image (default: %(default)s)"
+        "--bins",
+        type=int,
+        default=None,
+        help="histogram bins per image (default: 32 for images, 64 for volumes)",
     )
     parser.add_argument(
         "--sigma",
