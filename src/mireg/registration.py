@@ -214,7 +214,7 @@ def register(
     sample's grid cell (fixed seed): samples on the grid bias the optimum
     toward whole-voxel poses (interpolation artefacts).  Pluim's measure
     keeps its samples on the grid (measured better), and on images its
-    whole counts (as accurate there, and fewer evaluations).
+    whole counts (the window was no better overall there, and slower).
     Gradients for G are smoothed with the border extended by its nearest
     value (zero padding would create false edges at the frame), each
     image's along its own grid axes, and compared in world space.
