@@ -49,25 +49,19 @@ _FLOAT64 = np.dtype(np.float64)
 def checked_ranges(values0, values1, names):
     """((min0, max0), (min1, max1)) of two flat kernel views of one size, in
     one pass each; ValueError naming the argument on NaN or inf."""
-    if _twins.due(ranges.value_ranges, values0.size):
-        found = _twins.run(_twins.value_ranges, values0, values1)
-    else:
-        found = _run_value_ranges(values0, values1)
-    for (_, _, finite), values, name in zip(found, (values0, values1), names):
-        if not finite:
-            _raise_nonfinite(values, name)
-    return found[0][:2], found[1][:2]
-
-
-def _run_value_ranges(values0, values1):
-    return run_kernel(
+    found = run_kernel(
         ranges.value_ranges,
         ranges.value_ranges_parallel,
         values0,
         values1,
         size=values0.size,
         seconds_per_item=SERIAL_RANGE_SECONDS,
+        twin=_twins.value_ranges,
     )
+    for (_, _, finite), values, name in zip(found, (values0, values1), names):
+        if not finite:
+            _raise_nonfinite(values, name)
+    return found[0][:2], found[1][:2]
 
 
 def _raise_nonfinite(values, name):
@@ -151,8 +145,6 @@ def kernel_edges(edges):
 def joint_counts(values0, values1, edges0, edges1):
     """Joint histogram (int64) of two flat kernel views on these edges."""
     e0, e1 = kernel_edges(edges0), kernel_edges(edges1)
-    if _twins.due(histogram.joint_histogram, values0.size):
-        return _twins.run(_twins.joint_histogram, values0, values1, e0, e1)
     return run_kernel(
         histogram.joint_histogram,
         histogram.joint_histogram_parallel,
@@ -162,6 +154,7 @@ def joint_counts(values0, values1, edges0, edges1):
         e1,
         size=values0.size,
         seconds_per_item=SERIAL_PAIR_SECONDS,
+        twin=_twins.joint_histogram,
     )
 
 
@@ -209,9 +202,6 @@ def information_from_ranges(
     if edges0.dtype.itemsize == 2:  # float16 widths: NumPy's, from np.diff
         counts = joint_counts(values0, values1, edges0, edges1)
         return information_from_counts(counts, edges0, edges1, normalized, names)
-    if _twins.due(histogram.information, values0.size):
-        h0, h1, h01 = _twins.run(_twins.information, values0, values1, edges0, edges1, LOG_TABLE)
-        return _from_entropies(h0, h1, h01, normalized, names)
     h0, h1, h01 = run_kernel(
         histogram.information,
         histogram.information_parallel,
@@ -222,6 +212,7 @@ def information_from_ranges(
         LOG_TABLE,
         size=values0.size,
         seconds_per_item=SERIAL_PAIR_SECONDS,
+        twin=_twins.information,
     )
     return _from_entropies(h0, h1, h01, normalized, names)
 

@@ -39,6 +39,7 @@ import time
 import numba
 import numpy as np
 
+from . import _twins
 from ._config import (
     BACKOFF_MAX_SECONDS,
     BACKOFF_MIN_SECONDS,
@@ -106,9 +107,12 @@ class parallel_chunks:
         return False
 
 
-def run_kernel(serial, parallel, *args, size, min_size=PARALLEL_MIN_SIZE, seconds_per_item=None):
+def run_kernel(
+    serial, parallel, *args, size, min_size=PARALLEL_MIN_SIZE, seconds_per_item=None, twin=None
+):
     """``serial(*args)``, or ``parallel(*args, n_chunks)`` when
-    :class:`parallel_chunks` grants chunks for ``size`` items of work.
+    :class:`parallel_chunks` grants chunks for ``size`` items of work, or
+    ``twin(*args)`` while the kernel has not run in this process.
 
     Parameters
     ----------
@@ -124,7 +128,12 @@ def run_kernel(serial, parallel, *args, size, min_size=PARALLEL_MIN_SIZE, second
         much slower than that is a stall (see the module notes).  The
         kernel and the dtypes of its array arguments name it for the
         stall detection, which skips each one's first (compiling) run.
+    twin : callable, optional
+        The kernel's NumPy twin (:mod:`mireg._twins`: the same bits), run
+        instead while ``_twins.due`` says so (a process's first small calls).
     """
+    if twin is not None and _twins.due(serial, size):
+        return _twins.run(twin, *args)
     serial_seconds = kernel = None
     if seconds_per_item is not None:
         serial_seconds = seconds_per_item * size

@@ -5,8 +5,9 @@ A kernel's first call in a process compiles it (seconds with a cold cache,
 docs/performance.md) or loads it from Numba's cache.  A drop-in metric
 whose first call takes seconds looks slower than the function it replaces
 (scikit-image's NMI answers in milliseconds).  So while a kernel has not
-run in this process, ``_information`` runs small inputs (up to
-``TWIN_MAX_SIZE`` values) through its twin here instead: NumPy code doing
+run in this process, small inputs (up to ``TWIN_MAX_SIZE`` values) go to
+its twin here instead (``_parallel.run_kernel(..., twin=)``, and
+``_information`` for the entropies): NumPy code doing
 every floating-point operation the kernel does, in the kernel's order,
 hence the same bits (tests/test_twins.py compares them on many inputs).
 Once the twins have spent ``TWIN_BUDGET_SECONDS`` in the process, the next
