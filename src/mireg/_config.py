@@ -67,9 +67,9 @@ STALL_SLACK = 0.5e-3
 DEFAULT_MAX_SAMPLES = {2: 1 << 15, 3: 1 << 16}
 
 # Histogram bins per image on the finest level, by ndim (register's bins).
-# A volume's finest level has 2^16 samples, enough for 64 bins (its windowed
-# cost then ends 2-3x closer to the true pose on the MNI152 pairs); an image's
-# 32 are as accurate and cheaper (docs/performance.md, issue 15 goal 1).
+# A volume's finest level has 2^16 samples, enough to fill 64 bins, and with
+# its windowed histogram they end closer to the true pose; on images 32 are as
+# accurate and cheaper (docs/performance.md, issue 15 goal 1).
 DEFAULT_BINS = {2: 32, 3: 64}
 
 # A cost evaluation with fewer overlapping samples than this fraction of the

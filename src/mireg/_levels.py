@@ -237,8 +237,8 @@ class Level:
         Pluim's measure keeps grid samples (jittered ones pulled its optimum
         off on the benchmark pairs), and whole counts on images, where the
         window was no better overall and took more evaluations; a volume's
-        finest level is windowed for every measure (with 64 bins, 2-3x
-        closer on the MNI152 pairs: docs/performance.md).
+        finest level is windowed for every measure (with 64 bins it ends
+        closer to the true pose: docs/performance.md).
     max_samples : int or None
         Reference samples at most (0 or None: every pixel).
     center : ndarray

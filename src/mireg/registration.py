@@ -118,7 +118,7 @@ def register(
         Histogram bins per image on the finest level (a coarser level uses
         fewer, about ``sqrt(samples / 4)``, at least 12).  Default: 32 for
         images, 64 for volumes (whose finest level has the samples to fill
-        them: measured 2-3x closer to the true pose on MRI pairs).
+        them, and ends closer to the true pose with them).
     spacing : sequence of float, optional
         Voxel size per axis (both images); translations are then in these
         physical units and rotations are true rotations in space.  The
