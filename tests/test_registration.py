@@ -216,6 +216,47 @@ def test_default_bins_are_32_for_images_and_64_for_volumes(camera128):
     assert volume[None].matrix.tobytes() != volume[32].matrix.tobytes()
     truth = truth_matrix(shape, params, "rigid", spacing)
     assert mean_error(volume[None].matrix, truth, shape) * 2.0 < 0.2
+    # one level, no coarser answer to refine: Powell's line searches
+    assert [r["stage"] for r in volume[None].levels] == ["powell"]
+
+
+def test_a_volume_refines_its_coarser_answer_by_cobyqa():
+    # 66^3 voxels: the 1/2 level has 33^3, more than its default limit
+    # (65536 / 2), so strides 2 there and on the finest level (limit 65536)
+    shape, spacing = (66, 66, 66), (1.5, 1.5, 1.5)
+    f = blobs_volume(shape, spacing)
+    params = np.array([0.06, -0.05, 0.04, 2.0, -1.5, 2.5])
+    center = (np.array(shape) - 1) / 2 * np.asarray(spacing)
+    physical = tf.physical_matrix(params, 3, "rigid", center)
+    reference, moving = sampled(f, shape, spacing), sampled(f, shape, spacing, physical)
+    result = mireg.register(reference, moving, spacing=spacing)
+    assert [r["stage"] for r in result.levels] == ["search", "powell", "cobyqa"]
+    assert [r["samples"] for r in result.levels[1:]] == [17**3, 33**3]
+    assert result.nfev == sum(r["evaluations"] for r in result.levels)
+    truth = truth_matrix(shape, params, "rigid", spacing)
+    assert mean_error(result.matrix, truth, shape) < 0.05  # voxels
+    # the default limits are these explicit ones, to the bit
+    explicit = mireg.register(
+        reference, moving, spacing=spacing, levels=(2, 1), max_samples=(32768, 65536)
+    )
+    assert explicit.matrix.tobytes() == result.matrix.tobytes()
+
+
+def test_default_max_samples_halve_per_level_of_a_volume():
+    from mireg._inputs import samples_by_level
+
+    plan = [(4, (4, 4, 2)), (2, (2, 2, 2)), (1, (1, 1, 1))]
+    limit = samples_by_level(None, None, plan)
+    assert [limit(f) for _, f in plan] == [16384, 32768, 65536]
+    assert limit((8, 8, 8)) == 16384  # the global search's level: the coarsest's
+    # a user's levels ending at 2: the finest of them gets the finest limit
+    plan = [(8, (8, 8, 8)), (4, (4, 4, 4)), (2, (2, 2, 2))]
+    limit = samples_by_level(None, (8, 4, 2), plan)
+    assert [limit(f) for _, f in plan] == [16384, 32768, 65536]
+    # an image samples every level alike
+    plan = [(4, (4, 4)), (2, (2, 2)), (1, (1, 1))]
+    limit = samples_by_level(None, None, plan)
+    assert [limit(f) for f in ((8, 8), (4, 4), (2, 2), (1, 1))] == [32768] * 4
 
 
 def test_matrix_and_skimage_transform_agree(camera128):

@@ -63,8 +63,12 @@ STALL_SLACK = 0.5e-3
 
 # ---- registration defaults ----------------------------------------------------
 
-# Reference samples per pyramid level at most, by ndim (register's max_samples).
-DEFAULT_MAX_SAMPLES = {2: 1 << 15, 3: 1 << 16}
+# Reference samples per pyramid level at most, by ndim (register's
+# max_samples): (floor, finest).  The finest level samples at most `finest`
+# times, and a level s times coarser at most finest / s, not below `floor`.
+# A volume's coarse levels only hand a start on, each close enough for the
+# next (docs/performance.md, issue 15); an image samples every level alike.
+DEFAULT_MAX_SAMPLES = {2: (1 << 15, 1 << 15), 3: (1 << 14, 1 << 16)}
 
 # Histogram bins per image on the finest level, by ndim (register's bins).
 # A volume's finest level has 2^16 samples, enough to fill 64 bins, and with
@@ -81,6 +85,11 @@ MIN_OVERLAP_FRACTION = 0.05
 # result.
 COARSE_XTOL = 0.05
 FINEST_XTOL = 0.01
+
+# A volume's finest level: COBYQA's first trust-region radius, in pixels
+# (the level above leaves its answer within ~0.1-0.2 pixel of this one's);
+# its last radius is FINEST_XTOL.
+FINEST_TRUST_RADIUS = 0.3
 
 # Seed of the reference samples' jitter within their grid cells.
 JITTER_SEED = 20001

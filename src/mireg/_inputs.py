@@ -34,7 +34,8 @@ class Inputs:
     moving_mask: np.ndarray  # bool, the moving image's shape; or None
     initial: np.ndarray  # the transform's parameters; or None
     shrinks: list  # shrink factors, coarse to fine; or None (the default plan)
-    max_samples: int | tuple  # 0: every pixel; a tuple: one per level of `shrinks`
+    # None: the default; 0: every pixel; a tuple: one per level of `shrinks`
+    max_samples: int | tuple | None
     # ((min, max) of `reference`, (min, max) of `moving`), found while checking
     # them; None once the images are replaced (smoothed)
     ranges: tuple | None = None
@@ -211,10 +212,10 @@ def _checked_levels(levels):
 
 
 def _checked_max_samples(max_samples, levels, ndim):
-    """An int >= 0 (None: the default for ``ndim``), or one per level of
-    ``levels`` (a tuple of them)."""
+    """None (the default), an int >= 0, or one per level of ``levels`` (a
+    tuple of them)."""
     if max_samples is None:
-        return DEFAULT_MAX_SAMPLES[ndim]
+        return None
     message = (
         "`max_samples` must be an integer >= 0 (0: every pixel) or one per "
         f"level of `levels`, got {max_samples!r}"
@@ -242,16 +243,29 @@ def _samples_limit(value):
     )
 
 
+def default_samples(ndim, coarser):
+    """The default sample limit of a level ``coarser`` (an int) times
+    coarser than the finest: ``DEFAULT_MAX_SAMPLES``' finest limit divided
+    by ``coarser``, not below its floor."""
+    floor, finest = DEFAULT_MAX_SAMPLES[ndim]
+    return max(floor, finest // coarser)
+
+
 def samples_by_level(max_samples, levels, plan):
     """``limit(factors)``: the reference samples at most of the level of
     ``factors``.  ``max_samples`` is the checked value: one int for every
     level, or one per level of ``levels`` (the user's shrink factors), whose
     ``plan`` (``(nominal shrink, factors)`` pairs, coarse to fine) gives
     each level's factors; a level of other factors (the global search's,
-    coarser than the pyramid) gets the coarsest level's limit."""
+    coarser than the pyramid) gets the coarsest level's limit.  None: the
+    default: :func:`default_samples` of each level of ``plan``."""
+    ndim = len(plan[0][1])
+    if max_samples is None:
+        finest = plan[-1][0]
+        levels = [nominal for nominal, _ in plan]
+        max_samples = tuple(default_samples(ndim, nominal // finest) for nominal in levels)
     if not isinstance(max_samples, tuple):
         return lambda factors: max_samples
-    ndim = len(plan[0][1])
     by_nominal = dict(zip(levels, max_samples))
     by_factors = {}
     for nominal, factors in plan:

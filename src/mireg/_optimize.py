@@ -1,5 +1,5 @@
 """How ``register`` searches: parameter units, pyramid and search levels,
-the global search grid, and Powell on one level.
+the global search grid, and Powell (or COBYQA) on one level.
 
 The machinery of :func:`mireg.register` (``registration.py`` keeps the
 public API, validation and the coarse-to-fine loop)::
@@ -15,6 +15,9 @@ public API, validation and the coarse-to-fine loop)::
                                     call (Level.minimize), or scipy's Powell
                                     on Objective (Level.stats) when a level
                                     is large enough for parallel evaluations;
+                 -> trust_region    a volume's finest level refining the
+                                    answer of the level above: scipy's
+                                    COBYQA on Objective;
                                     on the finest level, the search's
                                     candidates scored against the answer
 
@@ -37,7 +40,13 @@ import numpy as np
 from scipy import optimize
 
 from . import transforms as tf
-from ._config import COARSE_MAXITER, COARSE_XTOL, FINEST_XTOL, PARALLEL_MIN_SAMPLES
+from ._config import (
+    COARSE_MAXITER,
+    COARSE_XTOL,
+    FINEST_TRUST_RADIUS,
+    FINEST_XTOL,
+    PARALLEL_MIN_SAMPLES,
+)
 from ._kernels import cost as _cost
 from ._kernels.modes import SIMILARITY
 from ._levels import Level
@@ -240,6 +249,36 @@ def powell(level, metric, origin, units, shrink, maxiter=None, xtol=None):
     return objective.parameters(res.x), float(res.fun), objective.nfev
 
 
+def trust_region(level, metric, origin, units):
+    """COBYQA (scipy's derivative-free trust-region method on quadratic
+    models) from ``origin``, in the bounds Powell would have; returns
+    (parameters, cost, evaluations).
+
+    For a volume's finest level: its windowed histogram makes the cost
+    smooth near the answer, where a quadratic model of all six parameters
+    at once needs about a quarter of the evaluations of Powell's line
+    searches along one direction at a time (whose directions the rotations
+    and shifts couple), and each evaluation there costs milliseconds, far
+    more than COBYQA's own arithmetic per step.  The radius starts at
+    ``FINEST_TRUST_RADIUS`` pixel and ends at ``FINEST_XTOL``.
+    """
+    n = units.size
+    reach, _ = _axis_reach(level, n)
+    objective = Objective(level, metric, origin, units)
+    res = optimize.minimize(
+        objective,
+        np.zeros(n),
+        method="COBYQA",
+        bounds=[(-r, r) for r in reach],
+        options={
+            "initial_tr_radius": FINEST_TRUST_RADIUS,
+            "final_tr_radius": FINEST_XTOL,
+            "maxfev": 200 * n,
+        },
+    )
+    return objective.parameters(res.x), float(res.fun), objective.nfev
+
+
 def _axis_reach(level, n):
     """Powell's bound and first step per parameter, in pixels of motion:
     +-3 pixels of the level (+-1.5 on the finest level, which starts within
@@ -311,14 +350,14 @@ def global_search(level, kind, metric, extent, origin, units, max_angle, max_shi
 # ---- the stages of register ------------------------------------------------
 
 
-def level_maker(inputs, shrinks, center, kind, metric, frames=None, max_samples=None):
+def level_maker(inputs, shrinks, center, kind, metric, frames, max_samples):
     """``prepare(shrink, cubic, use_gradient=..., kind=...)``: the ``Level``
     of one shrink factor (or one per axis) of ``inputs`` (``register``'s
-    checked inputs: images, masks, spacing, sigma, bins, max_samples) placed
-    by ``frames`` (the images' ``_world.Frame`` pair; None: plain, of
+    checked inputs: images, masks, spacing, sigma, bins) placed by
+    ``frames`` (the images' ``_world.Frame`` pair; None: plain, of
     ``inputs.spacing``); ``use_gradient`` defaults to whether ``metric``
     needs G, ``kind`` to ``kind``; ``max_samples(factors)`` gives a level's
-    sample limit (None: ``inputs.max_samples``, one int for every level).
+    sample limit (``_inputs.samples_by_level``).
 
     ``shrinks`` are the pyramid's levels, coarse to fine.  Volumes share
     each image's pyramid between the levels, its finest reduced level
@@ -329,8 +368,6 @@ def level_maker(inputs, shrinks, center, kind, metric, frames=None, max_samples=
     ``_pyramid.downsample`` filters it only where the resize reads, so a
     coarse level costs what its samples do.
     """
-    if max_samples is None:
-        max_samples = lambda factors: inputs.max_samples  # noqa: E731
     cascade = inputs.reference.ndim == 3
     ranges = inputs.ranges or (None, None)
     pyramids = tuple(
@@ -403,10 +440,15 @@ def search_stage(prepare, shape, kind, metric, extent, params, units, max_angle,
     return params, record, candidates
 
 
-def powell_stage(prepare, shrink, finest, metric, params, units, candidates=None):
+def powell_stage(prepare, shrink, finest, metric, params, units, candidates=None, refine=False):
     """Powell on the level of ``shrink`` (one factor, or one per axis) from
     ``params``: (parameters, cost, record); linear interpolation and at
-    most COARSE_MAXITER iterations unless ``finest``.
+    most COARSE_MAXITER iterations unless ``finest``.  ``refine``: ``params``
+    is the answer of the level just above, within a fraction of a pixel of
+    this one's; a volume's finest level then runs COBYQA
+    (:func:`trust_region`) instead of Powell, whose line searches across
+    the level's whole reach a start a pixel or more away still needs (a
+    single level, a search candidate).
 
     ``candidates`` (rows of parameters, on the finest level): poses the
     global search saw.  Each is scored on this level, and the best one
@@ -420,10 +462,17 @@ def powell_stage(prepare, shrink, finest, metric, params, units, candidates=None
     # a coarse level only hands a start to the next one: past a few Powell
     # iterations its ftol test chases the roughness of linear interpolation
     maxiter = None if finest else COARSE_MAXITER
-    # a windowed level (the finest of NMI or MI: jittered samples, a smooth
-    # cost) gives the result: its line searches stop within FINEST_XTOL pixel
-    xtol = FINEST_XTOL if level.data.parzen else None
-    params, value, evaluations = powell(level, metric, params, units, level.shrink, maxiter, xtol)
+    if finest and refine and level.ndim == 3:
+        method = "cobyqa"
+        params, value, evaluations = trust_region(level, metric, params, units)
+    else:
+        method = "powell"
+        # a windowed level (the finest of NMI or MI: jittered samples, a
+        # smooth cost) gives the result: line searches within FINEST_XTOL pixel
+        xtol = FINEST_XTOL if level.data.parzen else None
+        params, value, evaluations = powell(
+            level, metric, params, units, level.shrink, maxiter, xtol
+        )
     restart = None
     if candidates is not None and len(candidates):
         restart, more = _better_candidate(level, metric, params, value, candidates, units)
@@ -438,7 +487,7 @@ def powell_stage(prepare, shrink, finest, metric, params, units, candidates=None
         "shrink": level.shrink,
         "factors": level.factors,
         "shape": level.shape,
-        "stage": "powell",
+        "stage": method,
         "samples": level.n_samples,
         "interpolation": "cubic" if finest else "linear",
         "parameters": params.copy(),

@@ -157,9 +157,11 @@ def register(
     max_samples : int or sequence of int, optional
         Reference samples per level at most: a level with more is sampled
         on a regular grid of stride 2, 3, ... (deterministic); 0 uses every
-        pixel.  Default: 32768 in 2-D (every pixel up to ~180x180), 65536
-        in 3-D (the 6 parameters of a volume need more): on larger images,
-        much faster than every pixel, at a similar accuracy.  A sequence
+        pixel.  Default: 32768 in 2-D (every pixel up to ~180x180); in 3-D
+        65536 on the finest level (the 6 parameters of a volume need more)
+        and 16384 on the coarser ones, which only hand a start on: on
+        larger images, much faster than every pixel, at a similar
+        accuracy.  A sequence
         gives one limit per level of ``levels`` (which it then needs), as
         elastix's ``NumberOfSpatialSamples`` per resolution: coarse levels
         only hand a start to the next one and may use fewer (the global
@@ -205,7 +207,10 @@ def register(
     can pull it into a wrong basin far from the true pose, where NMI is
     not misled; Pluim's measure refines from there, where it is robust.  Coarse levels
     interpolate linearly and run at most three Powell iterations; the
-    finest level uses cubic B-splines and runs until Powell's ``ftol``.
+    finest level uses cubic B-splines and runs until Powell's ``ftol``,
+    or, on a volume whose coarser level handed it a start, runs COBYQA
+    (scipy's trust-region method on quadratic models: about a quarter of
+    the evaluations) until its trust region is 0.01 pixel.
     With ``metric="nmi"`` or ``"mi"``, and for volumes with every metric,
     the finest level shares each moving value between its two nearest bins
     (a linear Parzen window) and its line searches stop within 0.01 pixel:
@@ -332,7 +337,7 @@ def register(
         if restart is not None:
             params, value = _restart(stage, restart, params, value, records, callback)
         level_index += len(stage_levels)
-    nfev += sum(r["evaluations"] for r in records if r["stage"] == "powell")
+    nfev += sum(r["evaluations"] for r in records if r["stage"] != "search")
     result = _result(params, value, kind, metric, nfev, records, inputs, center, frames)
     _report_warnings(result)
     return result
@@ -382,6 +387,7 @@ def _walk_pyramid(stage, params, candidates, records, callback, first=0):
             params,
             stage.units,
             candidates if finest else None,
+            refine=index > 0,
         )
         record["transform"] = stage.kind
         records.append(record)
