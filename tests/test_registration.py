@@ -240,6 +240,13 @@ def test_a_volume_refines_its_coarser_answer_by_cobyqa():
         reference, moving, spacing=spacing, levels=(2, 1), max_samples=(32768, 65536)
     )
     assert explicit.matrix.tobytes() == result.matrix.tobytes()
+    # fewer finest samples (10648, stride 3): COBYQA would save nothing, Powell
+    sparse = mireg.register(
+        reference, moving, spacing=spacing, levels=(2, 1), max_samples=(32768, 16384)
+    )
+    assert [r["stage"] for r in sparse.levels] == ["search", "powell", "powell"]
+    assert sparse.levels[-1]["samples"] == 22**3
+    assert mean_error(sparse.matrix, truth, shape) < 0.05
 
 
 def test_default_max_samples_halve_per_level_of_a_volume():

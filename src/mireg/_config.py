@@ -90,6 +90,10 @@ FINEST_XTOL = 0.01
 # (the level above leaves its answer within ~0.1-0.2 pixel of this one's);
 # its last radius is FINEST_XTOL.
 FINEST_TRUST_RADIUS = 0.3
+# ... and only from this many samples: COBYQA's own arithmetic per step
+# costs about what an evaluation of ~2^14 samples does, so on smaller levels
+# its fewer evaluations save nothing (docs/performance.md, issue 15).
+TRUST_REGION_MIN_SAMPLES = 1 << 15
 
 # Seed of the reference samples' jitter within their grid cells.
 JITTER_SEED = 20001

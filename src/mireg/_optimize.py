@@ -46,6 +46,7 @@ from ._config import (
     FINEST_TRUST_RADIUS,
     FINEST_XTOL,
     PARALLEL_MIN_SAMPLES,
+    TRUST_REGION_MIN_SAMPLES,
 )
 from ._kernels import cost as _cost
 from ._kernels.modes import SIMILARITY
@@ -445,10 +446,10 @@ def powell_stage(prepare, shrink, finest, metric, params, units, candidates=None
     ``params``: (parameters, cost, record); linear interpolation and at
     most COARSE_MAXITER iterations unless ``finest``.  ``refine``: ``params``
     is the answer of the level just above, within a fraction of a pixel of
-    this one's; a volume's finest level then runs COBYQA
-    (:func:`trust_region`) instead of Powell, whose line searches across
-    the level's whole reach a start a pixel or more away still needs (a
-    single level, a search candidate).
+    this one's; a volume's finest level of ``TRUST_REGION_MIN_SAMPLES``
+    samples or more then runs COBYQA (:func:`trust_region`) instead of
+    Powell, whose line searches across the level's whole reach a start a
+    pixel or more away still needs (a single level, a search candidate).
 
     ``candidates`` (rows of parameters, on the finest level): poses the
     global search saw.  Each is scored on this level, and the best one
@@ -462,7 +463,7 @@ def powell_stage(prepare, shrink, finest, metric, params, units, candidates=None
     # a coarse level only hands a start to the next one: past a few Powell
     # iterations its ftol test chases the roughness of linear interpolation
     maxiter = None if finest else COARSE_MAXITER
-    if finest and refine and level.ndim == 3:
+    if finest and refine and level.ndim == 3 and level.n_samples >= TRUST_REGION_MIN_SAMPLES:
         method = "cobyqa"
         params, value, evaluations = trust_region(level, metric, params, units)
     else:

@@ -208,7 +208,8 @@ def register(
     not misled; Pluim's measure refines from there, where it is robust.  Coarse levels
     interpolate linearly and run at most three Powell iterations; the
     finest level uses cubic B-splines and runs until Powell's ``ftol``,
-    or, on a volume whose coarser level handed it a start, runs COBYQA
+    or, on a volume whose coarser level handed it a start and with 32768
+    samples or more (the 1 mm and 2 mm MNI templates), runs COBYQA
     (scipy's trust-region method on quadratic models: about a quarter of
     the evaluations) until its trust region is 0.01 pixel.
     With ``metric="nmi"`` or ``"mi"``, and for volumes with every metric,

@@ -285,10 +285,9 @@ def _local_options(run, reference):
     """``run`` for a local search: no global search, and unless the user
     chose ``levels``, up to two levels coarser than ``register``'s default
     pyramid on top of it (2 and 4 times its coarsest shrink, while the
-    longest side keeps ``LOCAL_COARSEST_SIDE`` pixels), sampled at most
-    ``LOCAL_COARSE_SAMPLES`` times, and ``register``'s levels as its
-    default samples them, unless the user chose ``max_samples``.  Powell
-    moves at
+    longest side keeps ``LOCAL_COARSEST_SIDE`` pixels), all but the finest
+    sampled at most ``LOCAL_COARSE_SAMPLES`` times unless the user chose
+    ``max_samples``.  Powell moves at
     most a few pixels of a level from where the level starts, so a small
     image's pyramid (one level at 64 x 64) alone would reach about a pixel
     and a half; the coarse levels widen the reach to some 12 pixels of the
@@ -307,8 +306,8 @@ def _local_options(run, reference):
             # the levels above the finest only hand a start on: a sparser
             # sample grid there costs the answer nothing measurable
             ndim = len(shape)
-            options["max_samples"] = (LOCAL_COARSE_SAMPLES,) * len(coarser) + tuple(
-                default_samples(ndim, shrink // shrinks[-1]) for shrink in shrinks
+            options["max_samples"] = (LOCAL_COARSE_SAMPLES,) * (len(options["levels"]) - 1) + (
+                default_samples(ndim, 1),
             )
     return options
 
