@@ -222,7 +222,7 @@ def test_default_bins_are_32_for_images_and_64_for_volumes(camera128):
 
 def test_a_volume_refines_its_coarser_answer_by_cobyqa():
     # 66^3 voxels: the 1/2 level has 33^3, more than its default limit
-    # (65536 / 2), so strides 2 there and on the finest level (limit 65536)
+    # (16384), so strides 2 there and on the finest level (limit 65536)
     shape, spacing = (66, 66, 66), (1.5, 1.5, 1.5)
     f = blobs_volume(shape, spacing)
     params = np.array([0.06, -0.05, 0.04, 2.0, -1.5, 2.5])
@@ -237,29 +237,29 @@ def test_a_volume_refines_its_coarser_answer_by_cobyqa():
     assert mean_error(result.matrix, truth, shape) < 0.05  # voxels
     # the default limits are these explicit ones, to the bit
     explicit = mireg.register(
-        reference, moving, spacing=spacing, levels=(2, 1), max_samples=(32768, 65536)
+        reference, moving, spacing=spacing, levels=(2, 1), max_samples=(16384, 65536)
     )
     assert explicit.matrix.tobytes() == result.matrix.tobytes()
     # fewer finest samples (10648, stride 3): COBYQA would save nothing, Powell
     sparse = mireg.register(
-        reference, moving, spacing=spacing, levels=(2, 1), max_samples=(32768, 16384)
+        reference, moving, spacing=spacing, levels=(2, 1), max_samples=(16384, 16384)
     )
     assert [r["stage"] for r in sparse.levels] == ["search", "powell", "powell"]
     assert sparse.levels[-1]["samples"] == 22**3
     assert mean_error(sparse.matrix, truth, shape) < 0.05
 
 
-def test_default_max_samples_halve_per_level_of_a_volume():
+def test_default_max_samples_of_a_volume_are_sparser_above_the_finest_level():
     from mireg._inputs import samples_by_level
 
     plan = [(4, (4, 4, 2)), (2, (2, 2, 2)), (1, (1, 1, 1))]
     limit = samples_by_level(None, None, plan)
-    assert [limit(f) for _, f in plan] == [16384, 32768, 65536]
+    assert [limit(f) for _, f in plan] == [16384, 16384, 65536]
     assert limit((8, 8, 8)) == 16384  # the global search's level: the coarsest's
     # a user's levels ending at 2: the finest of them gets the finest limit
     plan = [(8, (8, 8, 8)), (4, (4, 4, 4)), (2, (2, 2, 2))]
     limit = samples_by_level(None, (8, 4, 2), plan)
-    assert [limit(f) for _, f in plan] == [16384, 32768, 65536]
+    assert [limit(f) for _, f in plan] == [16384, 16384, 65536]
     # an image samples every level alike
     plan = [(4, (4, 4)), (2, (2, 2)), (1, (1, 1))]
     limit = samples_by_level(None, None, plan)

@@ -64,10 +64,10 @@ STALL_SLACK = 0.5e-3
 # ---- registration defaults ----------------------------------------------------
 
 # Reference samples per pyramid level at most, by ndim (register's
-# max_samples): (floor, finest).  The finest level samples at most `finest`
-# times, and a level s times coarser at most finest / s, not below `floor`.
-# A volume's coarse levels only hand a start on, each close enough for the
-# next (docs/performance.md, issue 15); an image samples every level alike.
+# max_samples): (every level above the finest, the finest).  A volume's
+# coarse levels only hand a start on, and sparser grids there cost its answer
+# nothing measurable now that its finest level's cost is smooth
+# (docs/performance.md, issue 15); an image samples every level alike.
 DEFAULT_MAX_SAMPLES = {2: (1 << 15, 1 << 15), 3: (1 << 14, 1 << 16)}
 
 # Histogram bins per image on the finest level, by ndim (register's bins).

@@ -243,12 +243,10 @@ def _samples_limit(value):
     )
 
 
-def default_samples(ndim, coarser):
-    """The default sample limit of a level ``coarser`` (an int) times
-    coarser than the finest: ``DEFAULT_MAX_SAMPLES``' finest limit divided
-    by ``coarser``, not below its floor."""
-    floor, finest = DEFAULT_MAX_SAMPLES[ndim]
-    return max(floor, finest // coarser)
+def default_samples(ndim, finest):
+    """The default sample limit of the finest level (``finest`` true) or of
+    a coarser one (``DEFAULT_MAX_SAMPLES``)."""
+    return DEFAULT_MAX_SAMPLES[ndim][1 if finest else 0]
 
 
 def samples_by_level(max_samples, levels, plan):
@@ -258,12 +256,11 @@ def samples_by_level(max_samples, levels, plan):
     ``plan`` (``(nominal shrink, factors)`` pairs, coarse to fine) gives
     each level's factors; a level of other factors (the global search's,
     coarser than the pyramid) gets the coarsest level's limit.  None: the
-    default: :func:`default_samples` of each level of ``plan``."""
+    default (:func:`default_samples`)."""
     ndim = len(plan[0][1])
     if max_samples is None:
-        finest = plan[-1][0]
         levels = [nominal for nominal, _ in plan]
-        max_samples = tuple(default_samples(ndim, nominal // finest) for nominal in levels)
+        max_samples = tuple(default_samples(ndim, i == len(plan) - 1) for i in range(len(plan)))
     if not isinstance(max_samples, tuple):
         return lambda factors: max_samples
     by_nominal = dict(zip(levels, max_samples))

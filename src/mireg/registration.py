@@ -159,7 +159,8 @@ def register(
         on a regular grid of stride 2, 3, ... (deterministic); 0 uses every
         pixel.  Default: 32768 in 2-D (every pixel up to ~180x180); in 3-D
         65536 on the finest level (the 6 parameters of a volume need more)
-        and 16384 on the coarser ones, which only hand a start on: on
+        and 16384 on the coarser ones, which only hand a start on (as
+        ``register_stack``'s local search): on
         larger images, much faster than every pixel, at a similar
         accuracy.  A sequence
         gives one limit per level of ``levels`` (which it then needs), as

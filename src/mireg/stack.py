@@ -307,7 +307,7 @@ def _local_options(run, reference):
             # sample grid there costs the answer nothing measurable
             ndim = len(shape)
             options["max_samples"] = (LOCAL_COARSE_SAMPLES,) * (len(options["levels"]) - 1) + (
-                default_samples(ndim, 1),
+                default_samples(ndim, finest=True),
             )
     return options
 
