@@ -54,7 +54,8 @@ class RegistrationResult:
     nfev : int
         Cost evaluations in all, global search included.
     levels : list of dict
-        Per level: shrink, shape, samples, interpolation, parameters,
+        Per level: stage ("search", "powell", or "cobyqa" on a volume's
+        finest level), shrink, shape, samples, interpolation, parameters,
         metric, evaluations, seconds (and the stage's transform kind).
     spacing : ndarray
         The reference's voxel size.
