@@ -170,6 +170,15 @@ def sampled(function, shape, spacing, physical=None):
     return function(idx).reshape(shape)
 
 
+def blobs_pair(shape, spacing, params):
+    """(reference, moving): a blobs volume and its copy under the rigid
+    ``params`` (radians, mm) about the grid's centre."""
+    f = blobs_volume(shape, spacing)
+    center = (np.array(shape) - 1) / 2 * np.asarray(spacing)
+    physical = tf.physical_matrix(params, 3, "rigid", center)
+    return sampled(f, shape, spacing), sampled(f, shape, spacing, physical)
+
+
 @pytest.mark.parametrize(
     "spacing,angles,shift",
     [
@@ -203,11 +212,8 @@ def test_default_bins_are_32_for_images_and_64_for_volumes(camera128):
     assert image[None].matrix.tobytes() == image[32].matrix.tobytes()
     assert image[None].matrix.tobytes() != image[64].matrix.tobytes()
     shape, spacing = (20, 24, 22), (2.0, 2.0, 2.0)
-    f = blobs_volume(shape, spacing)
     params = np.array([0.05, -0.04, 0.03, 1.5, -1.0, 2.0])
-    center = (np.array(shape) - 1) / 2 * np.asarray(spacing)
-    physical = tf.physical_matrix(params, 3, "rigid", center)
-    reference, moved = sampled(f, shape, spacing), sampled(f, shape, spacing, physical)
+    reference, moved = blobs_pair(shape, spacing, params)
     volume = {
         b: mireg.register(reference, moved, spacing=spacing, bins=b, global_search=False)
         for b in (None, 32, 64)
@@ -224,11 +230,8 @@ def test_a_volume_refines_its_coarser_answer_by_cobyqa():
     # 66^3 voxels: the 1/2 level has 33^3, more than its default limit
     # (16384), so strides 2 there and on the finest level (limit 65536)
     shape, spacing = (66, 66, 66), (1.5, 1.5, 1.5)
-    f = blobs_volume(shape, spacing)
     params = np.array([0.06, -0.05, 0.04, 2.0, -1.5, 2.5])
-    center = (np.array(shape) - 1) / 2 * np.asarray(spacing)
-    physical = tf.physical_matrix(params, 3, "rigid", center)
-    reference, moving = sampled(f, shape, spacing), sampled(f, shape, spacing, physical)
+    reference, moving = blobs_pair(shape, spacing, params)
     result = mireg.register(reference, moving, spacing=spacing)
     assert [r["stage"] for r in result.levels] == ["search", "powell", "cobyqa"]
     assert [r["samples"] for r in result.levels[1:]] == [17**3, 33**3]
