@@ -160,10 +160,9 @@ def register(
         pixel.  Default: 32768 in 2-D (every pixel up to ~180x180); in 3-D
         65536 on the finest level (the 6 parameters of a volume need more)
         and 16384 on the coarser ones, which only hand a start on (as
-        ``register_stack``'s local search): on
-        larger images, much faster than every pixel, at a similar
-        accuracy.  A sequence
-        gives one limit per level of ``levels`` (which it then needs), as
+        ``register_stack``'s local search): on larger images, much faster
+        than every pixel, at a similar accuracy.  A sequence gives one
+        limit per level of ``levels`` (which it then needs), as
         elastix's ``NumberOfSpatialSamples`` per resolution: coarse levels
         only hand a start to the next one and may use fewer (the global
         search's level gets the first limit).
@@ -210,7 +209,7 @@ def register(
     interpolate linearly and run at most three Powell iterations; the
     finest level uses cubic B-splines and runs until Powell's ``ftol``,
     or, on a volume whose coarser level handed it a start and with 32768
-    samples or more (the 1 mm and 2 mm MNI templates), runs COBYQA
+    samples or more (e.g. a 2 mm or 1 mm brain), runs COBYQA
     (scipy's trust-region method on quadratic models: about a quarter of
     the evaluations) until its trust region is 0.01 pixel.
     With ``metric="nmi"`` or ``"mi"``, and for volumes with every metric,
