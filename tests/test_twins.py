@@ -4,6 +4,7 @@ kernels on every input, and run only while a kernel has not compiled."""
 import numpy as np
 import pytest
 from numba import njit
+from scipy import ndimage as ndi
 
 import mireg
 from mireg import _information, _twins
@@ -188,3 +189,89 @@ def test_a_first_call_compiles_nothing_and_gives_the_kernels_bits():
         expected = mireg.normalized_mutual_information(a, a**2 + 0.1 * a)
     assert n_compiled == "0"
     assert value == repr(float(expected))
+
+
+# ---- the registration's twin: scipy's Powell on serial evaluations ---------
+
+
+def _counted(monkeypatch, module, name, calls):
+    kernel = getattr(module, name)
+
+    def counted(*args):
+        calls[name] += 1
+        return kernel(*args)
+
+    monkeypatch.setattr(module, name, counted)
+
+
+def _smooth_image(shape, shift):
+    yy, xx = np.mgrid[: shape[0], : shape[1]] / shape[0]
+    image = np.sin(6 * yy) * np.cos(4 * xx) + 0.5 * (yy > 0.4) + 0.3 * (xx > 0.6)
+    return image, np.roll(image, shift, axis=(0, 1)) ** 2
+
+
+def _registrations():
+    from mireg import transforms as tf
+
+    # finest levels above PARALLEL_MIN_SAMPLES: parallel evaluations once compiled
+    a, b = _smooth_image((128, 128), (3, -2))
+    c, d = _smooth_image((112, 128), (-2, 1))
+    mask = np.zeros(c.shape, bool)
+    mask[8:-8, 10:-10] = True
+    zz, yy, xx = np.mgrid[:34, :34, :34] / 34.0
+    volume = np.sin(5 * zz) * np.cos(4 * yy) * np.sin(3 * xx + 0.5) + 0.5 * (zz > 0.5)
+    motion = tf.physical_matrix([0.02, -0.03, 0.01, 1.2, -0.7, 0.9], 3, "rigid", (16.5,) * 3)
+    moved = ndi.affine_transform(volume, np.linalg.inv(motion), order=3)
+    return {
+        "2-D rigid": lambda: mireg.register(a, b),
+        "2-D affine, masked": lambda: mireg.register(
+            c, d, transform="affine", reference_mask=mask
+        ),
+        # 39304 finest samples: COBYQA refines, on the parallel cost kernel
+        "3-D rigid": lambda: mireg.register(volume, moved**2, levels=(2, 1)),
+    }
+
+
+@pytest.mark.parametrize("case", ["2-D rigid", "2-D affine, masked", "3-D rigid"])
+def test_registrations_give_the_same_bits_either_way(case, monkeypatch):
+    from mireg._kernels import cost, powell
+
+    run = _registrations()[case]
+    calls = {"minimize_each": 0, "evaluate_parallel": 0}
+    _counted(monkeypatch, powell, "minimize_each", calls)
+    _counted(monkeypatch, cost, "evaluate_parallel", calls)
+    monkeypatch.setattr(_twins, "register_due", lambda kernel: True)
+    twin = run()
+    assert calls == {"minimize_each": 0, "evaluate_parallel": 0}  # nothing to compile
+    monkeypatch.setattr(_twins, "register_due", lambda kernel: False)
+    compiled = run()
+    assert calls["minimize_each"] > 0  # the levels below PARALLEL_MIN_SAMPLES
+    assert twin.matrix.tobytes() == compiled.matrix.tobytes()
+    assert twin.metric == compiled.metric
+    assert [r["evaluations"] for r in twin.levels] == [r["evaluations"] for r in compiled.levels]
+    assert [r["stage"] for r in twin.levels] == [r["stage"] for r in compiled.levels]
+
+
+def test_the_registration_twin_runs_only_before_its_kernels_compile(monkeypatch):
+    from mireg._config import REGISTER_TWIN_BUDGET_SECONDS
+
+    @njit
+    def kernel(x):
+        return x + 1
+
+    monkeypatch.setitem(_twins._state, "register", 0.0)
+    assert _twins.register_due(kernel)
+    with _twins.disabled():  # mireg.warmup: compile
+        assert not _twins.register_due(kernel)
+    with _twins.charged(False):
+        pass
+    assert _twins._state["register"] == 0.0
+    with _twins.charged(True):
+        kernel.py_func(1)
+    assert 0.0 < _twins._state["register"] < REGISTER_TWIN_BUDGET_SECONDS
+    assert _twins.register_due(kernel)
+    monkeypatch.setitem(_twins._state, "register", REGISTER_TWIN_BUDGET_SECONDS)
+    assert not _twins.register_due(kernel)  # the budget is spent
+    monkeypatch.setitem(_twins._state, "register", 0.0)
+    kernel(1)
+    assert not _twins.register_due(kernel)  # compiled in this process

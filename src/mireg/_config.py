@@ -47,6 +47,14 @@ ZOOM_KERNEL_MIN_SIZE = 1 << 18
 TWIN_MAX_SIZE = 1 << 20
 TWIN_BUDGET_SECONDS = 0.25
 
+# A process's first registrations run scipy's Powell on serial evaluations
+# (the kernels the global search compiles anyway) instead of compiling Numba's
+# Powell and the parallel cost kernel (about half of a cold first register's
+# compile), until they have run for REGISTER_TWIN_BUDGET_SECONDS; the same
+# bits either way.  Enough for a first 2-D and a first small 3-D register; on
+# a warm cache the slower path (1.1-1.8x) costs at most ~40% of it once.
+REGISTER_TWIN_BUDGET_SECONDS = 4.0
+
 # What the serial metric kernels cost, in seconds per pixel: a parallel run
 # several times slower than this means the machine is busy.
 SERIAL_RANGE_SECONDS = 0.7e-9  # both images' range scans

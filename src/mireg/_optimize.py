@@ -39,6 +39,7 @@ import numba
 import numpy as np
 from scipy import optimize
 
+from . import _twins
 from . import transforms as tf
 from ._config import (
     COARSE_MAXITER,
@@ -49,6 +50,7 @@ from ._config import (
     TRUST_REGION_MIN_SAMPLES,
 )
 from ._kernels import cost as _cost
+from ._kernels import powell as _powell
 from ._kernels.modes import SIMILARITY
 from ._levels import Level
 from ._parallel import parallel_chunks, side_by_side
@@ -156,7 +158,11 @@ class Objective:
         self.origin = np.asarray(origin, dtype=np.float64)
         self.units = units
         self.nfev = 0
-        self.parallel = level.n_samples >= PARALLEL_MIN_SAMPLES
+        parallel = level.n_samples >= PARALLEL_MIN_SAMPLES
+        # a process's first registrations: serial, without compiling the
+        # parallel kernel (``_twins.register_due``; the same bits)
+        self.twin = parallel and _twins.register_due(_cost.evaluate_parallel)
+        self.parallel = parallel and not self.twin
         self.serial_seconds = None  # timed on the first (serial) evaluation
 
     def parameters(self, x):
@@ -221,9 +227,12 @@ def powell(level, metric, origin, units, shrink, maxiter=None, xtol=None):
         "maxfev": 200 * n,
         "maxiter": maxiter,
     }
+    # a process's first registrations run scipy's Powell (the same points,
+    # the same bits) rather than wait for Numba's to compile (_twins)
+    twin = _twins.register_due(_powell.minimize_each)
     # serial evaluations (a small level, or one core: register_many's
     # tasks) run the whole optimisation in Numba, without the GIL
-    serial = level.n_samples < PARALLEL_MIN_SAMPLES or numba.get_num_threads() < 2
+    serial = not twin and (level.n_samples < PARALLEL_MIN_SAMPLES or numba.get_num_threads() < 2)
     if serial and np.ndim(origin) == 2:
         # one run from each row, the rows on both cores
         with parallel_chunks(
@@ -244,9 +253,10 @@ def powell(level, metric, origin, units, shrink, maxiter=None, xtol=None):
             np.array([r[2] for r in runs]),
         )
     objective = Objective(level, metric, origin, units)
-    res = optimize.minimize(
-        objective, np.zeros(n), method="Powell", bounds=bounds, options=options
-    )
+    with _twins.charged(twin or objective.twin):
+        res = optimize.minimize(
+            objective, np.zeros(n), method="Powell", bounds=bounds, options=options
+        )
     return objective.parameters(res.x), float(res.fun), objective.nfev
 
 
@@ -266,17 +276,18 @@ def trust_region(level, metric, origin, units):
     n = units.size
     reach, _ = _axis_reach(level, n)
     objective = Objective(level, metric, origin, units)
-    res = optimize.minimize(
-        objective,
-        np.zeros(n),
-        method="COBYQA",
-        bounds=[(-r, r) for r in reach],
-        options={
-            "initial_tr_radius": FINEST_TRUST_RADIUS,
-            "final_tr_radius": FINEST_XTOL,
-            "maxfev": 200 * n,
-        },
-    )
+    with _twins.charged(objective.twin):
+        res = optimize.minimize(
+            objective,
+            np.zeros(n),
+            method="COBYQA",
+            bounds=[(-r, r) for r in reach],
+            options={
+                "initial_tr_radius": FINEST_TRUST_RADIUS,
+                "final_tr_radius": FINEST_XTOL,
+                "maxfev": 200 * n,
+            },
+        )
     return objective.parameters(res.x), float(res.fun), objective.nfev
 
 

@@ -18,6 +18,16 @@ Twins exist for the kernels of ``mireg.normalized_mutual_information``,
 ``mutual_information``, ``joint_histogram`` and ``AlignmentMetric``'s
 entropies: the value ranges, the joint histogram and the entropies.
 
+A registration has a twin of its own, in ``_optimize``: until Numba's
+Powell (``_kernels.powell.minimize_each``) and the parallel cost kernel
+(``_kernels.cost.evaluate_parallel``) have been compiled or loaded in the
+process, and for ``REGISTER_TWIN_BUDGET_SECONDS`` of registration, levels
+run scipy's Powell (whose algorithm the Numba one ports: the same points)
+on serial evaluations through ``evaluate_grid``, which the global search
+compiles anyway.  Serial and parallel evaluations give the same bits
+(fixed G sub-chunks, integer counts), so the registration's result is the
+same either way (tests/test_twins.py).
+
 Why the bits agree:
 
 * ranges: minimum and maximum are exact; floats are compared through the
@@ -38,22 +48,42 @@ import time
 
 import numpy as np
 
-from ._config import TWIN_BUDGET_SECONDS, TWIN_MAX_SIZE
+from ._config import REGISTER_TWIN_BUDGET_SECONDS, TWIN_BUDGET_SECONDS, TWIN_MAX_SIZE
 
-__all__ = ["due", "run", "disabled", "value_ranges", "joint_histogram", "information", "entropies"]
+__all__ = [
+    "due",
+    "run",
+    "register_due",
+    "charged",
+    "disabled",
+    "value_ranges",
+    "joint_histogram",
+    "information",
+    "entropies",
+]
 
-_state = {"spent": 0.0, "disabled": 0}
+# seconds the twins have run: the metric twins, and the registration's
+# (scipy's Powell and serial evaluations, ``_optimize``), each its own budget
+_state = {"spent": 0.0, "register": 0.0, "disabled": 0}
 _compiled = set()  # kernels found compiled: a set look-up, not a list of signatures
+
+
+def _compiled_here(kernel):
+    """Whether ``kernel`` (a Numba dispatcher) has been compiled or loaded
+    in this process."""
+    if kernel in _compiled:
+        return True
+    if getattr(kernel, "signatures", ()):
+        _compiled.add(kernel)
+        return True
+    return False
 
 
 def due(kernel, size):
     """Whether a call on ``size`` values should run ``kernel``'s twin: the
     kernel (a Numba dispatcher) has not been compiled or loaded in this
     process, the input is small and the twins' budget is not spent."""
-    if kernel in _compiled:
-        return False
-    if getattr(kernel, "signatures", ()):
-        _compiled.add(kernel)
+    if _compiled_here(kernel):
         return False
     return (
         size <= TWIN_MAX_SIZE and not _state["disabled"] and _state["spent"] < TWIN_BUDGET_SECONDS
@@ -67,6 +97,26 @@ def run(twin, *args):
         return twin(*args)
     finally:
         _state["spent"] += time.perf_counter() - start
+
+
+def register_due(kernel):
+    """Whether a registration should do without ``kernel`` (Numba's Powell
+    or the parallel cost kernel): it has not been compiled or loaded in
+    this process and the registration twins' budget is not spent."""
+    if _compiled_here(kernel):
+        return False
+    return not _state["disabled"] and _state["register"] < REGISTER_TWIN_BUDGET_SECONDS
+
+
+@contextlib.contextmanager
+def charged(twin):
+    """Within: time charged to the registration twins' budget if ``twin``."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        if twin:
+            _state["register"] += time.perf_counter() - start
 
 
 @contextlib.contextmanager

@@ -29,6 +29,7 @@ import time
 import numpy as np
 from scipy import ndimage as ndi
 
+from .. import _twins
 from .. import transforms as tf
 
 __all__ = ["run", "demo_images", "plot_registration", "checkerboard", "FIGURES"]
@@ -257,6 +258,11 @@ def _register(reference, moving, echo):
     level = log.level
     log.setLevel(logging.WARNING)  # the same progress lines again say nothing
     try:
+        # a process's first registrations go without Numba's Powell until it
+        # compiles (mireg._twins): compile it now, so that the time below is
+        # the compiled path's, as a longer session gets
+        with _twins.disabled():
+            mireg.register(reference, moving)
         start = time.perf_counter()
         mireg.register(reference, moving)
         seconds = time.perf_counter() - start
