@@ -11,6 +11,7 @@ from skimage import data
 from skimage.transform import resize
 
 import mireg
+from mireg import _twins
 from mireg import transforms as tf
 from mireg._levels import Pyramid, downsample, smoothed
 from mireg._pyramid import smooth_at
@@ -339,3 +340,38 @@ def test_interleaved_gradient_is_numpys(shape, spacing):
     out = np.empty(shape + (len(spacing),), np.float32)
     interleaved_gradient(smooth, np.array(spacing), out)
     assert out.tobytes() == expected.astype(np.float32).tobytes()
+    # and its twin (a process's first registrations), to the bit
+    assert _twins.interleaved_gradient(smooth, np.array(spacing)).tobytes() == out.tobytes()
+
+
+@pytest.mark.parametrize(
+    "shape,spacing,keep",
+    [
+        ((1, 40, 36), (1.0, 1.0), "all"),
+        ((1, 33, 29), (0.7, 2.5), "stride 3"),
+        ((9, 10, 11), (1.0, 1.0, 1.0), "all"),
+        ((12, 9, 14), (2.0, 1.5, 0.7), "random"),
+        ((5, 2, 3), (0.3, 1.0, 1.0), "stride 3"),
+    ],
+)
+def test_sample_table_kernel_is_its_twin(shape, spacing, keep):
+    # a process's first registrations fill their tables in NumPy
+    from mireg._kernels.samples import fill_table
+
+    rng = np.random.default_rng(6)
+    image = rng.random(shape) * 50.0 - 10.0
+    smooth = rng.random(shape) * 1e3 - 300.0
+    if keep == "all":
+        mask = np.ones(shape, bool)
+    elif keep == "random":
+        mask = rng.random(shape) > 0.6
+    else:
+        mask = np.zeros(shape, bool)
+        mask[..., ::3, ::3] = True
+    # bins past both ends of the range are clipped, as the kernel's int()
+    lo, scale, n_bins = -5.0, 24 / 50.0, 24
+    args = (image, smooth, np.array(spacing), mask, lo, scale, n_bins)
+    expected = fill_table(*args)
+    got = _twins.fill_table(*args)
+    assert got.dtype == np.float32 and got.shape == expected.shape
+    assert got.tobytes() == expected.tobytes()

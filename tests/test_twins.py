@@ -234,18 +234,28 @@ def _registrations():
 
 @pytest.mark.parametrize("case", ["2-D rigid", "2-D affine, masked", "3-D rigid"])
 def test_registrations_give_the_same_bits_either_way(case, monkeypatch):
-    from mireg._kernels import cost, powell
+    from mireg import _pyramid
+    from mireg._kernels import cost, powell, samples
 
     run = _registrations()[case]
-    calls = {"minimize_each": 0, "evaluate_parallel": 0}
-    _counted(monkeypatch, powell, "minimize_each", calls)
-    _counted(monkeypatch, cost, "evaluate_parallel", calls)
-    monkeypatch.setattr(_twins, "register_due", lambda kernel: True)
+    kernels = [
+        (powell, "minimize_each"),
+        (cost, "evaluate_parallel"),
+        (samples, "fill_table"),
+        (samples, "interleaved_gradient"),
+        (_pyramid, "smooth_picked"),
+    ]
+    calls = dict.fromkeys([name for _, name in kernels], 0)
+    for module, name in kernels:
+        _counted(monkeypatch, module, name, calls)
+    monkeypatch.setattr(_twins, "register_due", lambda kernel, size=0: True)
     twin = run()
-    assert calls == {"minimize_each": 0, "evaluate_parallel": 0}  # nothing to compile
-    monkeypatch.setattr(_twins, "register_due", lambda kernel: False)
+    assert set(calls.values()) == {0}  # nothing of these to compile
+    monkeypatch.setattr(_twins, "register_due", lambda kernel, size=0: False)
     compiled = run()
-    assert calls["minimize_each"] > 0  # the levels below PARALLEL_MIN_SAMPLES
+    # the levels below PARALLEL_MIN_SAMPLES; every level's preparation
+    for name in ("minimize_each", "fill_table", "interleaved_gradient", "smooth_picked"):
+        assert calls[name] > 0, name
     assert twin.matrix.tobytes() == compiled.matrix.tobytes()
     assert twin.metric == compiled.metric
     assert [r["evaluations"] for r in twin.levels] == [r["evaluations"] for r in compiled.levels]
@@ -261,6 +271,8 @@ def test_the_registration_twin_runs_only_before_its_kernels_compile(monkeypatch)
 
     monkeypatch.setitem(_twins._state, "register", 0.0)
     assert _twins.register_due(kernel)
+    assert _twins.register_due(kernel, 1 << 20)
+    assert not _twins.register_due(kernel, (1 << 20) + 1)  # large inputs compile at once
     with _twins.disabled():  # mireg.warmup: compile
         assert not _twins.register_due(kernel)
     with _twins.charged(False):
@@ -275,3 +287,25 @@ def test_the_registration_twin_runs_only_before_its_kernels_compile(monkeypatch)
     monkeypatch.setitem(_twins._state, "register", 0.0)
     kernel(1)
     assert not _twins.register_due(kernel)  # compiled in this process
+
+
+@pytest.mark.parametrize("shape", [(1, 40, 1), (3, 57, 1), (4, 33, 7), (2, 19, 130)])
+@pytest.mark.parametrize("sigma", [0.7, 4.0])
+@pytest.mark.parametrize("edge", [True, False])
+def test_the_pyramids_gaussian_twin_is_the_kernel_bit_for_bit(shape, sigma, edge):
+    from mireg._fused import half_kernel
+    from mireg._kernels.gaussian import smooth_picked
+
+    src = np.random.default_rng(7).random(shape) * 100.0 - 30.0
+    n, half = shape[1], half_kernel(sigma)
+    for picks in (
+        np.arange(n),  # every sample: vector sweeps along the line
+        np.arange(0, n, 2),  # every other: the line, then picks from it
+        np.arange(0, n, 7),  # scattered
+        np.array([0, 1, 2, n - 1]),  # the ends, folded
+        np.r_[3:15, 20 : n - 1],  # two runs
+    ):
+        out = np.empty((shape[0], picks.size, shape[2]))
+        smooth_picked(src, half, picks.astype(np.int64), edge, out)
+        twin = _twins.smooth_picked(src, half, picks.astype(np.int64), edge)
+        assert twin.tobytes() == out.tobytes()

@@ -37,7 +37,7 @@ from functools import partial
 import numpy as np
 from scipy import ndimage as ndi
 
-from . import _world
+from . import _twins, _world
 from . import transforms as tf
 from ._config import BSPLINE_KERNEL_MIN_SIZE, JITTER_SEED, MIN_OVERLAP_FRACTION
 from ._embed import embed3, embed_affine, embed_linear
@@ -158,8 +158,12 @@ def _moving_gradient(mov, sigma, spacing, gradients):
     # (as the reference's in the table): half the memory of a volume's
     # stack, so fewer cache misses per evaluation
     smooth = embed3(smoothed(mov, sigma, spacing))
-    out = np.empty(smooth.shape + (len(spacing),), np.float32)
-    return _samples.interleaved_gradient(smooth, np.asarray(spacing, float), out)
+    spacing = np.asarray(spacing, float)
+    if _twins.register_due(_samples.interleaved_gradient, smooth.size):
+        with _twins.charged(True):
+            return _twins.interleaved_gradient(smooth, spacing)
+    out = np.empty(smooth.shape + (spacing.size,), np.float32)
+    return _samples.interleaved_gradient(smooth, spacing, out)
 
 
 def _reference_table(ref, value_range, keep, stride, sigma, spacing, gradients, n_bins, jitter):
@@ -167,7 +171,7 @@ def _reference_table(ref, value_range, keep, stride, sigma, spacing, gradients, 
     samples ``keep`` of the level image ``ref``, whose (min, max) is
     ``value_range``."""
     lo, hi = value_range
-    table = _samples.fill_table(
+    args = (
         embed3(ref),
         # read at the samples and their neighbours only; without G the
         # table's gradient columns are never read: zero, no Gaussian
@@ -178,6 +182,11 @@ def _reference_table(ref, value_range, keep, stride, sigma, spacing, gradients, 
         n_bins / (hi - lo),
         n_bins,
     )
+    if _twins.register_due(_samples.fill_table, ref.size):
+        with _twins.charged(True):
+            table = _twins.fill_table(*args)
+    else:
+        table = _samples.fill_table(*args)
     if jitter:
         _jitter(table, embed3(ref), stride, lo, n_bins / (hi - lo), n_bins)
     return table

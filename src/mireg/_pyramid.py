@@ -30,6 +30,7 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage.transform import resize
 
+from . import _twins
 from ._config import ZOOM_KERNEL_MIN_SIZE
 from ._embed import embed3
 from ._fused import half_kernel
@@ -60,7 +61,10 @@ def smooth_at(image, sigma, picks, *, edge):
         view = np.ascontiguousarray(out).reshape(
             math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1 :])
         )
-        if s > 1e-15:
+        if s > 1e-15 and _twins.register_due(smooth_picked, view.size):
+            with _twins.charged(True):
+                part = _twins.smooth_picked(view, half_kernel(float(s)), p, edge)
+        elif s > 1e-15:
             part = np.empty((view.shape[0], p.size, view.shape[2]))
             smooth_picked(view, half_kernel(float(s)), p, edge, part)
         elif p.size < shape[axis]:  # as _fused.smooth: the axis is not filtered

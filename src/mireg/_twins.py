@@ -28,6 +28,11 @@ compiles anyway.  Serial and parallel evaluations give the same bits
 (fixed G sub-chunks, integer counts), so the registration's result is the
 same either way (tests/test_twins.py).
 
+A registration's levels have twins too, for the same budget and inputs
+of up to ``TWIN_MAX_SIZE`` values: the pyramid's Gaussian at picked
+samples (``_kernels.gaussian.smooth_picked``), the moving gradient stack
+and the reference's sample table (``_kernels.samples``).
+
 Why the bits agree:
 
 * ranges: minimum and maximum are exact; floats are compared through the
@@ -37,7 +42,14 @@ Why the bits agree:
 * entropies: ``np.add.accumulate`` sums in order, as the kernel's loops
   do (adding a zero density changes no sum), and logarithms come from the
   same table (``LOG_TABLE``) or from ``math.log``, the C library's ``log``
-  that Numba's compiled ``np.log`` calls.
+  that Numba's compiled ``np.log`` calls;
+* the Gaussian: the centre tap times its weight, then ``(lo + hi) * w``
+  added for each pair of taps from the outermost in, as every path of the
+  kernel (its eight-wide loops contract nothing into fused multiply-adds);
+* gradients: ``np.gradient``'s differences halved inside (a division by 2
+  is exact), divided by the spacing, rounded once to float32; the squared
+  norm summed in float64 in the kernel's order; ``astype(np.int64)``
+  truncates toward zero as ``int()`` does.
 """
 
 from __future__ import annotations
@@ -99,13 +111,18 @@ def run(twin, *args):
         _state["spent"] += time.perf_counter() - start
 
 
-def register_due(kernel):
-    """Whether a registration should do without ``kernel`` (Numba's Powell
-    or the parallel cost kernel): it has not been compiled or loaded in
-    this process and the registration twins' budget is not spent."""
+def register_due(kernel, size=0):
+    """Whether a registration should do without ``kernel`` (Numba's Powell,
+    the parallel cost kernel, or a level's preparation on ``size`` values):
+    it has not been compiled or loaded in this process, the input is small
+    and the registration twins' budget is not spent."""
     if _compiled_here(kernel):
         return False
-    return not _state["disabled"] and _state["register"] < REGISTER_TWIN_BUDGET_SECONDS
+    return (
+        size <= TWIN_MAX_SIZE
+        and not _state["disabled"]
+        and _state["register"] < REGISTER_TWIN_BUDGET_SECONDS
+    )
 
 
 @contextlib.contextmanager
@@ -221,3 +238,64 @@ def information(values0, values1, edges0, edges1, log_table):
     widths0 = np.diff(edges0).astype(np.float64)
     widths1 = np.diff(edges1).astype(np.float64)
     return entropies(counts, widths0, widths1, log_table)
+
+
+# ------------------------------------------------- a registration's levels
+
+
+def interleaved_gradient(smooth, spacing):
+    """Twin of ``_kernels.samples.interleaved_gradient`` (returns the
+    stack): the 3-D ``smooth``'s ``np.gradient`` along its last
+    ``spacing.size`` axes, each divided by its spacing, interleaved in
+    float32."""
+    k = spacing.size
+    out = np.empty(smooth.shape + (k,), np.float32)
+    for c in range(k):
+        out[..., c] = np.gradient(smooth, axis=3 - k + c) / spacing[c]
+    return out
+
+
+def fill_table(image, smooth, spacing, keep, lo, scale, n_bins):
+    """Twin of ``_kernels.samples.fill_table``: one float32 row per
+    set pixel of ``keep`` (C order): its index, the gradient of ``smooth``
+    there (``np.gradient``'s stencil, / spacing), the gradient's squared norm
+    summed in float64, and ``image``'s bin there."""
+    index = np.nonzero(keep)
+    k = spacing.size
+    table = np.zeros((index[0].size, 8), np.float32)
+    for axis in range(3):
+        table[:, axis] = index[axis]
+    norm2 = None
+    for c in range(k):
+        axis = 3 - k + c
+        p, n = index[axis], smooth.shape[axis]
+        upper, lower = list(index), list(index)
+        upper[axis], lower[axis] = np.minimum(p + 1, n - 1), np.maximum(p - 1, 0)
+        divisor = np.where((p == 0) | (p == n - 1), 1.0, 2.0)
+        g = (smooth[tuple(upper)] - smooth[tuple(lower)]) / divisor / spacing[c]
+        table[:, 6 - k + c] = g
+        norm2 = g * g if norm2 is None else norm2 + g * g
+    table[:, 6] = norm2
+    # int() truncates toward zero, as the kernel's; clipped as integers
+    bins = ((image[index] - lo) * scale).astype(np.int64)
+    table[:, 7] = np.clip(bins, 0, n_bins - 1)
+    return table
+
+
+def _folded(i, n, edge):
+    """``_kernels.gaussian._folded`` of an index array."""
+    if edge:
+        return np.clip(i, 0, n - 1)
+    return np.where(i < 0, -i, np.where(i > n - 1, 2 * (n - 1) - i, i))
+
+
+def smooth_picked(src, half, picks, edge):
+    """Twin of ``_kernels.gaussian.smooth_picked`` (returns ``out``): the
+    centre tap, then each pair of taps from the outermost in, added one
+    pair at a time."""
+    n = src.shape[1]
+    out = src[:, picks, :] * half[0]
+    for m in range(half.size - 1, 0, -1):
+        lo, hi = _folded(picks - m, n, edge), _folded(picks + m, n, edge)
+        out += (src[:, lo, :] + src[:, hi, :]) * half[m]
+    return out
