@@ -29,8 +29,8 @@ def warmup(*, registration=True, progress=None):
 
     Every kernel compiles on its first call in a process anyway: with an
     empty cache (just installed, or a new version) that costs a few
-    seconds on the first ``alignment`` and about 10 s on the first
-    ``register``, then about 10 s more on a later one (docs/performance.md);
+    seconds on the first ``alignment`` and 10-15 s on the first
+    ``register``, then about 15 s more on a later one (docs/performance.md);
     once the cache is filled, a fresh process loads them in well under a
     second.  Call this where every call must be fast (timing loops, a
     service answering requests), or run ``mireg warmup`` once after
@@ -38,8 +38,9 @@ def warmup(*, registration=True, progress=None):
 
     Until their kernels have compiled, the first metric calls in a process
     run NumPy twins that return the same bits, and the first registrations
-    scipy's Powell on serial evaluations (the same bits too;
-    docs/architecture.md); after this they never do.
+    scipy's Powell on serial evaluations and NumPy twins of the levels'
+    kernels (the same bits too; docs/architecture.md); after this they
+    never do.
 
     Parameters
     ----------
