@@ -9,7 +9,13 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage import color, data, transform
 
+import mireg
 from mireg import transforms as tf
+
+# Compiled now: until they have, a process's first registrations run twins
+# (scipy's Powell, NumPy for the levels' preparation: the same bits, slower),
+# and a timing would measure those.
+mireg.warmup()
 
 
 def make_pairs(n_pairs, size, seed=2024):
