@@ -72,10 +72,14 @@ __all__ = [
     "joint_histogram",
     "information",
     "entropies",
+    "interleaved_gradient",
+    "fill_table",
+    "smooth_picked",
 ]
 
 # seconds the twins have run: the metric twins, and the registration's
-# (scipy's Powell and serial evaluations, ``_optimize``), each its own budget
+# (scipy's Powell, serial evaluations, the levels' preparation), each its
+# own budget
 _state = {"spent": 0.0, "register": 0.0, "disabled": 0}
 _compiled = set()  # kernels found compiled: a set look-up, not a list of signatures
 
@@ -276,8 +280,9 @@ def fill_table(image, smooth, spacing, keep, lo, scale, n_bins):
         table[:, 6 - k + c] = g
         norm2 = g * g if norm2 is None else norm2 + g * g
     table[:, 6] = norm2
-    # int() truncates toward zero, as the kernel's; clipped as integers
-    bins = ((image[index] - lo) * scale).astype(np.int64)
+    # in float64 as the kernel's arithmetic (a float32 image minus a Python
+    # float would stay float32); int() truncates toward zero, as astype does
+    bins = ((image[index].astype(np.float64) - lo) * scale).astype(np.int64)
     table[:, 7] = np.clip(bins, 0, n_bins - 1)
     return table
 
