@@ -191,7 +191,7 @@ def test_a_first_call_compiles_nothing_and_gives_the_kernels_bits():
     assert value == repr(float(expected))
 
 
-# ---- the registration's twin: scipy's Powell on serial evaluations ---------
+# ---- a registration's twins: scipy's Powell, the levels' preparation --------
 
 
 def _counted(monkeypatch, module, name, calls):
