@@ -12,3 +12,16 @@ pytest-benchmark suites (``benchmarks/pytest``) and the report scripts
 * :mod:`~benchmarks.cases.peers` -- the SimpleITK and dipy runners;
 * :mod:`~benchmarks.cases.batch` -- the pairs of the batch report.
 """
+
+import functools
+
+
+@functools.cache
+def compile_mireg(registration=True):
+    """``mireg.warmup(registration=...)``, once per process.  Until mireg's
+    kernels have compiled, its first metric calls and registrations in a
+    process run twins (the same bits, slower) and a warm-up call would not
+    compile them: a timing would measure the twins."""
+    import mireg
+
+    mireg.warmup(registration=registration)

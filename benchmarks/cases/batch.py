@@ -9,13 +9,10 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage import color, data, transform
 
-import mireg
+from benchmarks.cases import compile_mireg
 from mireg import transforms as tf
 
-# Compiled now: until they have, a process's first registrations run twins
-# (scipy's Powell, NumPy for the levels' preparation: the same bits, slower),
-# and a timing would measure those.
-mireg.warmup()
+compile_mireg()
 
 
 def make_pairs(n_pairs, size, seed=2024):

@@ -17,13 +17,12 @@ import skimage.metrics
 
 import mireg
 import mireg.reference
+from benchmarks.cases import compile_mireg
 from mireg.cli.bench import image_pair as image_pair_float64
 
 BINS = 100
 
-# Compiled now: until they have, mireg's first metric calls in a process run
-# NumPy twins (the same bits, slower), and a warm-up call would not compile.
-mireg.warmup(registration=False)
+compile_mireg(registration=False)
 
 # (size label, shape, dtype): float64 at every size, other dtypes at 512^2
 CASES = [

@@ -57,11 +57,9 @@ from skimage.util import random_noise
 
 import mireg
 import mireg.reference
+from benchmarks.cases import compile_mireg
 
-# Compiled now: until they have, a process's first registrations run twins
-# (scipy's Powell, NumPy for the levels' preparation: the same bits, slower),
-# and a timing would measure those.
-mireg.warmup()
+compile_mireg()
 
 # mireg's error bounds, as the benchmarks assert them
 ASTRONAUT_BOUND_PX = 0.05

@@ -43,12 +43,9 @@ import numpy as np
 from scipy import ndimage as ndi
 from scipy.spatial.transform import Rotation
 
-import mireg
+from benchmarks.cases import compile_mireg
 
-# Compiled now: until they have, a process's first registrations run twins
-# (scipy's Powell, NumPy for the levels' preparation: the same bits, slower),
-# and a timing would measure those.
-mireg.warmup()
+compile_mireg()
 
 LPS = np.diag([-1.0, -1.0, 1.0, 1.0])
 # T1 value (0..1) -> T2-like value: not monotone, so only a statistical measure aligns them

@@ -28,7 +28,7 @@ import numpy as np
 if not __package__:  # run as a script: the repository root holds `benchmarks`
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from benchmarks.cases import scans  # noqa: E402
+from benchmarks.cases import compile_mireg, scans  # noqa: E402
 
 SIZES = (2, 1)
 # a tool "recovers" the motion if it ends within this (mm): the time ratio
@@ -51,9 +51,7 @@ def warm_up(folder, tools):
     pair's first run would time ~1 s of their compilation)."""
     paths = scans.mni_pair(4, 0).write(folder)
     if "mireg" in tools:
-        import mireg
-
-        mireg.warmup()
+        compile_mireg()
     for name in tools:
         try:
             with warnings.catch_warnings():

@@ -50,10 +50,11 @@ TWIN_BUDGET_SECONDS = 0.25
 # A process's first registrations run scipy's Powell on serial evaluations
 # (the kernels the global search compiles anyway) and NumPy twins of the
 # levels' preparation instead of compiling Numba's Powell, the parallel cost
-# kernel and the preparation's kernels (together ~60% of a cold first
-# register's compile), until they have run for REGISTER_TWIN_BUDGET_SECONDS;
-# the same bits either way.  Enough for a first 2-D and a first small 3-D register; on
-# a warm cache the slower path (1.1-1.8x) costs at most ~40% of it once.
+# kernel and the preparation's kernels, until they have run for
+# REGISTER_TWIN_BUDGET_SECONDS; the same bits either way.  Long enough for a
+# first 2-D and a first small 3-D register; short, because on a warm cache
+# the slower twin path costs a fraction of it once per process
+# (docs/performance.md, "Sixth pass").
 REGISTER_TWIN_BUDGET_SECONDS = 4.0
 
 # What the serial metric kernels cost, in seconds per pixel: a parallel run

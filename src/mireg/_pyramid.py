@@ -61,12 +61,14 @@ def smooth_at(image, sigma, picks, *, edge):
         view = np.ascontiguousarray(out).reshape(
             math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1 :])
         )
-        if s > 1e-15 and _twins.register_due(smooth_picked, view.size):
-            with _twins.charged(True):
-                part = _twins.smooth_picked(view, half_kernel(float(s)), p, edge)
-        elif s > 1e-15:
-            part = np.empty((view.shape[0], p.size, view.shape[2]))
-            smooth_picked(view, half_kernel(float(s)), p, edge, part)
+        if s > 1e-15:
+            half = half_kernel(float(s))
+            if _twins.register_due(smooth_picked, view.size):
+                with _twins.charged(True):
+                    part = _twins.smooth_picked(view, half, p, edge)
+            else:
+                part = np.empty((view.shape[0], p.size, view.shape[2]))
+                smooth_picked(view, half, p, edge, part)
         elif p.size < shape[axis]:  # as _fused.smooth: the axis is not filtered
             part = view[:, p, :]
         else:
