@@ -39,7 +39,12 @@ from scipy import ndimage as ndi
 
 from . import _twins, _world
 from . import transforms as tf
-from ._config import BSPLINE_KERNEL_MIN_SIZE, JITTER_SEED, MIN_OVERLAP_FRACTION
+from ._config import (
+    BSPLINE_KERNEL_MIN_SIZE,
+    FINEST_GRADIENT_POWER,
+    JITTER_SEED,
+    MIN_OVERLAP_FRACTION,
+)
 from ._embed import embed3, embed_affine, embed_linear
 from ._information import LOG_TABLE
 from ._kernels import cost as _cost
@@ -405,8 +410,14 @@ class Level:
         )
 
     def criterion(self, metric):
-        """The ``records.Criterion`` scoring ``metric`` at this level."""
-        return Criterion(metric=metric_code(metric), min_overlap=self.min_overlap)
+        """The ``records.Criterion`` scoring ``metric`` at this level: a
+        volume's finest (cubic) level weighs G by ``FINEST_GRADIENT_POWER``."""
+        finest_volume = self.ndim == 3 and self.data.cubic
+        return Criterion(
+            metric=metric_code(metric),
+            min_overlap=self.min_overlap,
+            gradient_power=FINEST_GRADIENT_POWER if finest_volume else 1.0,
+        )
 
     def stats(self, x, origin, units, n_chunks=0):
         """(H0, H1, H01, G, overlap) at parameters ``origin + x * units``.

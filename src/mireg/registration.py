@@ -216,7 +216,12 @@ def register(
     or, on a volume whose coarser level handed it a start and with 32768
     samples or more (e.g. a 2 mm or 1 mm brain), runs COBYQA
     (scipy's trust-region method on quadratic models: about a quarter of
-    the evaluations) until its trust region is 0.01 pixel.
+    the evaluations) until its trust region is 0.01 pixel.  A volume's
+    finest level of Pluim's measure scores NMI * sqrt(G): G's own peak lies
+    off the true pose where the two images' gradient magnitudes differ (the
+    smaller magnitude moves with the pose), which on a smooth volume pulled
+    the answer by a tenth of a voxel; coarser levels, and images, keep the
+    product.
     With ``metric="nmi"`` or ``"mi"``, and for volumes with every metric,
     the finest level shares each moving value between its two nearest bins
     (a linear Parzen window) and its line searches stop within 0.01 pixel:

@@ -49,7 +49,8 @@ class RegistrationResult:
     kind : str
         "translation", "rigid", "similarity" or "affine".
     metric : float
-        The final value of the measure (larger is better).
+        The final value of the measure (larger is better); for a volume
+        registered by Pluim's measure, NMI * sqrt(G) (see ``register``).
     metric_name : str
     nfev : int
         Cost evaluations in all, global search included.

@@ -326,7 +326,10 @@ def measure(h0, h1, h01, g, overlap, criterion):
     if criterion.metric == MI:
         return h0 + h1 - h01
     nmi = (h0 + h1) / h01
-    return nmi * g if criterion.metric == ALIGNMENT else nmi
+    if criterion.metric != ALIGNMENT:
+        return nmi
+    # Pluim's product itself where the power is 1: no pow, no rounding of its own
+    return nmi * (g if criterion.gradient_power == 1.0 else g**criterion.gradient_power)
 
 
 @njit(cache=True, nogil=True, **CALLEE)

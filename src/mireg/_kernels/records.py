@@ -109,7 +109,7 @@ moving_to_world : ndarray of float64, shape (3, 3)
     directions: the moving image's direction matrix, embedded in 3-D.
 """
 
-Criterion = namedtuple("Criterion", ["metric", "min_overlap"])
+Criterion = namedtuple("Criterion", ["metric", "min_overlap", "gradient_power"])
 Criterion.__doc__ = """What the statistics of one evaluation are scored by.
 
 Fields
@@ -118,6 +118,10 @@ metric : int
     ``modes.ALIGNMENT`` (NMI x G), ``modes.NMI`` or ``modes.MI``.
 min_overlap : int
     Fewer overlapping samples than this score as "no overlap".
+gradient_power : float
+    ``modes.ALIGNMENT`` scores ``NMI * G**gradient_power``: 1.0 is Pluim's
+    product (see ``_config.FINEST_GRADIENT_POWER`` for a volume's finest
+    level).
 """
 
 PowellOptions = namedtuple(
