@@ -103,9 +103,10 @@ def register(
         Pluim's combined measure (NMI * G), NMI alone, or MI alone.
         G's own peak is not at the true pose where the two images'
         gradient magnitudes differ (a motion that lays strong gradients
-        on weak ones changes its ``min`` term); sharp edges make NMI's
-        peak dominate, but on smooth, low-contrast volumes ``"nmi"`` can
-        end closer (docs/performance.md).
+        on weak ones changes its ``min`` term), so a volume's finest
+        level weighs it less: NMI * sqrt(G) (see Notes); sharp edges make
+        NMI's peak dominate, and on smooth, low-contrast volumes ``"nmi"``
+        can still end closer (docs/performance.md).
     sigma : float
         Gaussian sigma (in pixels of each level of the reference) of the
         gradients in G; the moving image's is the same length in world
