@@ -289,6 +289,45 @@ def test_the_registration_twin_runs_only_before_its_kernels_compile(monkeypatch)
     assert not _twins.register_due(kernel)  # compiled in this process
 
 
+def test_a_small_registration_that_starts_on_the_twins_ends_on_them(monkeypatch):
+    import threading
+
+    from mireg._config import REGISTER_TWIN_BUDGET_SECONDS
+
+    @njit
+    def kernel(x):
+        return x + 1
+
+    spent = REGISTER_TWIN_BUDGET_SECONDS
+    monkeypatch.setitem(_twins._state, "register", 0.0)
+    with _twins.registration(1000):
+        monkeypatch.setitem(_twins._state, "register", spent)  # spent halfway
+        assert _twins.register_due(kernel)
+        with _twins.registration(1000):  # a registration within it: the outer decides
+            assert _twins.register_due(kernel)
+        # another thread's registration (register_many) starts past the budget
+        seen = []
+
+        def other_registration():
+            with _twins.registration(1000):
+                seen.append(_twins.register_due(kernel))
+
+        other = threading.Thread(target=other_registration)
+        other.start()
+        other.join()
+        assert seen == [False]
+        assert _twins.register_due(kernel)
+    assert not _twins.register_due(kernel)  # the next registration compiles
+    with _twins.registration(1000):
+        assert not _twins.register_due(kernel)
+    # a large registration checks the budget at each level
+    monkeypatch.setitem(_twins._state, "register", 0.0)
+    with _twins.registration((1 << 20) + 1):
+        assert _twins.register_due(kernel)
+        monkeypatch.setitem(_twins._state, "register", spent)
+        assert not _twins.register_due(kernel)
+
+
 @pytest.mark.parametrize("shape", [(1, 40, 1), (3, 57, 1), (4, 33, 7), (2, 19, 130)])
 @pytest.mark.parametrize("sigma", [0.7, 4.0])
 @pytest.mark.parametrize("edge", [True, False])

@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import threading
 import time
 
 import numpy as np
@@ -66,6 +67,7 @@ __all__ = [
     "due",
     "run",
     "register_due",
+    "registration",
     "charged",
     "disabled",
     "value_ranges",
@@ -82,6 +84,9 @@ __all__ = [
 # own budget
 _state = {"spent": 0.0, "register": 0.0, "disabled": 0}
 _compiled = set()  # kernels found compiled: a set look-up, not a list of signatures
+# per thread (register_many's tasks): whether the registration running there
+# started within the registration twins' budget (None: no small one is running)
+_local = threading.local()
 
 
 def _compiled_here(kernel):
@@ -122,11 +127,28 @@ def register_due(kernel, size=0):
     and the registration twins' budget is not spent."""
     if _compiled_here(kernel):
         return False
-    return (
-        size <= TWIN_MAX_SIZE
-        and not _state["disabled"]
-        and _state["register"] < REGISTER_TWIN_BUDGET_SECONDS
-    )
+    within = getattr(_local, "within_budget", None)
+    if within is None:
+        within = _state["register"] < REGISTER_TWIN_BUDGET_SECONDS
+    return size <= TWIN_MAX_SIZE and not _state["disabled"] and within
+
+
+@contextlib.contextmanager
+def registration(size):
+    """Within: one registration of images of ``size`` values in all.  Up to
+    ``TWIN_MAX_SIZE``, whether the budget was left when it started decides
+    for all of it: a small registration that starts on the twins ends on
+    them, rather than compile Numba's Powell (seconds) for its last levels
+    when the budget runs out halfway.  Larger ones check the budget at each
+    level (their serial twin evaluations cost more than a compile saves)."""
+    if getattr(_local, "within_budget", None) is not None or size > TWIN_MAX_SIZE:
+        yield
+        return
+    _local.within_budget = _state["register"] < REGISTER_TWIN_BUDGET_SECONDS
+    try:
+        yield
+    finally:
+        _local.within_budget = None
 
 
 @contextlib.contextmanager

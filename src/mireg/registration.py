@@ -41,7 +41,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _inputs, _world
+from . import _inputs, _twins, _world
 from . import _optimize as _opt
 from . import transforms as tf
 from ._kernels import modes
@@ -301,56 +301,61 @@ def register(
     )
     ndim = inputs.reference.ndim
     frames = _world.checked_frames(reference_affine, moving_affine, spacing, inputs.spacing, ndim)
-    if inputs.smoothing > 0:
-        inputs = _smoothed(inputs, frames)
-    ref = inputs.reference
-    _inputs.check_start(start, transform, inputs.initial, global_search)
-    center = _world.center(frames[0], ref.shape)
-    extent = _world.extent(frames[0], ref.shape)
-    radius = float(np.mean(np.array(ref.shape, float) * frames[0].spacing)) / 2.0
-    unit_length = float(np.mean(frames[0].spacing))
-    shrinks = inputs.shrinks or _opt.default_shrinks(ref.shape, ndim)
-    nominal_plan = _opt.level_plan(ref.shape, shrinks, inputs.shrinks is not None)
-    plan = [f for _, f in nominal_plan]
-    stages = _stages(transform, plan, inputs.initial is not None)
-    kind = stages[0][0]
-    if global_search is None:
-        global_search = inputs.initial is None
-    if inputs.initial is not None:
-        params = inputs.initial.copy()
-    elif start is not None:
-        params = _world.initial_parameters(start, kind, inputs, frames)
-    else:
-        params = tf.identity_parameters(ndim, kind)
-    limits = _inputs.samples_by_level(inputs.max_samples, inputs.shrinks, nominal_plan)
-    prepare = _opt.level_maker(inputs, plan, center, kind, metric, frames, limits)
-    units = _opt.parameter_units(ndim, kind, radius, unit_length)
+    # a small registration that starts on the twins ends on them: a level
+    # never waits for Numba halfway through it (_twins.registration)
+    with _twins.registration(inputs.reference.size + inputs.moving.size):
+        if inputs.smoothing > 0:
+            inputs = _smoothed(inputs, frames)
+        ref = inputs.reference
+        _inputs.check_start(start, transform, inputs.initial, global_search)
+        center = _world.center(frames[0], ref.shape)
+        extent = _world.extent(frames[0], ref.shape)
+        radius = float(np.mean(np.array(ref.shape, float) * frames[0].spacing)) / 2.0
+        unit_length = float(np.mean(frames[0].spacing))
+        shrinks = inputs.shrinks or _opt.default_shrinks(ref.shape, ndim)
+        nominal_plan = _opt.level_plan(ref.shape, shrinks, inputs.shrinks is not None)
+        plan = [f for _, f in nominal_plan]
+        stages = _stages(transform, plan, inputs.initial is not None)
+        kind = stages[0][0]
+        if global_search is None:
+            global_search = inputs.initial is None
+        if inputs.initial is not None:
+            params = inputs.initial.copy()
+        elif start is not None:
+            params = _world.initial_parameters(start, kind, inputs, frames)
+        else:
+            params = tf.identity_parameters(ndim, kind)
+        limits = _inputs.samples_by_level(inputs.max_samples, inputs.shrinks, nominal_plan)
+        prepare = _opt.level_maker(inputs, plan, center, kind, metric, frames, limits)
+        units = _opt.parameter_units(ndim, kind, radius, unit_length)
 
-    records, nfev, candidates = [], 0, None
-    if global_search:
-        params, record, candidates = _opt.search_stage(
-            prepare, ref.shape, kind, metric, extent, params, units, max_angle, max_shift
-        )
-        record["transform"] = kind
-        records.append(record)
-        nfev += record["evaluations"]
-    level_index = 0
-    for number, (stage_kind, stage_levels) in enumerate(stages):
-        if stage_kind != kind:
-            params = tf.convert(params, ndim, kind, stage_kind, center)
-            units = _opt.parameter_units(ndim, stage_kind, radius, unit_length)
-            kind = stage_kind
-        stage = _Stage(functools.partial(prepare, kind=kind), stage_levels, metric, units, kind)
-        # the search's candidates are of the first stage's kind
-        params, value = _walk_pyramid(
-            stage, params, candidates if number == 0 else None, records, callback, level_index
-        )
-        restart = records[-1].pop("restart", None)
-        if restart is not None:
-            params, value = _restart(stage, restart, params, value, records, callback)
-        level_index += len(stage_levels)
-    nfev += sum(r["evaluations"] for r in records if r["stage"] != "search")
-    result = _result(params, value, kind, metric, nfev, records, inputs, center, frames)
+        records, nfev, candidates = [], 0, None
+        if global_search:
+            params, record, candidates = _opt.search_stage(
+                prepare, ref.shape, kind, metric, extent, params, units, max_angle, max_shift
+            )
+            record["transform"] = kind
+            records.append(record)
+            nfev += record["evaluations"]
+        level_index = 0
+        for number, (stage_kind, stage_levels) in enumerate(stages):
+            if stage_kind != kind:
+                params = tf.convert(params, ndim, kind, stage_kind, center)
+                units = _opt.parameter_units(ndim, stage_kind, radius, unit_length)
+                kind = stage_kind
+            stage = _Stage(
+                functools.partial(prepare, kind=kind), stage_levels, metric, units, kind
+            )
+            # the search's candidates are of the first stage's kind
+            params, value = _walk_pyramid(
+                stage, params, candidates if number == 0 else None, records, callback, level_index
+            )
+            restart = records[-1].pop("restart", None)
+            if restart is not None:
+                params, value = _restart(stage, restart, params, value, records, callback)
+            level_index += len(stage_levels)
+        nfev += sum(r["evaluations"] for r in records if r["stage"] != "search")
+        result = _result(params, value, kind, metric, nfev, records, inputs, center, frames)
     _report_warnings(result)
     return result
 
