@@ -24,9 +24,11 @@ Powell (``_kernels.powell.minimize_each``) and the parallel cost kernel
 process, and for ``REGISTER_TWIN_BUDGET_SECONDS`` of registration, levels
 run scipy's Powell (whose algorithm the Numba one ports: the same points)
 on serial evaluations through ``evaluate_grid``, which the global search
-compiles anyway.  Serial and parallel evaluations give the same bits
-(fixed G sub-chunks, integer counts), so the registration's result is the
-same either way (tests/test_twins.py).
+compiles anyway; a registration of up to ``TWIN_MAX_SIZE`` values that
+starts within that budget stays on the twin to its end (``registration``).
+Serial and parallel evaluations give the same bits (fixed G sub-chunks,
+integer counts), so the registration's result is the same either way
+(tests/test_twins.py).
 
 A registration's levels have twins too, for the same budget and inputs
 of up to ``TWIN_MAX_SIZE`` values: the pyramid's Gaussian at picked
@@ -124,7 +126,8 @@ def register_due(kernel, size=0):
     """Whether a registration should do without ``kernel`` (Numba's Powell,
     the parallel cost kernel, or a level's preparation on ``size`` values):
     it has not been compiled or loaded in this process, the input is small
-    and the registration twins' budget is not spent."""
+    and the registration twins' budget is not spent (within a small
+    registration: was not spent when it started, see ``registration``)."""
     if _compiled_here(kernel):
         return False
     within = getattr(_local, "within_budget", None)
