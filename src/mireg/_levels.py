@@ -165,8 +165,7 @@ def _moving_gradient(mov, sigma, spacing, gradients):
     smooth = embed3(smoothed(mov, sigma, spacing))
     spacing = np.asarray(spacing, float)
     if _twins.register_due(_samples.interleaved_gradient, smooth.size):
-        with _twins.charged(True):
-            return _twins.interleaved_gradient(smooth, spacing)
+        return _twins.register_run(_twins.interleaved_gradient, smooth, spacing)
     out = np.empty(smooth.shape + (spacing.size,), np.float32)
     return _samples.interleaved_gradient(smooth, spacing, out)
 
@@ -188,8 +187,7 @@ def _reference_table(ref, value_range, keep, stride, sigma, spacing, gradients, 
         n_bins,
     )
     if _twins.register_due(_samples.fill_table, ref.size):
-        with _twins.charged(True):
-            table = _twins.fill_table(*args)
+        table = _twins.register_run(_twins.fill_table, *args)
     else:
         table = _samples.fill_table(*args)
     if jitter:

@@ -64,8 +64,7 @@ def smooth_at(image, sigma, picks, *, edge):
         if s > 1e-15:
             half = half_kernel(float(s))
             if _twins.register_due(smooth_picked, view.size):
-                with _twins.charged(True):
-                    part = _twins.smooth_picked(view, half, p, edge)
+                part = _twins.register_run(_twins.smooth_picked, view, half, p, edge)
             else:
                 part = np.empty((view.shape[0], p.size, view.shape[2]))
                 smooth_picked(view, half, p, edge, part)

@@ -69,6 +69,7 @@ __all__ = [
     "due",
     "run",
     "register_due",
+    "register_run",
     "registration",
     "charged",
     "disabled",
@@ -122,6 +123,16 @@ def run(twin, *args):
         _state["spent"] += time.perf_counter() - start
 
 
+def register_run(twin, *args):
+    """``twin(*args)``, its time charged to the registration twins' budget."""
+    with charged(True):
+        return twin(*args)
+
+
+def _register_budget_left():
+    return _state["register"] < REGISTER_TWIN_BUDGET_SECONDS
+
+
 def register_due(kernel, size=0):
     """Whether a registration should do without ``kernel`` (Numba's Powell,
     the parallel cost kernel, or a level's preparation on ``size`` values):
@@ -132,7 +143,7 @@ def register_due(kernel, size=0):
         return False
     within = getattr(_local, "within_budget", None)
     if within is None:
-        within = _state["register"] < REGISTER_TWIN_BUDGET_SECONDS
+        within = _register_budget_left()
     return size <= TWIN_MAX_SIZE and not _state["disabled"] and within
 
 
@@ -147,7 +158,7 @@ def registration(size):
     if getattr(_local, "within_budget", None) is not None or size > TWIN_MAX_SIZE:
         yield
         return
-    _local.within_budget = _state["register"] < REGISTER_TWIN_BUDGET_SECONDS
+    _local.within_budget = _register_budget_left()
     try:
         yield
     finally:
