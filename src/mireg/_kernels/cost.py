@@ -205,6 +205,30 @@ def evaluate_parallel(level, matrix, grad_rotation, n_chunks):
     return _finish(counts, n_bins, g_partial, overlaps.sum(), level.log_table)
 
 
+@njit(cache=True, nogil=True, **CALLEE)
+def _identity(n):
+    out = np.zeros((n, n))
+    for i in range(n):
+        out[i, i] = 1.0
+    return out
+
+
+@njit(cache=True, nogil=True, **CALLEE)
+def _product(a, b):
+    # a @ b for the 3x3 and 4x4 matrices here, by scalar loops: Numba's
+    # ``@`` compiles a BLAS call with its layout and type checks, seconds of
+    # a process's first registration for a 4x4 product
+    n, m, q = a.shape[0], a.shape[1], b.shape[1]
+    out = np.empty((n, q))
+    for i in range(n):
+        for j in range(q):
+            acc = 0.0
+            for k in range(m):
+                acc += a[i, k] * b[k, j]
+            out[i, j] = acc
+    return out
+
+
 @njit(cache=True, nogil=True)
 def parameter_matrices(x, transform):
     """Scaled Powell coordinates -> (4x4 index matrix, 3x3 gradient rotation).
@@ -218,9 +242,8 @@ def parameter_matrices(x, transform):
     mapped).  The rotation is in world axes: :func:`gradient_rotation` turns
     it into the one between the images' own grid axes.
     """
-    # scalar loops, not array expressions: each of those compiles NumPy's
-    # broadcasting with its error messages; the same operations in the same
-    # order, so the same bits
+    # scalar loops, not array expressions or ``@``: each of those compiles
+    # NumPy's broadcasting (or a BLAS call) with its error messages
     n = x.size
     p = np.empty(n)
     for i in range(n):
@@ -228,7 +251,7 @@ def parameter_matrices(x, transform):
     ndim = transform.ndim
     center = transform.center
     off = 3 - ndim
-    linear = np.eye(3)
+    linear = _identity(3)
     n_linear = 0
     if transform.kind == AFFINE:
         # the linear part's entries, row by row
@@ -248,7 +271,7 @@ def parameter_matrices(x, transform):
             k[1, 0], k[1, 2] = p[2], -p[0]
             k[2, 0], k[2, 1] = -p[1], p[0]
             if theta < 1e-8:
-                kk = k @ k
+                kk = _product(k, k)
                 for a in range(3):
                     for b in range(3):
                         linear[a, b] += k[a, b] + 0.5 * kk[a, b]
@@ -256,7 +279,7 @@ def parameter_matrices(x, transform):
                 for a in range(3):
                     for b in range(3):
                         k[a, b] /= theta
-                kk = k @ k
+                kk = _product(k, k)
                 sin_t, cos_t = np.sin(theta), 1.0 - np.cos(theta)
                 for a in range(3):
                     for b in range(3):
@@ -270,15 +293,16 @@ def parameter_matrices(x, transform):
     shift = np.zeros(3)
     for a in range(ndim):
         shift[off + a] = p[n_linear + a]
-    moved = linear @ center
-    physical = np.eye(4)
+    physical = _identity(4)
     rotation = np.empty((3, 3))
     for a in range(3):
+        moved = 0.0  # (linear @ center)[a]
         for b in range(3):
             physical[a, b] = linear[a, b]
             rotation[a, b] = linear[b, a]
-        physical[a, 3] = center[a] + shift[a] - moved[a]
-    return transform.mov_inverse @ (physical @ transform.ref_grid), rotation
+            moved += linear[a, b] * center[b]
+        physical[a, 3] = center[a] + shift[a] - moved
+    return _product(transform.mov_inverse, _product(physical, transform.ref_grid)), rotation
 
 
 @njit(cache=True, nogil=True)
@@ -291,7 +315,7 @@ def gradient_rotation(rotation, level):
     itself, untouched."""
     if not level.oriented:
         return rotation
-    return level.world_to_reference @ (rotation @ level.moving_to_world)
+    return _product(level.world_to_reference, _product(rotation, level.moving_to_world))
 
 
 @njit(cache=True, nogil=True)

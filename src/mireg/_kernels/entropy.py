@@ -26,8 +26,8 @@ def entropies(counts, widths0, widths1, log_table):
     a log per occupied bin would otherwise cost more than the binning.
     """
     n0, n1 = counts.shape
-    log_w0 = np.log(widths0)
-    log_w1 = np.log(widths1)
+    log_w0 = _logs(widths0)
+    log_w1 = _logs(widths1)
     marginal0 = np.zeros(n0)
     marginal1 = np.zeros(n1)
     table_size = log_table.size
@@ -54,6 +54,17 @@ def entropies(counts, widths0, widths1, log_table):
         _marginal_entropy(marginal1, total, log_total),
         _single_bin_or(log_total - d_log_d / total, n_occupied),
     )
+
+
+@njit(cache=True, nogil=True, **CALLEE)
+def _logs(values):
+    # np.log of each value by a scalar loop (the same bits): the array
+    # expression would compile NumPy's ufunc machinery into every kernel
+    # that computes entropies
+    out = np.empty(values.size)
+    for i in range(values.size):
+        out[i] = np.log(values[i])
+    return out
 
 
 @njit(cache=True, nogil=True, inline="always")
