@@ -113,10 +113,21 @@ def _image_and_range(pyramid, shrink):
 
 def _coefficients(mov, cubic):
     """What the cost kernel interpolates: the cubic B-spline coefficients
-    of the level image ``mov`` (or ``mov`` itself), 3-D, C-contiguous
-    float64."""
-    coefficients = spline_coefficients(mov) if cubic else mov
-    return np.ascontiguousarray(embed3(coefficients), dtype=np.float64)
+    of the level image ``mov``, with their border (``bordered``),
+    or ``mov`` itself; 3-D, C-contiguous float64."""
+    if cubic:
+        return bordered(embed3(spline_coefficients(mov)), planar=mov.ndim == 2)
+    return np.ascontiguousarray(embed3(mov), dtype=np.float64)
+
+
+def bordered(coef, *, planar):
+    """Spline coefficients (3-D; a 2-D image as one plane, ``planar``) with
+    the border the cost kernel's ``cubic2_bordered`` / ``cubic3_bordered``
+    read: one line before and two after along each interpolated axis,
+    extended as scipy's ``mode="mirror"`` extends coefficients (NumPy's
+    ``"reflect"``), so every sample's 4 x 4 (x 4) taps lie inside."""
+    edge = (1, 2)
+    return np.pad(coef, ((0, 0) if planar else edge, edge, edge), mode="reflect")
 
 
 # scipy's pole of the cubic B-spline, sqrt(3) - 2 (ni_splines.c), and the

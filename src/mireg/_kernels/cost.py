@@ -25,7 +25,15 @@ from numba import njit, prange
 from .._config import G_CHUNK, WEIGHT_ONE
 from .chunks import ceil_div, chunk_bounds
 from .entropy import entropies
-from .interpolate import corner2, cubic2, cubic3, lerp2, lerp2_pair, lerp3, lerp3_triple
+from .interpolate import (
+    corner2,
+    cubic2_bordered,
+    cubic3_bordered,
+    lerp2,
+    lerp2_pair,
+    lerp3,
+    lerp3_triple,
+)
 from .jit import CALLEE
 from .modes import AFFINE, ALIGNMENT, MI, SIMILARITY, TRANSLATION
 
@@ -101,6 +109,11 @@ def _accumulate(level, matrix, grad_rotation, counts, g_partial, start, stop):
     parzen = level.parzen
     use_gradient = level.use_gradient
     d0, d1, d2 = moving.shape
+    if cubic:  # the coefficients' border (_levels.bordered)
+        d1 -= 3
+        d2 -= 3
+        if d0 > 1:
+            d0 -= 3
     planar = d0 == 1
     m = matrix
     overlap = 0
@@ -125,14 +138,14 @@ def _accumulate(level, matrix, grad_rotation, counts, g_partial, start, stop):
             j, k, u, v = corner2(d1, d2, y1, y2)
             if planar:
                 if cubic:
-                    value = cubic2(plane, y1, y2)
+                    value = cubic2_bordered(plane, y1, y2)
                 else:
                     value = lerp2(plane, j, k, u, v)
             else:
                 i = min(int(y0), d0 - 2)
                 t = y0 - i
                 if cubic:
-                    value = cubic3(moving, y0, y1, y2)
+                    value = cubic3_bordered(moving, y0, y1, y2)
                 else:
                     value = lerp3(moving, i, j, k, t, u, v)
             row = int(table[s, 7]) * n_bins

@@ -32,6 +32,65 @@ def mirror(i, n):
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _taps2(coef, a0, a1, u0, u1, u2, u3, v0, v1, v2, v3):
+    # the 4 x 4 coefficients from (a0, a1), all inside ``coef``
+    r = coef[a0]
+    s = u0 * (v0 * r[a1] + v1 * r[a1 + 1] + v2 * r[a1 + 2] + v3 * r[a1 + 3])
+    r = coef[a0 + 1]
+    s += u1 * (v0 * r[a1] + v1 * r[a1 + 1] + v2 * r[a1 + 2] + v3 * r[a1 + 3])
+    r = coef[a0 + 2]
+    s += u2 * (v0 * r[a1] + v1 * r[a1 + 1] + v2 * r[a1 + 2] + v3 * r[a1 + 3])
+    r = coef[a0 + 3]
+    s += u3 * (v0 * r[a1] + v1 * r[a1 + 1] + v2 * r[a1 + 2] + v3 * r[a1 + 3])
+    return s
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _taps3(coef, a0, a1, a2, us, vs, w0, w1, w2, w3):
+    # the 4 x 4 x 4 coefficients from (a0, a1, a2), all inside ``coef``:
+    # four running sums, one per coefficient along the last axis, weighted
+    # last: independent chains the CPU overlaps, where nested per-row sums
+    # waited on each other (docs/performance.md, motion correction)
+    c0 = 0.0
+    c1 = 0.0
+    c2 = 0.0
+    c3 = 0.0
+    for p in range(4):
+        i = a0 + p
+        for q in range(4):
+            j = a1 + q
+            uv = us[p] * vs[q]
+            c0 += uv * coef[i, j, a2]
+            c1 += uv * coef[i, j, a2 + 1]
+            c2 += uv * coef[i, j, a2 + 2]
+            c3 += uv * coef[i, j, a2 + 3]
+    return w0 * c0 + w1 * c1 + w2 * c2 + w3 * c3
+
+
+@njit(cache=True, nogil=True, inline="always")
+def cubic2_bordered(coef, y0, y1):
+    """``cubic2`` of coefficients given a mirrored border, one line before
+    and two after along each axis (``_levels.bordered``): every tap lies inside,
+    so no edge path (whose unrolled mirror branches cost a first use
+    about a second of compiling in each kernel)."""
+    f0 = np.floor(y0)
+    f1 = np.floor(y1)
+    u0, u1, u2, u3 = bspline_weights(y0 - f0)
+    v0, v1, v2, v3 = bspline_weights(y1 - f1)
+    return _taps2(coef, int(f0), int(f1), u0, u1, u2, u3, v0, v1, v2, v3)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def cubic3_bordered(coef, y0, y1, y2):
+    """``cubic3`` of coefficients with the border of ``cubic2_bordered``."""
+    f0, f1, f2 = np.floor(y0), np.floor(y1), np.floor(y2)
+    w0, w1, w2, w3 = bspline_weights(y2 - f2)
+    us = bspline_weights(y0 - f0)
+    vs = bspline_weights(y1 - f1)
+    return _taps3(coef, int(f0), int(f1), int(f2), us, vs, w0, w1, w2, w3)
+
+
+@njit(cache=True, nogil=True, inline="always")
 def cubic2(coef, y0, y1):
     n0, n1 = coef.shape
     f0 = np.floor(y0)
@@ -41,15 +100,7 @@ def cubic2(coef, y0, y1):
     u0, u1, u2, u3 = bspline_weights(y0 - f0)
     v0, v1, v2, v3 = bspline_weights(y1 - f1)
     if a0 >= 0 and a1 >= 0 and a0 + 3 < n0 and a1 + 3 < n1:
-        r = coef[a0]
-        s = u0 * (v0 * r[a1] + v1 * r[a1 + 1] + v2 * r[a1 + 2] + v3 * r[a1 + 3])
-        r = coef[a0 + 1]
-        s += u1 * (v0 * r[a1] + v1 * r[a1 + 1] + v2 * r[a1 + 2] + v3 * r[a1 + 3])
-        r = coef[a0 + 2]
-        s += u2 * (v0 * r[a1] + v1 * r[a1 + 1] + v2 * r[a1 + 2] + v3 * r[a1 + 3])
-        r = coef[a0 + 3]
-        s += u3 * (v0 * r[a1] + v1 * r[a1 + 1] + v2 * r[a1 + 2] + v3 * r[a1 + 3])
-        return s
+        return _taps2(coef, a0, a1, u0, u1, u2, u3, v0, v1, v2, v3)
     us = (u0, u1, u2, u3)
     vs = (v0, v1, v2, v3)
     s = 0.0
@@ -71,23 +122,7 @@ def cubic3(coef, y0, y1, y2):
     vs = bspline_weights(y1 - f1)
     w0, w1, w2, w3 = bspline_weights(y2 - f2)
     if a0 >= 0 and a1 >= 0 and a2 >= 0 and a0 + 3 < n0 and a1 + 3 < n1 and a2 + 3 < n2:
-        # four running sums, one per coefficient along the last axis, weighted
-        # last: independent chains the CPU overlaps, where nested per-row
-        # sums waited on each other (docs/performance.md, motion correction)
-        c0 = 0.0
-        c1 = 0.0
-        c2 = 0.0
-        c3 = 0.0
-        for p in range(4):
-            i = a0 + p
-            for q in range(4):
-                j = a1 + q
-                uv = us[p] * vs[q]
-                c0 += uv * coef[i, j, a2]
-                c1 += uv * coef[i, j, a2 + 1]
-                c2 += uv * coef[i, j, a2 + 2]
-                c3 += uv * coef[i, j, a2 + 3]
-        return w0 * c0 + w1 * c1 + w2 * c2 + w3 * c3
+        return _taps3(coef, a0, a1, a2, us, vs, w0, w1, w2, w3)
     ws = (w0, w1, w2, w3)
     s = 0.0
     for p in range(4):
