@@ -293,6 +293,44 @@ def test_a_volume_finest_level_weighs_g_by_its_square_root(monkeypatch):
     assert error < 0.035 < mean_error(product.matrix, truth, shape) * 2.0
 
 
+def test_the_drivers_measure_is_the_kernels_to_the_bit():
+    # the driver scores evaluations in Python (_optimize.measure, and
+    # measures for a search grid); Powell's kernel in Numba (cost.measure)
+    from mireg import _optimize
+    from mireg._kernels import cost
+    from mireg._kernels.modes import ALIGNMENT, MI, NMI
+    from mireg._kernels.records import Criterion
+
+    rng = np.random.default_rng(3)
+    n = 400
+    stats = np.column_stack(
+        [
+            rng.uniform(0.0, 5.0, n),
+            rng.uniform(0.0, 5.0, n),
+            rng.uniform(-0.5, 8.0, n),
+            rng.uniform(0.0, 1e3, n),
+            rng.integers(20, 200, n).astype(np.float64),
+        ]
+    )
+    stats[:8, 2] = (0.0, -0.0, 1e-300, 0.0, 2.0, 3.0, 1.0, 1e-200)  # h01 at and near 0
+    stats[8:12, 3] = (0.0, 1e-300, 5e-324, 1e300)  # G at its edges
+    stats[12:16, 4] = (19.0, 20.0, 21.0, 0.0)  # around min_overlap
+    for metric in (ALIGNMENT, NMI, MI):
+        for power in (1.0, 0.5, 0.25):
+            criterion = Criterion(metric=metric, min_overlap=20, gradient_power=power)
+            kernel = np.array(
+                [cost.measure(*row[:4], np.int64(row[4]), criterion) for row in stats]
+            )
+            assert np.isinf(kernel).sum() > 10 and np.isfinite(kernel).sum() > 300
+            driver = np.array(
+                [_optimize.measure(*row[:4], int(row[4]), criterion) for row in stats]
+            )
+            np.testing.assert_array_equal(driver.view(np.int64), kernel.view(np.int64))
+            grid = _optimize.measures(stats, criterion)
+            np.testing.assert_array_equal(grid.view(np.int64), kernel.view(np.int64))
+    assert not np.shares_memory(grid, stats)
+
+
 def test_default_max_samples_of_a_volume_are_sparser_above_the_finest_level():
     from mireg._inputs import samples_by_level
 

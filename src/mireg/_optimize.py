@@ -51,7 +51,7 @@ from ._config import (
 )
 from ._kernels import cost as _cost
 from ._kernels import powell as _powell
-from ._kernels.modes import SIMILARITY
+from ._kernels.modes import ALIGNMENT, MI, SIMILARITY
 from ._levels import Level
 from ._parallel import parallel_chunks, side_by_side
 from ._pyramid import Pyramid, axis_shrinks
@@ -148,6 +148,42 @@ def search_grid(ndim, kind, extent, max_angle, max_shift):
     return np.concatenate(columns, axis=1)
 
 
+def measure(h0, h1, h01, g, overlap, criterion):
+    """``cost.measure`` (the measure from one evaluation's statistics, by
+    ``criterion``, a ``records.Criterion``) in Python: the same operations
+    in the same order, so the same bits (tests/test_registration.py).
+    Called from Python once per evaluation, where the kernel would cost a
+    dispatch, and compiling it a process's first registration."""
+    if overlap < criterion.min_overlap or h01 <= 0.0:
+        return -math.inf
+    if criterion.metric == MI:
+        return h0 + h1 - h01
+    nmi = (h0 + h1) / h01
+    if criterion.metric != ALIGNMENT:
+        return nmi
+    power = criterion.gradient_power
+    return nmi * (g if power == 1.0 else math.pow(g, power))
+
+
+def measures(stats, criterion):
+    """``measure`` of each row of ``cost.evaluate_grid``'s output (a global
+    search's candidates), elementwise."""
+    h0, h1, h01, g, overlap = np.asarray(stats, dtype=np.float64).T
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if criterion.metric == MI:
+            values = h0 + h1 - h01
+        else:
+            values = (h0 + h1) / h01
+            if criterion.metric == ALIGNMENT:
+                power = criterion.gradient_power
+                # math.pow, the C library's pow that the kernel calls (NumPy's
+                # power may round differently)
+                weight = g if power == 1.0 else np.array([math.pow(x, power) for x in g])
+                values = values * weight
+    values[(overlap < criterion.min_overlap) | (h01 <= 0.0)] = -np.inf
+    return values
+
+
 class Objective:
     """Cost of scaled parameters ``x`` (``p = origin + x * units``) at one
     level, counting evaluations."""
@@ -170,7 +206,7 @@ class Objective:
 
     def value(self, stats):
         """The measure (larger is better), -inf without enough overlap."""
-        return _cost.measure(*stats, self.criterion)
+        return measure(*stats, self.criterion)
 
     def __call__(self, x):
         self.nfev += 1
@@ -347,7 +383,7 @@ def global_search(level, kind, metric, extent, origin, units, max_angle, max_shi
         stats = level.stats_grid(grid / units, origin, units, n_chunks, use_gradient=True)
     picks = []
     for ranking in (metric, "alignment"):
-        values = _cost.measures(stats, level.criterion(ranking))
+        values = measures(stats, level.criterion(ranking))
         picks.extend(np.argsort(-values, kind="stable")[:keep].tolist())
     starts = origin + grid[list(dict.fromkeys(picks))]  # unique, in order
     params, costs, evaluations = powell(level, metric, starts, units, level.shrink)

@@ -386,15 +386,3 @@ def objective_at(x, criterion, transform, level):
     h0, h1, h01, g, overlap = _finish(counts, level.n_bins, g_partial, overlap, level.log_table)
     v = measure(h0, h1, h01, g, overlap, criterion)
     return 0.0 if v == -np.inf else -v
-
-
-@njit(cache=True, nogil=True)
-def measures(stats, criterion):
-    """``measure`` of each row of ``evaluate_grid``'s output."""
-    out = np.empty(stats.shape[0])
-    for q in range(stats.shape[0]):
-        # the overlap (a whole count stored as float64) as the int64 that
-        # objective_at passes: one specialisation of measure, not two
-        overlap = np.int64(stats[q, 4])
-        out[q] = measure(stats[q, 0], stats[q, 1], stats[q, 2], stats[q, 3], overlap, criterion)
-    return out
