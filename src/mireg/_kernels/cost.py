@@ -47,14 +47,14 @@ def _count_windowed(counts, row, f, last):
     # moves with the pose continuously, not in steps; in fixed point, so the
     # integer sums give the same bits in any order (serial or parallel)
     if f <= 0.0:
-        counts[row] += WEIGHT_ONE
+        counts[row, 0] += WEIGHT_ONE
     elif f >= last:
-        counts[row + last] += WEIGHT_ONE
+        counts[row, last] += WEIGHT_ONE
     else:
         b = int(f)
         w = int((f - b) * WEIGHT_ONE)
-        counts[row + b] += WEIGHT_ONE - w
-        counts[row + b + 1] += w
+        counts[row, b] += WEIGHT_ONE - w
+        counts[row, b + 1] += w
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -87,7 +87,7 @@ def _gradient_term_2d(gm1, gm2, rot, r1, r2, rmag2):
 @njit(cache=True, nogil=True, **CALLEE)
 def _accumulate(level, matrix, grad_rotation, counts, g_partial, start, stop):
     """Accumulate samples [start, stop) of ``level`` (a ``LevelData``) into
-    ``counts`` (flat, reference bin major) and the per-G_CHUNK gradient sums
+    ``counts`` (reference bin, moving bin) and the per-G_CHUNK gradient sums
     ``g_partial``; returns the overlap count.
 
     ``matrix`` (4x4) maps reference to moving index coordinates,
@@ -148,12 +148,12 @@ def _accumulate(level, matrix, grad_rotation, counts, g_partial, start, stop):
                     value = cubic3_bordered(moving, y0, y1, y2)
                 else:
                     value = lerp3(moving, i, j, k, t, u, v)
-            row = int(table[s, 7]) * n_bins
+            row = int(table[s, 7])
             x = (value - lo) * scale
             if parzen:
                 _count_windowed(counts, row, x - 0.5, last)
             else:  # whole counts (read from the log table)
-                counts[row + min(max(int(x), 0), last)] += 1
+                counts[row, min(max(int(x), 0), last)] += 1
             if use_gradient:
                 if planar:
                     gm1, gm2 = lerp2_pair(grad_plane, j, k, u, v)
@@ -186,9 +186,8 @@ def _finish(counts, n_bins, g_partial, overlap, log_table):
     # (H0, H1, H01, G, overlap) from the counts and the G sub-sums, in order
     if overlap == 0:
         return 0.0, 0.0, 0.0, 0.0, 0
-    ones0 = np.ones(n_bins)
-    ones1 = np.ones(n_bins)
-    h0, h1, h01 = entropies(counts.reshape((n_bins, n_bins)), ones0, ones1, log_table)
+    ones = np.ones(n_bins)  # unit bin widths
+    h0, h1, h01 = entropies(counts, ones, ones, log_table)
     g = 0.0
     for x in g_partial:
         g += x
@@ -206,24 +205,18 @@ def evaluate_parallel(level, matrix, grad_rotation, n_chunks):
     """
     n = level.table.shape[0]
     n_bins = level.n_bins
-    partial = np.zeros((n_chunks, n_bins * n_bins), np.int64)
+    partial = np.zeros((n_chunks, n_bins, n_bins), np.int64)
     overlaps = np.zeros(n_chunks, np.int64)
     g_partial = np.zeros(ceil_div(n, G_CHUNK))
     for c in prange(n_chunks):
         start, stop = chunk_bounds(n, n_chunks, c, G_CHUNK)
         overlaps[c] = _accumulate(level, matrix, grad_rotation, partial[c], g_partial, start, stop)
-    counts = partial[0].copy()
+    counts = partial[0]
     for c in range(1, n_chunks):
-        counts += partial[c]
+        for a in range(n_bins):
+            for b in range(n_bins):
+                counts[a, b] += partial[c, a, b]
     return _finish(counts, n_bins, g_partial, overlaps.sum(), level.log_table)
-
-
-@njit(cache=True, nogil=True, **CALLEE)
-def _identity(n):
-    out = np.zeros((n, n))
-    for i in range(n):
-        out[i, i] = 1.0
-    return out
 
 
 @njit(cache=True, nogil=True, **CALLEE)
@@ -264,7 +257,9 @@ def parameter_matrices(x, transform):
     ndim = transform.ndim
     center = transform.center
     off = 3 - ndim
-    linear = _identity(3)
+    linear = np.zeros((3, 3))
+    for a in range(3):
+        linear[a, a] = 1.0
     n_linear = 0
     if transform.kind == AFFINE:
         # the linear part's entries, row by row
@@ -306,7 +301,8 @@ def parameter_matrices(x, transform):
     shift = np.zeros(3)
     for a in range(ndim):
         shift[off + a] = p[n_linear + a]
-    physical = _identity(4)
+    physical = np.zeros((4, 4))
+    physical[3, 3] = 1.0
     rotation = np.empty((3, 3))
     for a in range(3):
         moved = 0.0  # (linear @ center)[a]
@@ -340,12 +336,14 @@ def evaluate_grid(xs, transform, level):
     n = level.table.shape[0]
     n_bins = level.n_bins
     out = np.empty((xs.shape[0], 5))
-    counts = np.zeros(n_bins * n_bins, np.int64)
+    counts = np.zeros((n_bins, n_bins), np.int64)
     g_partial = np.zeros(ceil_div(n, G_CHUNK))
     for q in range(xs.shape[0]):
         matrix, rotation = parameter_matrices(xs[q], transform)
         rotation = gradient_rotation(rotation, level)
-        counts[:] = 0
+        for a in range(n_bins):  # scalar loops: no slice assignment to compile
+            for b in range(n_bins):
+                counts[a, b] = 0
         # np.int64(0), not 0: a literal start would compile a second specialisation
         overlap = _accumulate(level, matrix, rotation, counts, g_partial, np.int64(0), n)
         h0, h1, h01, g, overlap = _finish(counts, n_bins, g_partial, overlap, level.log_table)
@@ -380,7 +378,7 @@ def objective_at(x, criterion, transform, level):
     matrix, rotation = parameter_matrices(x, transform)
     rotation = gradient_rotation(rotation, level)
     n = level.table.shape[0]
-    counts = np.zeros(level.n_bins * level.n_bins, np.int64)
+    counts = np.zeros((level.n_bins, level.n_bins), np.int64)
     g_partial = np.zeros(ceil_div(n, G_CHUNK))
     overlap = _accumulate(level, matrix, rotation, counts, g_partial, np.int64(0), n)
     h0, h1, h01, g, overlap = _finish(counts, level.n_bins, g_partial, overlap, level.log_table)
