@@ -148,21 +148,12 @@ def search_grid(ndim, kind, extent, max_angle, max_shift):
     return np.concatenate(columns, axis=1)
 
 
-def measure(h0, h1, h01, g, overlap, criterion):
-    """``cost.measure`` (the measure from one evaluation's statistics, by
-    ``criterion``, a ``records.Criterion``) in Python: the same operations
-    in the same order, so the same bits (tests/test_registration.py).
-    Called from Python once per evaluation, where the kernel would cost a
-    dispatch, and compiling it a process's first registration."""
-    if overlap < criterion.min_overlap or h01 <= 0.0:
-        return -math.inf
-    if criterion.metric == MI:
-        return h0 + h1 - h01
-    nmi = (h0 + h1) / h01
-    if criterion.metric != ALIGNMENT:
-        return nmi
-    power = criterion.gradient_power
-    return nmi * (g if power == 1.0 else math.pow(g, power))
+# ``cost.measure`` (the measure from one evaluation's statistics, by a
+# ``records.Criterion``) run as plain Python: called from Python once per
+# evaluation, where the kernel would cost a dispatch and, in a process's
+# first registration, a compile; Python floats do the same operations (pow
+# is the C library's in both), so the same bits (tests/test_registration.py)
+measure = _cost.measure.py_func
 
 
 def measures(stats, criterion):

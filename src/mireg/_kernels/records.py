@@ -69,7 +69,9 @@ table : ndarray of float32, shape (n_samples, 8)
     bin (see
     ``samples.fill_table``).
 moving : ndarray of float64, shape (d0, d1, d2)
-    The moving image, or its cubic B-spline coefficients if ``cubic``.
+    The moving image, or if ``cubic`` its cubic B-spline coefficients with a
+    mirrored border: one line before and two after along each interpolated
+    axis (``_levels.bordered``; the image's shape is then that less 3).
 moving_grad : ndarray of float32, shape (d0, d1, d2, k)
     The moving image's smoothed gradient, interleaved: ``k = 2``
     components (row, col) in 2-D, 3 in 3-D (see
