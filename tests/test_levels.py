@@ -320,6 +320,43 @@ def test_spline_coefficients_are_scipys(monkeypatch, shape, values):
     assert image.tobytes() == before.tobytes()
 
 
+@pytest.mark.parametrize("shape", [(1, 2, 9), (1, 3, 2), (1, 17, 12), (2, 5, 3), (4, 9, 6)])
+def test_bordered_coefficients_interpolate_as_the_mirror_extension(shape):
+    # the cost kernel reads a cubic level's coefficients through their border
+    # (no edge path); warp keeps cubic2 / cubic3 with scipy's mirror indices
+    from mireg._kernels import interpolate
+    from mireg._levels import bordered
+
+    rng = np.random.default_rng(11)
+    coef = rng.random(shape) - 0.4
+    planar = shape[0] == 1
+    padded = bordered(coef, planar=planar)
+    n0, n1, n2 = shape
+    for i in range(padded.shape[0]):
+        for j in range(n1 + 3):
+            for k in range(n2 + 3):
+                source = (
+                    0 if planar else interpolate.mirror(i - 1, n0),
+                    interpolate.mirror(j - 1, n1),
+                    interpolate.mirror(k - 1, n2),
+                )
+                assert padded[i, j, k] == coef[source]
+    # every position of [0, n - 1], the edges and the last line included
+    points = rng.uniform(0.0, 1.0, (300, 3)) * (np.array(shape) - 1.0)
+    points[:8] = np.array(shape) - 1.0
+    points[8:16] = 0.0
+    for y0, y1, y2 in points:
+        if planar:
+            # the edge path sums in the inner path's order: the same bits
+            assert interpolate.cubic2_bordered(padded[0], y1, y2) == interpolate.cubic2(
+                coef[0], y1, y2
+            )
+        else:
+            want = interpolate.cubic3(coef, y0, y1, y2)
+            got = interpolate.cubic3_bordered(padded, y0, y1, y2)
+            assert got == pytest.approx(want, rel=1e-13, abs=1e-15)
+
+
 @pytest.mark.parametrize(
     ("shape", "spacing"),
     [
