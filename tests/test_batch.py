@@ -5,13 +5,13 @@ stacks chain, and the batch command resumes."""
 import csv
 import json
 import os
-import subprocess
 import sys
 import threading
 import time
 
 import numpy as np
 import pytest
+from cli_helpers import run_in_process
 from registration_helpers import make_moving, mean_error, truth_matrix
 from skimage import color, data, transform
 
@@ -428,18 +428,10 @@ def test_dask_stack_matches_threads(client, drift, stack_first):
 
 
 def _run_cli(*args, cwd):
-    import mireg as package
+    """``mireg batch ARGS`` in this process, in the folder ``cwd``."""
+    from mireg.cli.batch import main
 
-    src = os.path.dirname(os.path.dirname(package.__file__))
-    env = dict(os.environ, PYTHONPATH=src + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    return subprocess.run(
-        [sys.executable, "-m", "mireg.cli.batch", *map(str, args)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_in_process(main, args, cwd=cwd)
 
 
 def _read_csv(path):

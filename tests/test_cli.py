@@ -1,5 +1,7 @@
-"""The ``mireg`` command, run for real: a subprocess per call, on files
-written into a temporary folder, as a user would run it."""
+"""The ``mireg`` command on files written into a temporary folder: its
+``main`` with the arguments a user types, stdout and stderr captured, and
+the main job and a user's error also as a user runs them, ``python -m
+mireg`` in a process of its own."""
 
 from __future__ import annotations
 
@@ -8,10 +10,10 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import SRC, run_in_a_process, run_in_process
 from scipy import ndimage as ndi
 
 imageio = pytest.importorskip("imageio.v3")
@@ -19,7 +21,6 @@ tifffile = pytest.importorskip("tifffile")
 nibabel = pytest.importorskip("nibabel")
 pytest.importorskip("matplotlib")
 
-SRC = str(Path(__file__).resolve().parents[1] / "src")
 FIGURES = [
     "fig1_nmi_aligned_vs_off.png",
     "fig2_nmi_sliding.png",
@@ -29,20 +30,16 @@ FIGURES = [
 ]
 
 
-def run_mireg(*args, cwd=None):
-    """``python -m mireg ARGS`` with this tree's package first on the path."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [SRC, env.get("PYTHONPATH")]))
-    env["MPLBACKEND"] = "Agg"
-    env.pop("MIREG_DEBUG", None)
-    return subprocess.run(
-        [sys.executable, "-m", "mireg", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=300,
-    )
+def run_mireg_process(*args):
+    """``python -m mireg ARGS``, as a user runs it."""
+    return run_in_a_process("mireg", args)
+
+
+def run_mireg(*args):
+    """``mireg ARGS`` in this process (see ``run_in_process``)."""
+    from mireg.cli import main
+
+    return run_in_process(main, args)
 
 
 def assert_one_line_error(proc):
@@ -66,7 +63,7 @@ def smooth_volume(shape, seed):
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
-    return run_mireg("demo", "--out", out), out
+    return run_mireg_process("demo", "--out", out), out
 
 
 def test_demo_writes_the_five_figures(demo_run):
@@ -636,6 +633,21 @@ def test_user_errors_exit_2_with_one_line(case, error_files):
         "unknown format": "unknown image file type",
     }[case]
     assert expected in line
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["register", "nope.png", "nope.png", "-o", "o.png"], "no such file"),
+        (["align"], "invalid"),
+    ],
+)
+def test_a_users_error_in_a_process_of_its_own(args, expected, tmp_path):
+    """What the shell sees: status 2 and one line, from ``python -m mireg``."""
+    line = assert_one_line_error(
+        run_mireg_process(*[tmp_path / a if "." in a else a for a in args])
+    )
+    assert expected in line, line
 
 
 # ---- bench ----------------------------------------------------------------------

@@ -10,7 +10,7 @@ import csv
 import numpy as np
 import pytest
 from motion_helpers import moving_series
-from test_cli import assert_one_line_error, run_mireg
+from test_cli import assert_one_line_error, run_mireg, run_mireg_process
 
 import mireg
 from mireg.cli import main
@@ -243,6 +243,6 @@ def test_bad_input_is_one_line_and_status_2(case, bad_files, capsys):
 
 def test_bad_input_in_a_subprocess(bad_files):
     line = assert_one_line_error(
-        run_mireg("motion", bad_files / "volume.nii.gz", "-o", bad_files / "o.nii.gz")
+        run_mireg_process("motion", bad_files / "volume.nii.gz", "-o", bad_files / "o.nii.gz")
     )
     assert line.startswith("mireg: error:") and "single 3-D volume" in line
