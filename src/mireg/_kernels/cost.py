@@ -205,18 +205,35 @@ def evaluate_parallel(level, matrix, grad_rotation, n_chunks):
     """
     n = level.table.shape[0]
     n_bins = level.n_bins
-    partial = np.zeros((n_chunks, n_bins, n_bins), np.int64)
-    overlaps = np.zeros(n_chunks, np.int64)
-    g_partial = np.zeros(ceil_div(n, G_CHUNK))
+    # allocated and summed outside this function: in a parallel one each
+    # np.zeros and .sum() would be a parfor, compiled as a function of its own
+    partial, overlaps, g_partial = _chunk_buffers(n_chunks, n_bins, ceil_div(n, G_CHUNK))
     for c in prange(n_chunks):
         start, stop = chunk_bounds(n, n_chunks, c, G_CHUNK)
         overlaps[c] = _accumulate(level, matrix, grad_rotation, partial[c], g_partial, start, stop)
+    counts, overlap = _merged(partial, overlaps)
+    return _finish(counts, n_bins, g_partial, overlap, level.log_table)
+
+
+@njit(cache=True, nogil=True, **CALLEE)
+def _chunk_buffers(n_chunks, n_bins, n_g):
+    """``evaluate_parallel``'s per-chunk counts and overlaps, and G's
+    sub-sums, zeroed."""
+    partial = np.zeros((n_chunks, n_bins, n_bins), np.int64)
+    return partial, np.zeros(n_chunks, np.int64), np.zeros(n_g)
+
+
+@njit(cache=True, nogil=True, **CALLEE)
+def _merged(partial, overlaps):
+    """The chunks' counts added into the first chunk's, and their overlap."""
     counts = partial[0]
-    for c in range(1, n_chunks):
-        for a in range(n_bins):
-            for b in range(n_bins):
+    overlap = overlaps[0]
+    for c in range(1, partial.shape[0]):
+        overlap += overlaps[c]
+        for a in range(partial.shape[1]):
+            for b in range(partial.shape[2]):
                 counts[a, b] += partial[c, a, b]
-    return _finish(counts, n_bins, g_partial, overlaps.sum(), level.log_table)
+    return counts, overlap
 
 
 @njit(cache=True, nogil=True, **CALLEE)

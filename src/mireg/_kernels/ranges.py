@@ -99,21 +99,35 @@ def value_ranges_parallel(values0, values1, n_chunks):
     ``histogram.joint_histogram_parallel``'s: the thread that bins a chunk
     next finds it in its own cache.
     """
+    # Only the prange is parallel; the chunks' results are folded by plain
+    # loops: array methods and np.ones here would each become a parfor of
+    # their own, compiled as a separate function (most of a first call).
     los0 = np.empty(n_chunks, values0.dtype)
     his0 = np.empty(n_chunks, values0.dtype)
-    oks0 = np.ones(n_chunks, np.bool_)
+    oks0 = np.empty(n_chunks, np.bool_)
     los1 = np.empty(n_chunks, values1.dtype)
     his1 = np.empty(n_chunks, values1.dtype)
-    oks1 = np.ones(n_chunks, np.bool_)
+    oks1 = np.empty(n_chunks, np.bool_)
     for c in prange(n_chunks):
         start, stop = chunk_bounds(values0.size, n_chunks, c)
         if start < stop:
             los0[c], his0[c], oks0[c] = min_max(values0, start, stop)
             los1[c], his1[c], oks1[c] = min_max(values1, start, stop)
         else:  # an empty chunk changes nothing
-            los0[c], his0[c] = values0[0], values0[0]
-            los1[c], his1[c] = values1[0], values1[0]
-    return ((los0.min(), his0.max(), oks0.all()), (los1.min(), his1.max(), oks1.all()))
+            los0[c], his0[c], oks0[c] = values0[0], values0[0], True
+            los1[c], his1[c], oks1[c] = values1[0], values1[0], True
+    return _fold(los0, his0, oks0), _fold(los1, his1, oks1)
+
+
+@njit(cache=True, nogil=True, **CALLEE)
+def _fold(los, his, oks):
+    """(min, max, all finite) of the chunks' ``min_max`` results."""
+    lo, hi, ok = los[0], his[0], oks[0]
+    for c in range(1, los.size):
+        lo = min(lo, los[c])
+        hi = max(hi, his[c])
+        ok = ok and oks[c]
+    return lo, hi, ok
 
 
 # ------------------------------------------------------------------------
@@ -160,18 +174,22 @@ def masked_range_parallel(values, mask, n_chunks):
     """``masked_range`` in ``n_chunks`` parallel chunks."""
     los = np.empty(n_chunks, values.dtype)
     his = np.empty(n_chunks, values.dtype)
-    oks = np.ones(n_chunks, np.bool_)
-    founds = np.zeros(n_chunks, np.bool_)
+    oks = np.empty(n_chunks, np.bool_)  # no np.ones / np.zeros: see value_ranges_parallel
+    founds = np.empty(n_chunks, np.bool_)
     for c in prange(n_chunks):
         start, stop = chunk_bounds(values.size, n_chunks, c)
         if start < stop:
             los[c], his[c], oks[c], founds[c] = masked_value_range(values, mask, start, stop)
+        else:
+            oks[c], founds[c] = True, False
     lo = values[0]
     hi = values[0]
     found = False
+    finite = True
     for c in range(n_chunks):
+        finite = finite and oks[c]
         if founds[c]:
             lo = min(lo, los[c]) if found else los[c]
             hi = max(hi, his[c]) if found else his[c]
             found = True
-    return lo, hi, oks.all(), found
+    return lo, hi, finite, found
