@@ -105,15 +105,14 @@ FINEST_TRUST_RADIUS = 0.3
 # its fewer evaluations save nothing (docs/performance.md, issue 15).
 TRUST_REGION_MIN_SAMPLES = 1 << 15
 
-# A volume's finest level scores Pluim's measure with G's weight halved,
-# NMI * G**FINEST_GRADIENT_POWER: G's own peak lies off the true pose where
+# A volume's levels score Pluim's measure with G's weight lowered,
+# NMI * G**VOLUME_GRADIENT_POWER: G's own peak lies off the true pose where
 # the two images' gradient magnitudes differ (the smaller magnitude moves
 # with the pose; docs/performance.md, issue 15), and on a smooth volume
-# NMI's flat peak lets it pull the answer by a tenth of a voxel.  Coarser
-# levels keep the product (its capture range); images keep it throughout
-# (their finest level counts whole bins, where G's sharper peak measured
-# better).
-FINEST_GRADIENT_POWER = 0.5
+# NMI's flat peak lets it pull the answer by a tenth of a voxel.  Images
+# keep the product (their finest level counts whole bins, where G's sharper
+# peak measured better).
+VOLUME_GRADIENT_POWER = 0.25
 
 # Seed of the reference samples' jitter within their grid cells.
 JITTER_SEED = 20001

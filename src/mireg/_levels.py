@@ -41,9 +41,9 @@ from . import _twins, _world
 from . import transforms as tf
 from ._config import (
     BSPLINE_KERNEL_MIN_SIZE,
-    FINEST_GRADIENT_POWER,
     JITTER_SEED,
     MIN_OVERLAP_FRACTION,
+    VOLUME_GRADIENT_POWER,
 )
 from ._embed import embed3, embed_affine, embed_linear
 from ._information import LOG_TABLE
@@ -420,12 +420,11 @@ class Level:
 
     def criterion(self, metric):
         """The ``records.Criterion`` scoring ``metric`` at this level: a
-        volume's finest (cubic) level weighs G by ``FINEST_GRADIENT_POWER``."""
-        finest_volume = self.ndim == 3 and self.data.cubic
+        volume's levels weigh G by ``VOLUME_GRADIENT_POWER``."""
         return Criterion(
             metric=metric_code(metric),
             min_overlap=self.min_overlap,
-            gradient_power=FINEST_GRADIENT_POWER if finest_volume else 1.0,
+            gradient_power=VOLUME_GRADIENT_POWER if self.ndim == 3 else 1.0,
         )
 
     def stats(self, x, origin, units, n_chunks=0):

@@ -103,8 +103,8 @@ def register(
         Pluim's combined measure (NMI * G), NMI alone, or MI alone.
         G's own peak is not at the true pose where the two images'
         gradient magnitudes differ (a motion that lays strong gradients
-        on weak ones changes its ``min`` term), so a volume's finest
-        level weighs it less: NMI * sqrt(G) (see Notes); sharp edges make
+        on weak ones changes its ``min`` term), so a volume's levels
+        weigh it less: NMI * G**0.25 (see Notes); sharp edges make
         NMI's peak dominate, and on smooth, low-contrast volumes ``"nmi"``
         can still end closer (docs/performance.md).
     sigma : float
@@ -217,12 +217,12 @@ def register(
     or, on a volume whose coarser level handed it a start and with 32768
     samples or more (e.g. a 2 mm or 1 mm brain), runs COBYQA
     (scipy's trust-region method on quadratic models: about a quarter of
-    the evaluations) until its trust region is 0.01 pixel.  A volume's
-    finest level of Pluim's measure scores NMI * sqrt(G): G's own peak lies
-    off the true pose where the two images' gradient magnitudes differ (the
-    smaller magnitude moves with the pose), which on a smooth volume pulled
-    the answer by a tenth of a voxel; coarser levels, and images, keep the
-    product.
+    the evaluations) until its trust region is 0.01 pixel.  On a volume
+    Pluim's measure scores NMI * G**0.25 (every level, the global search's
+    too): G's own peak lies off the true pose where the two images'
+    gradient magnitudes differ (the smaller magnitude moves with the pose),
+    which on a smooth volume pulled the answer by a tenth of a voxel;
+    images keep the product.
     With ``metric="nmi"`` or ``"mi"``, and for volumes with every metric,
     the finest level shares each moving value between its two nearest bins
     (a linear Parzen window) and its line searches stop within 0.01 pixel:

@@ -50,7 +50,7 @@ class RegistrationResult:
         "translation", "rigid", "similarity" or "affine".
     metric : float
         The final value of the measure (larger is better); for a volume
-        registered by Pluim's measure, NMI * sqrt(G) (see ``register``).
+        registered by Pluim's measure, NMI * G**0.25 (see ``register``).
     metric_name : str
     nfev : int
         Cost evaluations in all, global search included.

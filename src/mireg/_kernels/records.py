@@ -122,8 +122,8 @@ min_overlap : int
     Fewer overlapping samples than this score as "no overlap".
 gradient_power : float
     ``modes.ALIGNMENT`` scores ``NMI * G**gradient_power``: 1.0 is Pluim's
-    product (see ``_config.FINEST_GRADIENT_POWER`` for a volume's finest
-    level).
+    product (see ``_config.VOLUME_GRADIENT_POWER`` for a volume's
+    levels).
 """
 
 PowellOptions = namedtuple(
