@@ -28,7 +28,6 @@ import math
 
 import numpy as np
 from scipy import ndimage as ndi
-from skimage.transform import resize
 
 from . import _twins
 from ._config import ZOOM_KERNEL_MIN_SIZE
@@ -125,13 +124,13 @@ def downsample(image, shrink, *, is_mask=False, value_range=None):
         n if f == 1 else max(2, int(math.ceil(n / f))) for n, f in zip(image.shape, factors)
     )
     if is_mask:
-        return resize(image.astype(np.float64), shape, order=1, anti_aliasing=False) > 0.5
+        return _resize(image.astype(np.float64), shape, order=1, anti_aliasing=False) > 0.5
     factors = np.divide(image.shape, shape)
     sigma = np.maximum(0, (factors - 1) / 2)
     radii = [int(4.0 * s + 0.5) if s > 1e-15 else 0 for s in sigma]
     if any(r >= n for r, n in zip(radii, image.shape)):
         # a kernel wider than the axis: mirror images of mirror images
-        return resize(image, shape, order=1, anti_aliasing=True, preserve_range=True)
+        return _resize(image, shape, order=1, anti_aliasing=True, preserve_range=True)
     picks = [_zoom_reads(n, m) for n, m in zip(image.shape, shape)]
     part = smooth_at(image, sigma, picks, edge=False)
     lo, hi = (image.min(), image.max()) if value_range is None else value_range
@@ -144,6 +143,14 @@ def downsample(image, shrink, *, is_mask=False, value_range=None):
     filtered = _scattered(part, picks, image.shape)
     out = ndi.zoom(filtered, [1 / f for f in factors], order=1, mode="mirror", grid_mode=True)
     return np.clip(out, lo, hi, out=out)
+
+
+def _resize(*args, **kwargs):
+    """``skimage.transform.resize``, imported on first use (~0.04 s that
+    most registrations, without masks, never need)."""
+    from skimage.transform import resize
+
+    return resize(*args, **kwargs)
 
 
 def _mirrored(c, n):
