@@ -33,8 +33,8 @@ def run_in_a_process(module, args, cwd=None):
 def run_in_process(main, args, cwd=None):
     """``main(ARGS)`` as ``run_in_a_process`` reports a command: its exit
     status, what it prints, and on stderr the warnings a process would print
-    there (pytest would record them instead), without a Python start (~1.4 s)
-    per call."""
+    there (pytest would record them instead), without starting Python and
+    loading the kernels for each call."""
     out, err = io.StringIO(), io.StringIO()
     debug = os.environ.pop("MIREG_DEBUG", None)
     here = os.getcwd()

@@ -192,8 +192,8 @@ def test_register_extreme_intensity_scales(scale):
 
 
 # float32, float64 and int16 in 2-D, serial and parallel; in 3-D (its
-# parallel kernel) the floats: int16's own 3-D kernels would compile (~20 s)
-# to show nothing more
+# parallel kernel) the floats: int16's own 3-D kernels would compile to
+# show nothing more
 @pytest.mark.parametrize(
     "shape, dtype",
     [

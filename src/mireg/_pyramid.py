@@ -146,8 +146,8 @@ def downsample(image, shrink, *, is_mask=False, value_range=None):
 
 
 def _resize(*args, **kwargs):
-    """``skimage.transform.resize``, imported on first use (~0.04 s that
-    most registrations, without masks, never need)."""
+    """``skimage.transform.resize``, imported on first use: most
+    registrations (without masks) never need scikit-image."""
     from skimage.transform import resize
 
     return resize(*args, **kwargs)

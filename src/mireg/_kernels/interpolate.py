@@ -71,8 +71,8 @@ def _taps3(coef, a0, a1, a2, us, vs, w0, w1, w2, w3):
 def cubic2_bordered(coef, y0, y1):
     """``cubic2`` of coefficients given a mirrored border, one line before
     and two after along each axis (``_levels.bordered``): every tap lies inside,
-    so no edge path (whose unrolled mirror branches cost a first use
-    about a second of compiling in each kernel)."""
+    so no edge path (whose unrolled mirror branches each kernel would
+    compile on first use)."""
     f0 = np.floor(y0)
     f1 = np.floor(y1)
     u0, u1, u2, u3 = bspline_weights(y0 - f0)
