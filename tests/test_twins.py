@@ -59,11 +59,13 @@ def test_twins_are_the_kernels_bit_for_bit(seed, dtype, kind):
         # repr: the scalars' types and the sign of a zero too (edges come from them)
         assert repr(found) == repr(ranges.value_ranges(a, b))
         e0, e1 = edges(a, b, found, bins)
-        counts = _twins.joint_histogram(a, b, e0, e1)
-        np.testing.assert_array_equal(counts, histogram.joint_histogram(a, b, e0, e1))
-        assert counts.dtype == np.int64
-        twin = _twins.information(a, b, e0, e1, _information.LOG_TABLE)
-        assert twin == histogram.information(a, b, e0, e1, _information.LOG_TABLE)
+        for with_entropies in (False, True):
+            twin = _twins.information(a, b, e0, e1, _information.LOG_TABLE, with_entropies)
+            kernel = histogram.information(a, b, e0, e1, _information.LOG_TABLE, with_entropies)
+            np.testing.assert_array_equal(twin[0], kernel[0])
+            assert twin[0].dtype == kernel[0].dtype == np.int64
+            assert twin[1:] == kernel[1:]
+        counts = twin[0]
         widths = [np.diff(e).astype(np.float64) for e in (e0, e1)]
         assert _twins.entropies(counts, *widths, _information.LOG_TABLE) == entropies(
             counts, *widths, _information.LOG_TABLE
@@ -79,9 +81,8 @@ def test_twin_entropies_past_the_log_table():
     e0, e1 = edges(a, b, found, (20, 30))
     counts = _twins.joint_histogram(a, b, e0, e1)
     assert counts.max() >= _information.LOG_TABLE.size
-    assert _twins.information(a, b, e0, e1, _information.LOG_TABLE) == histogram.information(
-        a, b, e0, e1, _information.LOG_TABLE
-    )
+    twin = _twins.information(a, b, e0, e1, _information.LOG_TABLE, True)
+    assert twin[1:] == histogram.information(a, b, e0, e1, _information.LOG_TABLE, True)[1:]
 
 
 @pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
@@ -160,7 +161,7 @@ def test_warmup_rejects_bad_arguments_by_name(kwargs, name):
 def test_warmup_compiles_the_metric_kernels(capsys):
     seconds = mireg.warmup(registration=False)
     assert list(seconds) == ["metrics"] and seconds["metrics"] > 0.0
-    for kernel in (ranges.value_ranges, histogram.information, histogram.joint_histogram):
+    for kernel in (ranges.value_ranges, histogram.information):
         assert kernel.signatures
         assert not _twins.due(kernel, 100)
     assert main(["warmup", "--metrics-only", "-q"]) == 0

@@ -5,7 +5,7 @@ Each function runs one kernel (serial or parallel, see ``_parallel``):
 
 =========================== ==============================================
 ``checked_ranges``          ``_kernels.ranges.value_ranges``
-``joint_counts``            ``_kernels.histogram.joint_histogram``
+``joint_counts``            ``_kernels.histogram.information`` (counts)
 ``information_from_ranges`` ``_kernels.histogram.information`` (counts and
                             entropies in one call)
 ``information_from_counts`` ``_kernels.entropy.entropies``
@@ -145,17 +145,20 @@ def kernel_edges(edges):
 def joint_counts(values0, values1, edges0, edges1):
     """Joint histogram (int64) of two flat kernel views on these edges."""
     e0, e1 = kernel_edges(edges0), kernel_edges(edges1)
-    return run_kernel(
-        histogram.joint_histogram,
-        histogram.joint_histogram_parallel,
+    counts, *_ = run_kernel(
+        histogram.information,
+        histogram.information_parallel,
         values0,
         values1,
         e0,
         e1,
+        LOG_TABLE,
+        False,
         size=values0.size,
         seconds_per_item=SERIAL_PAIR_SECONDS,
-        twin=_twins.joint_histogram,
+        twin=_twins.information,
     )
+    return counts
 
 
 def information_from_counts(counts, edges0, edges1, normalized, names=("image0", "image1")):
@@ -202,7 +205,7 @@ def information_from_ranges(
     if edges0.dtype.itemsize == 2:  # float16 widths: NumPy's, from np.diff
         counts = joint_counts(values0, values1, edges0, edges1)
         return information_from_counts(counts, edges0, edges1, normalized, names)
-    h0, h1, h01 = run_kernel(
+    _, h0, h1, h01 = run_kernel(
         histogram.information,
         histogram.information_parallel,
         values0,
@@ -210,6 +213,7 @@ def information_from_ranges(
         edges0,
         edges1,
         LOG_TABLE,
+        True,
         size=values0.size,
         seconds_per_item=SERIAL_PAIR_SECONDS,
         twin=_twins.information,

@@ -223,7 +223,8 @@ def _bins(values, edges):
 
 
 def joint_histogram(values0, values1, edges0, edges1):
-    """Twin of ``_kernels.histogram.joint_histogram``: int64 counts."""
+    """Twin of ``_kernels.histogram.joint_histogram`` (``information``'s
+    counts): int64."""
     n0, n1 = edges0.size - 1, edges1.size - 1
     flat = _bins(values0, edges0) * n1 + _bins(values1, edges1)
     return np.bincount(flat, minlength=n0 * n1).astype(np.int64).reshape(n0, n1)
@@ -272,12 +273,14 @@ def entropies(counts, widths0, widths1, log_table):
     )
 
 
-def information(values0, values1, edges0, edges1, log_table):
-    """Twin of ``_kernels.histogram.information``."""
+def information(values0, values1, edges0, edges1, log_table, with_entropies):
+    """Twin of ``_kernels.histogram.information``: (counts, H0, H1, H01)."""
     counts = joint_histogram(values0, values1, edges0, edges1)
+    if not with_entropies:
+        return counts, 0.0, 0.0, 0.0
     widths0 = np.diff(edges0).astype(np.float64)
     widths1 = np.diff(edges1).astype(np.float64)
-    return entropies(counts, widths0, widths1, log_table)
+    return (counts, *entropies(counts, widths0, widths1, log_table))
 
 
 # ------------------------------------------------- a registration's levels

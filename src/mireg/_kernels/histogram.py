@@ -1,6 +1,7 @@
 """Joint histogram kernels: the counts of ``np.histogramdd`` of two images
-(``mireg.joint_histogram``), and their entropies in the same call
-(``information``: ``mireg.mutual_information`` and ``mireg.alignment``).
+(``mireg.joint_histogram``), and, on request, their entropies in the same
+call (``mireg.mutual_information`` and ``mireg.alignment``): ``information``
+and ``information_parallel``.
 
 How a value finds its bin, and the tables counts go to, are in ``binning``;
 the entropies in ``entropy``; the range scan that comes first in
@@ -143,16 +144,28 @@ def _widths(edges):
     return widths
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _and_entropies(counts, edges0, edges1, log_table, with_entropies):
+    if not with_entropies:
+        return counts, 0.0, 0.0, 0.0
+    h0, h1, h01 = entropies(counts, _widths(edges0), _widths(edges1), log_table)
+    return counts, h0, h1, h01
+
+
+# One kernel for the counts alone (``mireg.joint_histogram``) and for
+# mutual information, the entropies a run-time choice: a pair of dtypes
+# compiles one kernel for both, not two.
 @njit(cache=True, nogil=True)
-def information(values0, values1, edges0, edges1, log_table):
-    """``entropies`` of ``joint_histogram``'s counts, with the edges' own
-    widths (float32 or float64 edges): one call for mutual information."""
+def information(values0, values1, edges0, edges1, log_table, with_entropies):
+    """``joint_histogram``'s counts and, if ``with_entropies``, their
+    ``entropies`` with the edges' own widths (float32 or float64 edges).
+    Returns (counts, H0, H1, H01); the entropies are 0.0 without."""
     counts = joint_histogram(values0, values1, edges0, edges1)
-    return entropies(counts, _widths(edges0), _widths(edges1), log_table)
+    return _and_entropies(counts, edges0, edges1, log_table, with_entropies)
 
 
 @njit(cache=True, nogil=True)
-def information_parallel(values0, values1, edges0, edges1, log_table, n_chunks):
+def information_parallel(values0, values1, edges0, edges1, log_table, with_entropies, n_chunks):
     """``information`` on ``joint_histogram_parallel``'s counts."""
     counts = joint_histogram_parallel(values0, values1, edges0, edges1, n_chunks)
-    return entropies(counts, _widths(edges0), _widths(edges1), log_table)
+    return _and_entropies(counts, edges0, edges1, log_table, with_entropies)
