@@ -465,13 +465,24 @@ def test_max_samples_subsamples_the_finest_level(camera128):
 
 
 def test_read_only_inputs(camera128):
+    from numba import types
+
+    from mireg import _twins
+    from mireg._kernels import gaussian, samples
+
     truth = truth_matrix(camera128.shape, (2.0, -1.5), "translation")
     moving = make_moving(camera128, truth)
     reference_image = camera128.copy()
     reference_image.flags.writeable = False
     moving.flags.writeable = False
-    result = mireg.register(reference_image, moving, transform="translation")
+    with _twins.disabled():  # the kernels themselves, not their NumPy twins
+        result = mireg.register(reference_image, moving, transform="translation")
     np.testing.assert_allclose(result.parameters, [2.0, -1.5], atol=0.05)
+    assert not reference_image.flags.writeable and not moving.flags.writeable
+    # read-only arrays reach no kernel: none is compiled for them
+    for kernel in (gaussian.smooth_picked, samples.fill_table):
+        arrays = [t for sig in kernel.signatures for t in sig if isinstance(t, types.Array)]
+        assert arrays and all(t.mutable for t in arrays)
 
 
 # ---- smoothing, max_samples per level -------------------------------------------

@@ -87,7 +87,7 @@ def validate(
     levels = _checked_levels(levels)
     max_samples = _checked_max_samples(max_samples, levels, ref.ndim)
     (ref, ref_range), (mov, mov_range) = (
-        _moderate_range(image.astype(np.float64, copy=False), *value_range)
+        _moderate_range(_writeable_float64(image), *value_range)
         for image, value_range in zip((ref, mov), ranges)
     )
     return Inputs(
@@ -127,6 +127,15 @@ def _checked_images(reference_image, moving_image):
             raise ValueError(f"`{name}` is constant: there is nothing to align")
         ranges.append((float(lo), float(hi)))
     return ref, mov, ranges
+
+
+def _writeable_float64(image):
+    """``image`` as float64, copied if read-only: Numba types a read-only
+    array apart from a writeable one, so every level kernel it reached
+    would compile once more on first use (a copy is one pass, small next
+    to a registration)."""
+    image = image.astype(np.float64, copy=False)
+    return image if image.flags.writeable else image.copy()
 
 
 # An image whose range is outside [2**-32, 2**64] is scaled by a power of
