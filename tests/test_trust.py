@@ -191,15 +191,13 @@ def test_register_extreme_intensity_scales(scale):
     np.testing.assert_allclose(result.parameters, (3.0, -5.0), atol=0.1)
 
 
-# float32, float64 and int16 in 2-D; the parallel kernels (a large image)
-# on float64, whose chunks split every dtype alike; in 3-D (its parallel
-# kernel) the floats: int16's own 3-D kernels would compile to show
-# nothing more
+# float32, float64 and int16 in 2-D; the parallel kernels (a large image,
+# a volume) on float64, whose chunks split every dtype alike (the serial
+# 3-D kernels of the other dtypes: test_gradient.py)
 @pytest.mark.parametrize(
     "shape, dtype",
     [((64, 80), dtype) for dtype in (np.float32, np.float64, np.int16)]
-    + [((300, 301), np.float64)]
-    + [((20, 24, 18), dtype) for dtype in (np.float32, np.float64)],
+    + [((300, 301), np.float64), ((20, 24, 18), np.float64)],
 )
 def test_alignment_is_nmi_times_g_in_every_dtype(dtype, shape):
     rng = np.random.default_rng(5)
