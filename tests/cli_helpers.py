@@ -11,13 +11,19 @@ import sys
 import warnings
 from pathlib import Path
 
-SRC = str(Path(__file__).resolve().parents[1] / "src")
+import mireg
+
+# The folder holding the mireg this process imported (the tree's src/ for an
+# editable install, site-packages for an installed one): a child process
+# imports the same files, so it shares their Numba cache (kept beside the
+# kernels' sources) instead of compiling every kernel again.
+PACKAGE_PARENT = str(Path(mireg.__file__).resolve().parents[1])
 
 
 def run_in_a_process(module, args, cwd=None):
-    """``python -m MODULE ARGS`` with this tree's package first on the path."""
+    """``python -m MODULE ARGS`` importing the mireg this process imports."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [SRC, env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_PARENT, env.get("PYTHONPATH")]))
     env["MPLBACKEND"] = "Agg"
     env.pop("MIREG_DEBUG", None)
     return subprocess.run(

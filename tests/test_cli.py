@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 import pytest
-from cli_helpers import SRC, run_in_a_process, run_in_process
+from cli_helpers import PACKAGE_PARENT, run_in_a_process, run_in_process
 from scipy import ndimage as ndi
 
 imageio = pytest.importorskip("imageio.v3")
@@ -715,7 +715,7 @@ def test_the_library_never_imports_the_application():
         "print(sorted(m for m in sys.modules if m.startswith('mireg.cli')))"
     )
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [SRC, env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_PARENT, env.get("PYTHONPATH")]))
     proc = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
     )
