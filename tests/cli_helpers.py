@@ -20,17 +20,23 @@ import mireg
 PACKAGE_PARENT = str(Path(mireg.__file__).resolve().parents[1])
 
 
-def run_in_a_process(module, args, cwd=None):
-    """``python -m MODULE ARGS`` importing the mireg this process imports."""
+def child_env():
+    """The environment of a Python process of a test's own: it imports the
+    mireg this process imports, draws with Agg, and runs without debug."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_PARENT, env.get("PYTHONPATH")]))
     env["MPLBACKEND"] = "Agg"
     env.pop("MIREG_DEBUG", None)
+    return env
+
+
+def run_in_a_process(module, args, cwd=None):
+    """``python -m MODULE ARGS`` in ``child_env()``."""
     return subprocess.run(
         [sys.executable, "-m", module, *map(str, args)],
         capture_output=True,
         text=True,
-        env=env,
+        env=child_env(),
         cwd=cwd,
         timeout=300,
     )

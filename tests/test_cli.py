@@ -6,14 +6,13 @@ mireg`` in a process of its own."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
 
 import numpy as np
 import pytest
-from cli_helpers import PACKAGE_PARENT, run_in_a_process, run_in_process
+from cli_helpers import child_env, run_in_a_process, run_in_process
 from scipy import ndimage as ndi
 
 imageio = pytest.importorskip("imageio.v3")
@@ -714,10 +713,8 @@ def test_the_library_never_imports_the_application():
         "import sys, mireg, mireg.batch, mireg.stack, mireg.reference\n"
         "print(sorted(m for m in sys.modules if m.startswith('mireg.cli')))"
     )
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_PARENT, env.get("PYTHONPATH")]))
     proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
+        [sys.executable, "-c", code], capture_output=True, text=True, env=child_env(), timeout=300
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
