@@ -87,9 +87,10 @@ def validate(
     levels = _checked_levels(levels)
     max_samples = _checked_max_samples(max_samples, levels, ref.ndim)
     (ref, ref_range), (mov, mov_range) = (
-        _moderate_range(_writeable_float64(image), *value_range)
+        _moderate_range(image.astype(np.float64, copy=False), *value_range)
         for image, value_range in zip((ref, mov), ranges)
     )
+    ref, mov = _writeable(ref), _writeable(mov)
     return Inputs(
         reference=ref,
         moving=mov,
@@ -129,12 +130,11 @@ def _checked_images(reference_image, moving_image):
     return ref, mov, ranges
 
 
-def _writeable_float64(image):
-    """``image`` as float64, copied if read-only: Numba types a read-only
-    array apart from a writeable one, so every level kernel it reached
-    would compile once more on first use (a copy is one pass, small next
-    to a registration)."""
-    image = image.astype(np.float64, copy=False)
+def _writeable(image):
+    """``image``, copied if read-only: Numba types a read-only array apart
+    from a writeable one, so every level kernel it reached would compile
+    once more on first use (a copy is one pass, small next to a
+    registration; an image ``_moderate_range`` scaled is a copy already)."""
     return image if image.flags.writeable else image.copy()
 
 
