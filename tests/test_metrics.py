@@ -10,7 +10,6 @@ from skimage.metrics import normalized_mutual_information as skimage_nmi
 
 import mireg
 from mireg import joint_histogram, mutual_information, normalized_mutual_information
-from mireg._information import LOG_TABLE
 
 DTYPES = [
     np.float64,
@@ -189,12 +188,11 @@ def test_serial_and_parallel_histogram_kernels_agree_bitwise(rng):
     b = rng.random(100_003) ** 3
     e0 = histogram_edges(a.min(), a.max(), np.dtype(np.float64), 64)
     e1 = histogram_edges(b.min(), b.max(), np.dtype(np.float64), 64)
-    serial = kernels.information(a, b, e0, e1, LOG_TABLE, True)
-    np.testing.assert_array_equal(serial[0], np.histogramdd([a, b], bins=(e0, e1))[0])
+    serial = kernels.joint_histogram(a, b, e0, e1)
+    np.testing.assert_array_equal(serial, np.histogramdd([a, b], bins=(e0, e1))[0])
     for n_chunks in (2, 3, 7):
-        parallel = kernels.information_parallel(a, b, e0, e1, LOG_TABLE, True, n_chunks)
-        np.testing.assert_array_equal(parallel[0], serial[0])
-        assert parallel[1:] == serial[1:]
+        parallel = kernels.joint_histogram_parallel(a, b, e0, e1, n_chunks)
+        np.testing.assert_array_equal(parallel, serial)
         assert ranges.value_ranges_parallel(a, b, n_chunks) == ranges.value_ranges(a, b)
 
 
@@ -221,12 +219,6 @@ def test_counts_spill_to_int64_every_flush(rng, size):
     np.testing.assert_array_equal(
         binning.merged_counts(copies, spill, 32, 32), np.histogramdd([a, b], bins=(e, e))[0]
     )
-
-
-def counts(kernel, x, y, edges, *n_chunks):
-    """The counts of a histogram kernel, ``information`` or its parallel
-    twin, without the entropies."""
-    return kernel(x, y, edges, edges, LOG_TABLE, False, *n_chunks)[0]
 
 
 def _values_on_and_beside_edges(edges, rng, n_random=2000):
@@ -270,10 +262,10 @@ def test_linspace_bins_equal_searchsorted_on_edges(rng, dtype, lo, hi, bins):
     x = _values_on_and_beside_edges(edges, rng)
     y = x[::-1].copy()
     expected = np.histogramdd([x, y], bins=(edges, edges))[0]
-    np.testing.assert_array_equal(counts(kernels.information, x, y, edges), expected)
+    np.testing.assert_array_equal(kernels.joint_histogram(x, y, edges, edges), expected)
     if dtype == np.float64:  # the chunks bin as the serial kernel, whatever the dtype
         np.testing.assert_array_equal(
-            counts(kernels.information_parallel, x, y, edges, 3), expected
+            kernels.joint_histogram_parallel(x, y, edges, edges, 3), expected
         )
 
 
@@ -288,7 +280,7 @@ def test_edges_not_from_linspace_are_walked(rng):
         assert not binning.fast_estimate(e)[2]
         x = _values_on_and_beside_edges(e, rng)
         np.testing.assert_array_equal(
-            counts(kernels.information, x, x[::-1].copy(), e),
+            kernels.joint_histogram(x, x[::-1].copy(), e, e),
             np.histogramdd([x, x[::-1]], bins=(e, e))[0],
         )
 

@@ -9,7 +9,7 @@ from scipy import ndimage as ndi
 import mireg
 from mireg import _information, _twins
 from mireg._kernels import histogram, ranges
-from mireg._kernels.entropy import entropies
+from mireg._kernels.entropy import edge_entropies, entropies
 from mireg._validation import kernel_view
 from mireg.cli.app import main
 
@@ -59,13 +59,13 @@ def test_twins_are_the_kernels_bit_for_bit(seed, dtype, kind):
         # repr: the scalars' types and the sign of a zero too (edges come from them)
         assert repr(found) == repr(ranges.value_ranges(a, b))
         e0, e1 = edges(a, b, found, bins)
-        for with_entropies in (False, True):
-            twin = _twins.information(a, b, e0, e1, _information.LOG_TABLE, with_entropies)
-            kernel = histogram.information(a, b, e0, e1, _information.LOG_TABLE, with_entropies)
-            np.testing.assert_array_equal(twin[0], kernel[0])
-            assert twin[0].dtype == kernel[0].dtype == np.int64
-            assert twin[1:] == kernel[1:]
-        counts = twin[0]
+        counts = _twins.joint_histogram(a, b, e0, e1)
+        kernel = histogram.joint_histogram(a, b, e0, e1)
+        np.testing.assert_array_equal(counts, kernel)
+        assert counts.dtype == kernel.dtype == np.int64
+        assert _twins.edge_entropies(counts, e0, e1, _information.LOG_TABLE) == edge_entropies(
+            counts, e0, e1, _information.LOG_TABLE
+        )
         widths = [np.diff(e).astype(np.float64) for e in (e0, e1)]
         assert _twins.entropies(counts, *widths, _information.LOG_TABLE) == entropies(
             counts, *widths, _information.LOG_TABLE
@@ -81,11 +81,9 @@ def test_twin_entropies_past_the_log_table():
     e0, e1 = edges(a, b, found, (20, 30))
     counts = _twins.joint_histogram(a, b, e0, e1)
     assert counts.max() >= _information.LOG_TABLE.size
-    twin = _twins.information(a, b, e0, e1, _information.LOG_TABLE, True)
-    kernel = histogram.information(a, b, e0, e1, _information.LOG_TABLE, True)
-    np.testing.assert_array_equal(twin[0], counts)
-    np.testing.assert_array_equal(kernel[0], counts)
-    assert twin[1:] == kernel[1:]
+    np.testing.assert_array_equal(histogram.joint_histogram(a, b, e0, e1), counts)
+    twin = _twins.edge_entropies(counts, e0, e1, _information.LOG_TABLE)
+    assert twin == edge_entropies(counts, e0, e1, _information.LOG_TABLE)
 
 
 @pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
@@ -164,7 +162,7 @@ def test_warmup_rejects_bad_arguments_by_name(kwargs, name):
 def test_warmup_compiles_the_metric_kernels(capsys):
     seconds = mireg.warmup(registration=False)
     assert list(seconds) == ["metrics"] and seconds["metrics"] > 0.0
-    for kernel in (ranges.value_ranges, histogram.information):
+    for kernel in (ranges.value_ranges, histogram.joint_histogram, edge_entropies):
         assert kernel.signatures
         assert not _twins.due(kernel, 100)
     assert main(["warmup", "--metrics-only", "-q"]) == 0
@@ -173,10 +171,11 @@ def test_warmup_compiles_the_metric_kernels(capsys):
 
 FIRST_CALL = """
 import numpy as np, mireg
-from mireg._kernels import histogram, ranges
+from mireg._kernels import entropy, histogram, ranges
 a = np.sin(np.arange(96 * 80.0)).reshape(96, 80)
 print(repr(float(mireg.normalized_mutual_information(a, a ** 2 + 0.1 * a))))
-print(len(ranges.value_ranges.signatures) + len(histogram.information.signatures))
+kernels = (ranges.value_ranges, histogram.joint_histogram, entropy.edge_entropies)
+print(sum(len(k.signatures) for k in kernels))
 """
 
 

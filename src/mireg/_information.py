@@ -1,15 +1,18 @@
 """Mutual information from value ranges, bin edges and counts: the steps
 that ``metrics``, ``gradient.alignment`` and ``AlignmentMetric`` share.
 
-Each function runs one kernel (serial or parallel, see ``_parallel``):
+The kernels they run (serial or parallel, see ``_parallel``):
 
 =========================== ==============================================
 ``checked_ranges``          ``_kernels.ranges.value_ranges``
-``joint_counts``            ``_kernels.histogram.information`` (counts)
-``information_from_ranges`` ``_kernels.histogram.information`` (counts and
-                            entropies in one call)
+``joint_counts``            ``_kernels.histogram.joint_histogram``
+``information_from_ranges`` ``joint_histogram``, then
+                            ``_kernels.entropy.edge_entropies``
 ``information_from_counts`` ``_kernels.entropy.entropies``
 =========================== ==============================================
+
+The counts kernel is compiled for each pair of dtypes; the entropies, which
+do not depend on them, are a kernel of their own, compiled once.
 
 ``histogram_edges`` builds the edges ``np.histogramdd`` would, so the
 counts are NumPy's and the entropies scikit-image's.  Values reach the
@@ -25,7 +28,7 @@ import numpy as np
 from . import _twins
 from ._config import SERIAL_PAIR_SECONDS, SERIAL_RANGE_SECONDS
 from ._kernels import histogram, ranges
-from ._kernels.entropy import entropies
+from ._kernels.entropy import edge_entropies, entropies
 from ._parallel import run_kernel
 
 __all__ = [
@@ -144,21 +147,17 @@ def kernel_edges(edges):
 
 def joint_counts(values0, values1, edges0, edges1):
     """Joint histogram (int64) of two flat kernel views on these edges."""
-    e0, e1 = kernel_edges(edges0), kernel_edges(edges1)
-    counts, *_ = run_kernel(
-        histogram.information,
-        histogram.information_parallel,
+    return run_kernel(
+        histogram.joint_histogram,
+        histogram.joint_histogram_parallel,
         values0,
         values1,
-        e0,
-        e1,
-        LOG_TABLE,
-        False,
+        kernel_edges(edges0),
+        kernel_edges(edges1),
         size=values0.size,
         seconds_per_item=SERIAL_PAIR_SECONDS,
-        twin=_twins.information,
+        twin=_twins.joint_histogram,
     )
-    return counts
 
 
 def information_from_counts(counts, edges0, edges1, normalized, names=("image0", "image1")):
@@ -202,22 +201,13 @@ def information_from_ranges(
     )
     edges0 = histogram_edges(*range0, common, n_bins[0], names[0])
     edges1 = histogram_edges(*range1, common, n_bins[1], names[1])
+    counts = joint_counts(values0, values1, edges0, edges1)
     if edges0.dtype.itemsize == 2:  # float16 widths: NumPy's, from np.diff
-        counts = joint_counts(values0, values1, edges0, edges1)
         return information_from_counts(counts, edges0, edges1, normalized, names)
-    _, h0, h1, h01 = run_kernel(
-        histogram.information,
-        histogram.information_parallel,
-        values0,
-        values1,
-        edges0,
-        edges1,
-        LOG_TABLE,
-        True,
-        size=values0.size,
-        seconds_per_item=SERIAL_PAIR_SECONDS,
-        twin=_twins.information,
-    )
+    if _twins.due(edge_entropies, counts.size):
+        h0, h1, h01 = _twins.run(_twins.edge_entropies, counts, edges0, edges1, LOG_TABLE)
+    else:
+        h0, h1, h01 = edge_entropies(counts, edges0, edges1, LOG_TABLE)
     return _from_entropies(h0, h1, h01, normalized, names)
 
 

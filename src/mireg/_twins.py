@@ -75,8 +75,8 @@ __all__ = [
     "disabled",
     "value_ranges",
     "joint_histogram",
-    "information",
     "entropies",
+    "edge_entropies",
     "interleaved_gradient",
     "fill_table",
     "smooth_picked",
@@ -223,8 +223,7 @@ def _bins(values, edges):
 
 
 def joint_histogram(values0, values1, edges0, edges1):
-    """Twin of ``_kernels.histogram.joint_histogram`` (``information``'s
-    counts): int64."""
+    """Twin of ``_kernels.histogram.joint_histogram``: int64 counts."""
     n0, n1 = edges0.size - 1, edges1.size - 1
     flat = _bins(values0, edges0) * n1 + _bins(values1, edges1)
     return np.bincount(flat, minlength=n0 * n1).astype(np.int64).reshape(n0, n1)
@@ -273,14 +272,11 @@ def entropies(counts, widths0, widths1, log_table):
     )
 
 
-def information(values0, values1, edges0, edges1, log_table, with_entropies):
-    """Twin of ``_kernels.histogram.information``: (counts, H0, H1, H01)."""
-    counts = joint_histogram(values0, values1, edges0, edges1)
-    if not with_entropies:
-        return counts, 0.0, 0.0, 0.0
+def edge_entropies(counts, edges0, edges1, log_table):
+    """Twin of ``_kernels.entropy.edge_entropies``: (H0, H1, H01) as floats."""
     widths0 = np.diff(edges0).astype(np.float64)
     widths1 = np.diff(edges1).astype(np.float64)
-    return (counts, *entropies(counts, widths0, widths1, log_table))
+    return entropies(counts, widths0, widths1, log_table)
 
 
 # ------------------------------------------------- a registration's levels

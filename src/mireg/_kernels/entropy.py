@@ -1,8 +1,9 @@
 """Entropies of a joint histogram, weighted as ``np.histogramdd(...,
 density=True)`` weighs its bins (scikit-image's NMI).
 
-``entropies`` serves every information measure: the histogram kernels'
-``information`` (``mireg.mutual_information``, ``mireg.alignment``),
+``entropies`` serves every information measure: ``edge_entropies``, of the
+counts of ``histogram.joint_histogram`` on the edges they were binned on
+(``mireg.mutual_information``, ``mireg.alignment``),
 ``mireg._information.information_from_counts`` (``AlignmentMetric``) and
 the registration cost kernel (``cost``)."""
 
@@ -82,3 +83,20 @@ def _marginal_entropy(marginal, total, log_total):
             acc += m * np.log(m)
             n_occupied += 1
     return _single_bin_or(log_total - acc / total, n_occupied)
+
+
+@njit(cache=True, nogil=True)
+def edge_entropies(counts, edges0, edges1, log_table):
+    """``entropies`` of ``counts`` binned on ``edges0`` x ``edges1`` (float32
+    or float64), with the widths ``np.diff(edges)`` in the edges' dtype, as
+    ``np.histogramdd(..., density=True)`` divides by them."""
+    return entropies(counts, _widths(edges0), _widths(edges1), log_table)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _widths(edges):
+    """``np.diff(edges)`` (in the edges' dtype) as float64."""
+    widths = np.empty(edges.size - 1)
+    for k in range(widths.size):
+        widths[k] = edges[k + 1] - edges[k]
+    return widths

@@ -1,15 +1,18 @@
 """Joint histogram kernels: the counts of ``np.histogramdd`` of two images
-(``mireg.joint_histogram``), and, on request, their entropies in the same
-call (``mireg.mutual_information`` and ``mireg.alignment``): ``information``
-and ``information_parallel``.
+(``mireg.joint_histogram``, and the counts whose entropies
+``entropy.edge_entropies`` takes for ``mireg.mutual_information`` and
+``mireg.alignment``): ``joint_histogram`` and ``joint_histogram_parallel``.
 
 How a value finds its bin, and the tables counts go to, are in ``binning``;
-the entropies in ``entropy``; the range scan that comes first in
-``ranges``.  Each image pair is binned in blocks: a vectorised pass writes
-each pair's joint bin to a small buffer (``_bin_pairs``), then a scalar
-pass counts them (``_count_pairs``).  The parallel kernels count chunks of
-pairs into tables of their own and merge them: integer counts, so the same
-bits as the serial kernels.
+the range scan that comes first in ``ranges``.  Each image pair is binned in
+blocks: a vectorised pass writes each pair's joint bin to a small buffer
+(``_bin_pairs``), then a scalar pass counts them (``_count_pairs``).  The
+parallel kernel counts chunks of pairs into tables of its own and merges
+them: integer counts, so the same bits as the serial kernel.
+
+These are the kernels compiled for every pair of dtypes a user's images
+come in; what does not depend on the images' dtypes (the entropies) is a
+kernel of its own, compiled once, rather than part of each.
 """
 
 import numpy as np
@@ -26,7 +29,6 @@ from .binning import (
     walked_bin,
 )
 from .chunks import ceil_div, chunk_bounds
-from .entropy import entropies
 from .jit import CALLEE
 
 
@@ -89,9 +91,7 @@ def _fits(edges0, edges1):
     return fit0, fit1, fit0[2] and fit1[2]
 
 
-# inlined into ``information`` (Numba IR) rather than compiled once more, as
-# its callee, for every pair of dtypes
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def joint_histogram(values0, values1, edges0, edges1):
     """Counts of value pairs in the bins given by ``edges0`` x ``edges1``.
 
@@ -133,39 +133,3 @@ def joint_histogram_parallel(values0, values1, edges0, edges1, n_chunks):
             HISTOGRAM_FLUSH,
         )
     return merged_counts(copies, spill, edges0.size - 1, edges1.size - 1)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _widths(edges):
-    """``np.diff(edges)`` (in the edges' dtype) as float64."""
-    widths = np.empty(edges.size - 1)
-    for k in range(widths.size):
-        widths[k] = edges[k + 1] - edges[k]
-    return widths
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _and_entropies(counts, edges0, edges1, log_table, with_entropies):
-    if not with_entropies:
-        return counts, 0.0, 0.0, 0.0
-    h0, h1, h01 = entropies(counts, _widths(edges0), _widths(edges1), log_table)
-    return counts, h0, h1, h01
-
-
-# One kernel for the counts alone (``mireg.joint_histogram``) and for
-# mutual information, the entropies a run-time choice: a pair of dtypes
-# compiles one kernel for both, not two.
-@njit(cache=True, nogil=True)
-def information(values0, values1, edges0, edges1, log_table, with_entropies):
-    """``joint_histogram``'s counts and, if ``with_entropies``, their
-    ``entropies`` with the edges' own widths (float32 or float64 edges).
-    Returns (counts, H0, H1, H01); the entropies are 0.0 without."""
-    counts = joint_histogram(values0, values1, edges0, edges1)
-    return _and_entropies(counts, edges0, edges1, log_table, with_entropies)
-
-
-@njit(cache=True, nogil=True)
-def information_parallel(values0, values1, edges0, edges1, log_table, with_entropies, n_chunks):
-    """``information`` on ``joint_histogram_parallel``'s counts."""
-    counts = joint_histogram_parallel(values0, values1, edges0, edges1, n_chunks)
-    return _and_entropies(counts, edges0, edges1, log_table, with_entropies)
