@@ -8,8 +8,8 @@ images of different shapes.
 
 Each public function validates its images here and hands flat kernel views
 to ``_information``: a range pass (``_kernels.ranges``), then the binning
-(``_kernels.histogram``), whose entropies (``_kernels.entropy``) are taken
-in the same kernel call for the information measures.
+(``_kernels.histogram``) and, for the information measures, the entropies
+of its counts (``_kernels.entropy``).
 """
 
 from __future__ import annotations
