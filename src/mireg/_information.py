@@ -167,10 +167,9 @@ def information_from_counts(counts, edges0, edges1, normalized, names=("image0",
     once and many others against it (``mireg.AlignmentMetric``)."""
     widths0 = _moderate(np.diff(edges0).astype(np.float64))
     widths1 = _moderate(np.diff(edges1).astype(np.float64))
-    if _twins.due(entropies, counts.size):
-        h0, h1, h01 = _twins.run(_twins.entropies, counts, widths0, widths1, LOG_TABLE)
-    else:
-        h0, h1, h01 = entropies(counts, widths0, widths1, LOG_TABLE)
+    h0, h1, h01 = _twins.kernel_or_twin(
+        entropies, _twins.entropies, counts, widths0, widths1, LOG_TABLE, size=counts.size
+    )
     return _from_entropies(h0, h1, h01, normalized, names)
 
 
@@ -204,10 +203,9 @@ def information_from_ranges(
     counts = joint_counts(values0, values1, edges0, edges1)
     if edges0.dtype.itemsize == 2:  # float16 widths: NumPy's, from np.diff
         return information_from_counts(counts, edges0, edges1, normalized, names)
-    if _twins.due(edge_entropies, counts.size):
-        h0, h1, h01 = _twins.run(_twins.edge_entropies, counts, edges0, edges1, LOG_TABLE)
-    else:
-        h0, h1, h01 = edge_entropies(counts, edges0, edges1, LOG_TABLE)
+    h0, h1, h01 = _twins.kernel_or_twin(
+        edge_entropies, _twins.edge_entropies, counts, edges0, edges1, LOG_TABLE, size=counts.size
+    )
     return _from_entropies(h0, h1, h01, normalized, names)
 
 

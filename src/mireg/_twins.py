@@ -7,7 +7,7 @@ whose first call takes seconds looks slower than the function it replaces
 (scikit-image's NMI answers in milliseconds).  So while a kernel has not
 run in this process, small inputs (up to ``TWIN_MAX_SIZE`` values) go to
 its twin here instead (``_parallel.run_kernel(..., twin=)``, and
-``_information`` for the entropies): NumPy code doing
+``kernel_or_twin`` for the entropies): NumPy code doing
 every floating-point operation the kernel does, in the kernel's order,
 hence the same bits (tests/test_twins.py compares them on many inputs).
 Once the twins have spent ``TWIN_BUDGET_SECONDS`` in the process, the next
@@ -68,6 +68,7 @@ from ._config import REGISTER_TWIN_BUDGET_SECONDS, TWIN_BUDGET_SECONDS, TWIN_MAX
 __all__ = [
     "due",
     "run",
+    "kernel_or_twin",
     "register_due",
     "register_run",
     "registration",
@@ -121,6 +122,14 @@ def run(twin, *args):
         return twin(*args)
     finally:
         _state["spent"] += time.perf_counter() - start
+
+
+def kernel_or_twin(kernel, twin, *args, size):
+    """``kernel(*args)``, or ``twin(*args)`` while ``due(kernel, size)``: for
+    a kernel without a parallel twin (``_parallel.run_kernel`` serves those)."""
+    if due(kernel, size):
+        return run(twin, *args)
+    return kernel(*args)
 
 
 def register_run(twin, *args):
